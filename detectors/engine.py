@@ -1,0 +1,201 @@
+"""Run registered rules over canonical frames and return findings as one frame (no I/O)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from detectors.registry import FEED_FRAMES, PROVIDERS, RULES, Rule
+
+FINDING_COLUMNS = [
+    "finding_id", "rule_id", "category", "severity", "score", "insurer_number", "member_id",
+    "summary_ja", "summary_en", "evidence", "suggested_resident_id",
+    "suggested_individual_number_last4", "facts",
+]
+_RESERVED = {"insurer_number", "member_id", "facts", "score", "severity", "evidence",
+             "suggested_resident_id", "suggested_individual_number_last4"}
+
+
+class MissingInput(Exception):
+    """An input a rule needs cannot be had (its feed file is absent)."""
+
+
+@dataclass
+class RuleRun:
+    findings: pd.DataFrame
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (rule_id, reason)
+    seconds: dict[str, float] = field(default_factory=dict)        # per rule and provider
+
+
+def json_default(value: Any) -> Any:
+    """JSON for values pandas hands back: timestamps as ISO dates, NA as null, numpy scalars."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """Nested NaN/NA/NaT to None so evidence JSON is valid and stable."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(_clean(value), ensure_ascii=False, sort_keys=True, default=json_default)
+
+
+def fingerprint(rule_id: str, insurer_number: Any, member_id: Any, facts: str) -> str:
+    """Stable finding id: same member + rule + underlying facts ⇒ same id across scans."""
+    parts = [rule_id, "" if pd.isna(insurer_number) else str(insurer_number),
+             "" if pd.isna(member_id) else str(member_id), facts]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+class _Inputs:
+    """Resolves a rule's parameters by name, computing providers once."""
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame | None], scalars: Mapping[str, Any]):
+        self._values: dict[str, Any] = dict(scalars)
+        self._frames = frames
+        self.seconds: dict[str, float] = {}
+
+    def get(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        if name in FEED_FRAMES:
+            frame = self._frames.get(name)
+            if frame is None:
+                raise MissingInput(f"{name}.csv is absent from the feed")
+            return frame
+        if name in PROVIDERS:
+            prov = PROVIDERS[name]
+            args = {p: self.get(p) for p in prov.params}
+            started = time.perf_counter()
+            self._values[name] = prov.func(**args)
+            self.seconds[f"provider:{name}"] = time.perf_counter() - started
+            return self._values[name]
+        raise KeyError(f"no input named {name!r} (feed frame, scan input or provider)")
+
+
+def _format(template: str, values: Mapping[str, Any]) -> str:
+    class _Row(dict):
+        def __missing__(self, key: str) -> str:
+            return "?"
+    shown = {k: ("" if v is None else json_default(v) if not isinstance(v, (str, int, float)) else v)
+             for k, v in values.items()}
+    try:
+        return template.format_map(_Row(shown))
+    except (ValueError, IndexError):
+        return template
+
+
+def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
+    """Stamp a rule's failing rows with id, severity, summaries, evidence JSON and fingerprint."""
+    if raw is None or len(raw) == 0:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    frame = raw.reset_index(drop=True)
+    n = len(frame)
+    if "evidence" in frame.columns:
+        evidence = [dict(e) if isinstance(e, Mapping) else {} for e in frame["evidence"]]
+    else:
+        evidence_cols = [c for c in frame.columns if c not in _RESERVED]
+        evidence = frame[evidence_cols].to_dict("records") if evidence_cols else [{} for _ in range(n)]
+    evidence = [_clean(e) for e in evidence]
+    evidence_json = [to_json(e) for e in evidence]
+
+    def column(name: str, default: Any) -> list:
+        if name in frame.columns:
+            return [default if (v is None or (not isinstance(v, str) and pd.isna(v))) else v
+                    for v in frame[name].tolist()]
+        return [default] * n
+
+    insurer = column("insurer_number", None)
+    member = column("member_id", None)
+    facts = [str(f) if f is not None else ej for f, ej in zip(column("facts", None), evidence_json)]
+    rows = frame.drop(columns=["evidence"], errors="ignore").to_dict("records")
+    summaries_ja, summaries_en = [], []
+    for row, ev in zip(rows, evidence):
+        values = {**ev, **row}
+        summaries_ja.append(_format(rule.summary_ja, values))
+        summaries_en.append(_format(rule.summary_en, values))
+    out = pd.DataFrame({
+        "finding_id": [fingerprint(rule.rule_id, i, m, f) for i, m, f in zip(insurer, member, facts)],
+        "rule_id": rule.rule_id,
+        "category": rule.category,
+        "severity": column("severity", rule.severity),
+        "score": [float(s) for s in column("score", 1.0)],
+        "insurer_number": insurer,
+        "member_id": member,
+        "summary_ja": summaries_ja,
+        "summary_en": summaries_en,
+        "evidence": evidence_json,
+        "suggested_resident_id": column("suggested_resident_id", None),
+        "suggested_individual_number_last4": column("suggested_individual_number_last4", None),
+        "facts": facts,
+    })
+    # One finding per fingerprint: a rule that reports the same facts twice is reported once.
+    return out.drop_duplicates("finding_id", keep="first")
+
+
+def run_rules(frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
+              settings: Mapping[str, Any] | None = None,
+              feed_history: pd.DataFrame | None = None,
+              rule_ids: Iterable[str] | None = None,
+              on_rule: Callable[[str], None] | None = None) -> RuleRun:
+    """Run the registered rules (or ``rule_ids``) and return their findings and skips."""
+    import detectors.rules  # noqa: F401  (registers every rule module)
+
+    inputs = _Inputs(frames, {
+        "as_of": pd.Timestamp(as_of).normalize(),
+        "settings": dict(settings or {}),
+        "feed_history": feed_history if feed_history is not None else pd.DataFrame(),
+    })
+    chosen = [RULES[r] for r in (rule_ids or sorted(RULES))]
+    parts, skipped = [], []
+    for rule in chosen:
+        missing = [name for name in rule.requires if frames.get(name) is None]
+        if missing:
+            skipped.append((rule.rule_id, ", ".join(f"{m}.csv" for m in missing) + " absent"))
+            continue
+        try:
+            args = {p: inputs.get(p) for p in rule.params}
+        except MissingInput as exc:
+            skipped.append((rule.rule_id, str(exc)))
+            continue
+        if on_rule:
+            on_rule(rule.rule_id)
+        started = time.perf_counter()
+        raw = rule.func(**args)
+        parts.append(finalise(rule, raw))
+        inputs.seconds[rule.rule_id] = time.perf_counter() - started
+    parts = [p for p in parts if len(p)]
+    findings = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FINDING_COLUMNS)
+    return RuleRun(findings=findings[FINDING_COLUMNS], skipped=skipped, seconds=inputs.seconds)
