@@ -1,0 +1,46 @@
+"""Shared bits of the command-line interface: language, exit codes, error reporting."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from functools import wraps
+from typing import Callable
+
+import click
+
+EXIT_OK, EXIT_INTERNAL, EXIT_REJECTED = 0, 1, 2
+
+
+def lang() -> str:
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.find_root().params.get("lang") if ctx else None
+    return chosen or os.environ.get("RECONCILE_LANG", "ja")
+
+
+def t(ja: str, en: str) -> str:
+    """The Japanese text, or the English one under ``--lang en``."""
+    return en if lang() == "en" else ja
+
+
+def fail(message: str, code: int = EXIT_INTERNAL) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def guarded(func: Callable) -> Callable:
+    """Turn configuration errors into a clear message and exit 1 instead of a traceback."""
+    from reconcile.config import ConfigError
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), EXIT_INTERNAL)
+    return wrapper
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

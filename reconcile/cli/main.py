@@ -1,0 +1,32 @@
+"""`reconcile` — the console script. One small module per command group, each a thin call into service."""
+from __future__ import annotations
+
+import click
+
+from reconcile.cli import common
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--lang", type=click.Choice(["ja", "en"]), default=None,
+              help="表示言語 / output language (default ja, or RECONCILE_LANG).")
+@click.option("-v", "--verbose", is_flag=True, help="詳細ログ / log progress to stderr.")
+def cli(lang: str | None, verbose: bool) -> None:
+    """個人番号紐付け・資格情報の点検 / Reconcile insurer members with the resident registry and the online copy."""
+    common.setup_logging(verbose)
+
+
+def _register() -> None:
+    from reconcile.cli import demo, doctor, export, generate, report, scan, train
+    for module in (demo, doctor, export, generate, report, scan, train):
+        module.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="reconcile")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""`reconcile scan FEED_DIR` — exit 0 done, 2 feed rejected, 1 internal error."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from reconcile.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, fail, guarded, t
+
+
+def print_summary(summary) -> None:
+    click.echo(t(f"走査 {summary.scan_id} 完了: {summary.feed_path}（基準日 {summary.as_of}、対象月 {summary.period}）",
+                 f"Scan {summary.scan_id} done: {summary.feed_path} (as of {summary.as_of}, period {summary.period})"))
+    rows = ", ".join(f"{name} {count:,}" for name, count in summary.rows.items())
+    click.echo(t(f"  読込件数: {rows}", f"  rows read: {rows}"))
+    click.echo(t(f"  隔離した行: {summary.quarantined_rows:,}（reconcile export quarantine で出力）",
+                 f"  quarantined rows: {summary.quarantined_rows:,} (reconcile export quarantine)"))
+    click.echo(t(f"  検出: {summary.total_findings:,} 件（新規 {summary.new_findings:,}、継続 {summary.seen_again:,}）",
+                 f"  findings: {summary.total_findings:,} (new {summary.new_findings:,}, seen again {summary.seen_again:,})"))
+    for rule_id, count in summary.findings_by_rule.items():
+        click.echo(f"    {rule_id:<30} {count:>8,}")
+    for rule_id, reason in summary.skipped:
+        click.echo(t(f"  スキップ: {rule_id}（{reason}）", f"  skipped: {rule_id} ({reason})"))
+    total = summary.seconds.get("total")
+    if total:
+        click.echo(t(f"  所要時間: {total:.1f} 秒", f"  time: {total:.1f} s"))
+
+
+@click.command("scan")
+@click.argument("feed_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option("--as-of", "as_of", default=None, help="基準日 YYYY-MM-DD（省略時は manifest、次に実行日）/ evaluation date.")
+@guarded
+def scan_command(feed_dir: str, as_of: str | None) -> None:
+    """フィードを検証し、全ルールで点検して作業キューに反映 / Validate a feed, run every rule, fill the queues."""
+    from reconcile import service
+    from reconcile.feeds import FeedRejected
+    from reconcile.progress import stage_progress
+
+    try:
+        with stage_progress() as progress:
+            summary = service.scan(feed_dir, as_of=as_of, progress=progress)
+    except FeedRejected as exc:
+        fail(t(f"フィードを受け付けられません: {exc}", f"Feed rejected: {exc}"), EXIT_REJECTED)
+    except Exception as exc:  # noqa: BLE001 — the contract wants exit 1 with a message, not a traceback
+        logging.getLogger("reconcile").info("scan failed", exc_info=True)  # traceback with -v
+        fail(t(f"内部エラーで走査を中止しました（保存内容は変わっていません）: {exc!r}",
+               f"Internal error, scan aborted (nothing stored changed): {exc!r}"), EXIT_INTERNAL)
+    print_summary(summary)
+    raise SystemExit(EXIT_OK)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(scan_command)

@@ -1,0 +1,93 @@
+"""設定 / settings, read on demand: flags, then environment, then a config file.
+
+Nothing is built at import time: call :func:`get_settings` where settings are needed.
+
+- ``RECONCILE_DATABASE_URL`` — SQLAlchemy URL; default ``sqlite:///reconcile.sqlite3`` in the
+  working directory.
+- ``RECONCILE_SECRET_KEY`` — key for the keyed hash of individual numbers.
+- ``RECONCILE_CONFIG`` — path of the config file; default ``reconcile.toml`` in the working directory.
+
+The config file is TOML::
+
+    database_url = "postgresql+psycopg://…"
+    secret_key = "…"            # `reconcile demo` writes one when none is configured
+
+    [detectors]                 # thresholds passed to the rules as `settings`
+    mislink_queue_threshold = 0.5
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_FILE = "reconcile.toml"
+DEFAULT_DATABASE_URL = "sqlite:///reconcile.sqlite3"
+
+
+class ConfigError(Exception):
+    """The configuration is incomplete or unreadable (message says what to do)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str | None
+    config_path: Path
+    detectors: dict[str, Any] = field(default_factory=dict)
+    model_path: Path | None = None
+
+    def require_key(self) -> bytes:
+        if not self.secret_key:
+            raise ConfigError(
+                "個人番号のハッシュ鍵が設定されていません。RECONCILE_SECRET_KEY を設定するか "
+                f"{self.config_path} に secret_key を書いてください（reconcile demo は自動で作成します）。 / "
+                "No secret key: set RECONCILE_SECRET_KEY or secret_key in the config file.")
+        return self.secret_key.encode("utf-8")
+
+
+def _config_path() -> Path:
+    return Path(os.environ.get("RECONCILE_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"設定ファイル {path} を読めません / cannot read config file {path}: {exc}") from exc
+
+
+def get_settings(*, database_url: str | None = None, secret_key: str | None = None) -> Settings:
+    """Settings in the documented order: explicit arguments (flags), environment, config file."""
+    path = _config_path()
+    file = _read_file(path)
+    model = os.environ.get("RECONCILE_MODEL_PATH") or file.get("model_path")
+    return Settings(
+        database_url=database_url or os.environ.get("RECONCILE_DATABASE_URL")
+        or file.get("database_url") or DEFAULT_DATABASE_URL,
+        secret_key=secret_key or os.environ.get("RECONCILE_SECRET_KEY") or file.get("secret_key"),
+        config_path=path,
+        detectors=dict(file.get("detectors", {})),
+        model_path=Path(model) if model else None,
+    )
+
+
+def ensure_secret_key() -> Settings:
+    """Return settings with a secret key, writing a new random one to the config file if none is set."""
+    settings = get_settings()
+    if settings.secret_key:
+        return settings
+    path = settings.config_path
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    key = secrets.token_urlsafe(32)
+    path.write_text(f'secret_key = "{key}"\n' + existing, encoding="utf-8")
+    try:
+        path.chmod(0o600)
+    except OSError:
+        pass
+    return get_settings()

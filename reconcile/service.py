@@ -1,0 +1,132 @@
+"""Use-cases that the CLI, the scheduler and the API all call (one transaction each)."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from reconcile import pipeline, store
+from reconcile.config import Settings, get_settings
+from reconcile.feeds import Feed, load_feed
+
+log = logging.getLogger("reconcile")
+
+
+@dataclass
+class ScanSummary:
+    scan_id: int
+    feed_path: str
+    as_of: str
+    period: str
+    rows: dict[str, int]
+    quarantined_rows: int
+    findings_by_rule: dict[str, int]
+    new_findings: int
+    seen_again: int
+    skipped: list[tuple[str, str]]
+    seconds: dict[str, float] = field(default_factory=dict)
+    reused_feed: bool = False
+
+    @property
+    def total_findings(self) -> int:
+        return sum(self.findings_by_rule.values())
+
+
+def open_store(settings: Settings):
+    """Engine for the configured database, migrated to the latest schema."""
+    engine = store.get_engine(settings.database_url)
+    store.upgrade(engine)
+    return engine
+
+
+def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings | None = None,
+         progress: Callable[[str, int], None] | None = None) -> ScanSummary:
+    """Validate a feed, run every matcher and detector, merge findings into the work queues.
+
+    Raises :class:`reconcile.feeds.FeedRejected` when the feed cannot be accepted; then nothing
+    in the store changes. Everything a scan stores is written in one transaction.
+    """
+    settings = settings or get_settings()
+    key = settings.require_key()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    feed: Feed = load_feed(Path(feed_dir), key=key, as_of=as_of, progress=progress)
+    timings["ingest_and_validation"] = time.perf_counter() - started
+    log.info("feed %s read: %s, %d rows quarantined", feed.path, feed.row_counts, len(feed.quarantine))
+
+    engine = open_store(settings)
+    insurers = sorted(feed.frames["members"]["insurer_number"].dropna().unique().tolist())
+    with store.session_scope(engine) as session:
+        history = store.load_feed_history(session, insurers)
+    # Rerunning a feed must not count it as its own history.
+    if len(history) and "fingerprint" in history.columns:
+        history = history.loc[history["fingerprint"] != feed.fingerprint]
+
+    step = time.perf_counter()
+    evaluation = pipeline.evaluate(
+        feed.frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
+        detector_settings=_detector_settings(settings), feed_history=history,
+        on_rule=(lambda rule_id: progress(f"rule {rule_id}", 0)) if progress else None)
+    timings["rules"] = time.perf_counter() - step
+    timings.update({f"rule:{k}": v for k, v in evaluation.seconds.items()})
+
+    step = time.perf_counter()
+    findings_by_rule = evaluation.findings["rule_id"].value_counts().sort_index().to_dict()
+    summary_record: dict[str, Any] = {
+        "feed": str(feed.path), "as_of": feed.as_of.date().isoformat(), "period": feed.period,
+        "rows": feed.row_counts, "quarantined_rows": int(len(feed.quarantine)),
+        "findings_by_rule": {k: int(v) for k, v in findings_by_rule.items()},
+        "skipped_rules": [{"rule_id": r, "reason": why} for r, why in evaluation.skipped],
+    }
+    with store.session_scope(engine) as session:
+        existing = store.find_feed(session, feed.fingerprint)
+        feed_id = existing.id if existing is not None else store.add_feed(
+            session, fingerprint=feed.fingerprint, path=str(feed.path), as_of=feed.as_of.date(),
+            period=feed.period, manifest=feed.manifest, validation=feed.validation,
+            row_counts=feed.row_counts)
+        scan_id = store.start_scan(session, feed_id=feed_id, as_of=feed.as_of.date())
+        store.save_quarantine(session, scan_id, feed.quarantine)
+        merged = store.merge_findings(session, scan_id, evaluation.findings)
+        store.save_feed_stats(session, scan_id, evaluation.stats)
+        timings["persist"] = time.perf_counter() - step
+        timings["total"] = time.perf_counter() - started
+        summary_record["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+        store.finish_scan(session, scan_id, status="done", summary=summary_record)
+    log.info("scan %s done: %d findings", scan_id, len(evaluation.findings))
+    return ScanSummary(
+        scan_id=scan_id, feed_path=str(feed.path), as_of=feed.as_of.date().isoformat(),
+        period=feed.period, rows=dict(feed.row_counts), quarantined_rows=int(len(feed.quarantine)),
+        findings_by_rule={k: int(v) for k, v in findings_by_rule.items()},
+        new_findings=int(merged.new), seen_again=int(merged.seen_again),
+        skipped=evaluation.skipped, seconds=timings, reused_feed=existing is not None)
+
+
+def _detector_settings(settings: Settings) -> dict[str, Any]:
+    out = dict(settings.detectors)
+    if settings.model_path:
+        out.setdefault("mislink_model_path", str(settings.model_path))
+    return out
+
+
+def export_findings(out: str | Path | None, *, scan_id: int | None = None, encoding: str = "utf-8",
+                    lang: str = "ja", settings: Settings | None = None) -> tuple[Path | None, int]:
+    from reconcile.exports import write_findings_csv
+
+    engine = open_store(settings or get_settings())
+    with store.session_scope(engine) as session:
+        frame = store.findings_frame(session, scan_id=scan_id, lang=lang)
+    return write_findings_csv(frame, out, encoding=encoding), len(frame)
+
+
+def export_quarantine(out: str | Path | None, *, scan_id: int | None = None,
+                      settings: Settings | None = None) -> tuple[Path | None, int]:
+    from reconcile.exports import write_quarantine_csv
+
+    engine = open_store(settings or get_settings())
+    with store.session_scope(engine) as session:
+        frame = store.quarantine_frame(session, scan_id=scan_id)
+    return write_quarantine_csv(frame, out), len(frame)
