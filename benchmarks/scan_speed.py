@@ -1,0 +1,67 @@
+"""Scan speed: generate feeds of 100k and 1M members, time `reconcile scan`, print the figures.
+
+    python benchmarks/scan_speed.py                 # 100k and 1M members
+    python benchmarks/scan_speed.py --members 200000
+
+Each size runs `reconcile scan` in a fresh process against a fresh SQLite file; the peak
+memory is that process's own ru_maxrss (benchmarks/measured.py). Targets (issue #2, 2-core machine):
+1M members scanned in ≤ 120 s with ≤ 6 GB peak memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+MEASURED = str(Path(__file__).with_name("measured.py"))
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run one CLI command in a fresh process; wall seconds, its own peak RSS in GB, stdout."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, MEASURED, *args], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"reconcile {' '.join(args)} exited {proc.returncode}")
+    peak_kb = int(proc.stderr.rsplit("PEAK_RSS_KB=", 1)[1].split()[0])
+    return seconds, peak_kb / 1024 / 1024, proc.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", default=None, help="keep feeds and databases here")
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="reconcile-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RECONCILE_SECRET_KEY": "benchmark-key-0123456789", "CI": "true"}
+    rows = []
+    for members in sorted(args.members):
+        feed = workdir / f"feed-{members}"
+        env["RECONCILE_DATABASE_URL"] = f"sqlite:///{workdir / f'scan-{members}.sqlite3'}"
+        gen_s, _, _ = run(["generate", str(feed), "--members", str(members), "--seed", str(args.seed)], env)
+        scan_s, peak_gb, out = run(["--lang", "en", "scan", str(feed)], env)
+        residents = sum(1 for _ in open(feed / "residents.csv", "rb")) - 1 if (feed / "residents.csv").exists() else 0
+        rows.append({"members": members, "residents": residents, "generate_s": round(gen_s, 1),
+                     "scan_s": round(scan_s, 1), "members_per_s": round(members / scan_s),
+                     "peak_gb": round(peak_gb, 2)})
+        print(out)
+    print(f"{'members':>10} {'residents':>10} {'generate s':>11} {'scan s':>8} {'members/s':>10} {'peak GB':>8}")
+    for r in rows:
+        print(f"{r['members']:>10,} {r['residents']:>10,} {r['generate_s']:>11} {r['scan_s']:>8} "
+              f"{r['members_per_s']:>10,} {r['peak_gb']:>8}")
+    print(json.dumps(rows))
+    print("targets: 1,000,000 members scanned in <= 120 s, peak <= 6 GB (2-core machine)")
+
+
+if __name__ == "__main__":
+    main()
