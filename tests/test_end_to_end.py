@@ -1,0 +1,173 @@
+"""The whole product through its console script, as a steward's IT department runs it.
+
+Real processes (`reconcile …` via ``python -m``), a real SQLite file, a generated feed. Checks
+the issue #2 promises: the scan fills the store, reruns are idempotent, a broken feed is
+rejected or quarantined with line numbers, and no full individual number leaks anywhere.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+
+def reconcile(workdir: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RECONCILE_SECRET_KEY": "end-to-end-test-key-0001",
+           "RECONCILE_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}", "CI": "true",
+           **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "reconcile.cli.main", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def feed_numbers(feed: Path) -> set[str]:
+    """Every 12-digit individual number written anywhere in the feed, normalised."""
+    numbers: set[str] = set()
+    for path in feed.glob("*.csv"):
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig") if not _is_cp932(raw) else raw.decode("cp932")
+        for line in unicodedata.normalize("NFKC", text).splitlines():
+            for cell in line.split(","):
+                digits = re.sub(r"[\s\-]", "", cell)
+                if re.fullmatch(r"\d{12}", digits):
+                    numbers.add(digits)
+    return numbers
+
+
+def _is_cp932(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return False
+    except UnicodeDecodeError:
+        return True
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("e2e")
+    result = reconcile(workdir, "generate", "feed", "--members", "3000", "--seed", "11")
+    assert result.returncode == 0, result.stderr
+    first = reconcile(workdir, "-v", "scan", "feed")
+    assert first.returncode == 0, first.stderr
+    return workdir, first
+
+
+def test_scan_prints_a_summary_and_fills_the_store(scanned):
+    workdir, first = scanned
+    assert "走査 1 完了" in first.stdout
+    assert "NUMBER_INVALID" in first.stdout
+    exported = reconcile(workdir, "export", "findings", "--out", "findings.csv")
+    assert exported.returncode == 0, exported.stderr
+    with open(workdir / "findings.csv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0].keys()) == [
+        "finding_id", "scan_id", "insurer_number", "member_id", "rule_id", "category", "severity", "score",
+        "summary", "evidence", "suggested_resident_id", "suggested_individual_number_last4", "queue", "status",
+        "first_seen_scan", "last_seen_scan"]
+    truth_rules = {r["rule_id"] for r in csv.DictReader(open(workdir / "feed" / "truth.csv", encoding="utf-8"))}
+    assert {"NUMBER_INVALID", "RESIDENT_NOT_FOUND", "NUMBER_SHARED", "QUAL_DATE_INVALID"} <= truth_rules
+    assert {"NUMBER_INVALID", "RESIDENT_NOT_FOUND", "NUMBER_SHARED", "QUAL_DATE_INVALID"} <= {r["rule_id"] for r in rows}
+
+
+def test_rescanning_the_same_feed_is_idempotent(scanned):
+    workdir, _ = scanned
+    before = reconcile(workdir, "export", "findings", "--out", "before.csv")
+    again = reconcile(workdir, "scan", "feed")
+    assert again.returncode == 0, again.stderr
+    after = reconcile(workdir, "export", "findings", "--out", "after.csv")
+    assert before.returncode == after.returncode == 0
+    ids_before = sorted(r["finding_id"] for r in csv.DictReader(open(workdir / "before.csv", encoding="utf-8")))
+    rows_after = list(csv.DictReader(open(workdir / "after.csv", encoding="utf-8")))
+    assert sorted(r["finding_id"] for r in rows_after) == ids_before
+    assert all(r["first_seen_scan"] == "1" and r["last_seen_scan"] == "2" for r in rows_after)
+    assert "新規 0" in again.stdout
+
+
+def test_no_full_individual_number_in_store_logs_exports_or_report(scanned):
+    workdir, first = scanned
+    numbers = feed_numbers(workdir / "feed")
+    assert len(numbers) > 1000
+    outputs = {
+        "cp932 export": reconcile(workdir, "export", "findings", "--encoding", "cp932", "--out", "f932.csv"),
+        "quarantine": reconcile(workdir, "export", "quarantine", "--out", "quarantine.csv"),
+        "weekly": reconcile(workdir, "report", "weekly", "--out", "weekly"),
+    }
+    for name, result in outputs.items():
+        assert result.returncode == 0, (name, result.stderr)
+    texts = {"scan stdout+log": first.stdout + first.stderr}
+    for path in [workdir / "store.sqlite3", *workdir.glob("*.csv"), *(workdir / "weekly").rglob("*")]:
+        if path.is_file():
+            raw = path.read_bytes()
+            texts[str(path)] = raw.decode("utf-8", errors="ignore") + raw.decode("cp932", errors="ignore")
+    for wal in workdir.glob("store.sqlite3-*"):
+        texts[str(wal)] = wal.read_bytes().decode("utf-8", errors="ignore")
+    for where, text in texts.items():
+        runs = set(re.findall(r"(?<!\d)\d{12}(?!\d)", text))
+        assert not (runs & numbers), f"full individual number found in {where}"
+
+
+BROKEN_MEMBERS = (
+    "insurer_number,member_id,name_kanji,name_kana,birth_date,sex,individual_number,acquisition_date,burden_ratio\n"
+    "131016,B1,山田 太郎,ヤマダ タロウ,1980-05-10,1,123456789018,2020-04-01,30\n"
+    "131016,B2,山田 花子,ヤマダ ハナコ,1980-13-45,2,,2020-04-01,30\n"
+    "131016,B3,佐藤 一郎,サトウ イチロウ,S55.01.02,1,12345678901X,2020-04-01,3割\n"
+    "131016,B4,鈴木 次郎,スズキ ジロウ,昭和60年2月3日,男,000000000019,2020-04-01,9\n"
+)
+RESIDENTS = (
+    "resident_id,individual_number,name_kanji,birth_date,sex,status\n"
+    "R1,123456789018,山田 太郎,1980-05-10,1,active\n"
+)
+
+
+def test_a_broken_feed_quarantines_bad_rows_with_line_numbers(tmp_path):
+    feed = tmp_path / "broken"
+    feed.mkdir()
+    (feed / "members.csv").write_bytes(BROKEN_MEMBERS.encode("cp932"))
+    (feed / "residents.csv").write_text(RESIDENTS, encoding="utf-8")
+    result = reconcile(tmp_path, "scan", "broken", "--as-of", "2026-11-01")
+    assert result.returncode == 0, result.stderr
+    exported = reconcile(tmp_path, "export", "quarantine", "--out", "q.csv")
+    assert exported.returncode == 0, exported.stderr
+    rows = list(csv.DictReader(open(tmp_path / "q.csv", encoding="utf-8")))
+    where = {(r["line"], r["column"]) for r in rows}
+    assert ("3", "birth_date") in where
+    assert ("4", "individual_number") in where
+    assert ("5", "burden_ratio") in where
+    assert "123456789012" not in (tmp_path / "q.csv").read_text(encoding="utf-8")
+    assert all(r["file"].startswith("members") for r in rows)
+
+
+def test_a_feed_missing_a_required_column_is_rejected_with_exit_2_and_nothing_changes(tmp_path):
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "members.csv").write_text(BROKEN_MEMBERS, encoding="utf-8")
+    (good / "residents.csv").write_text(RESIDENTS, encoding="utf-8")
+    assert reconcile(tmp_path, "scan", "good", "--as-of", "2026-11-01").returncode == 0
+    before = (tmp_path / "before.csv")
+    assert reconcile(tmp_path, "export", "findings", "--out", str(before)).returncode == 0
+
+    feed = tmp_path / "nocol"
+    feed.mkdir()
+    (feed / "members.csv").write_text(BROKEN_MEMBERS.replace("birth_date,", "birthday,"), encoding="utf-8")
+    (feed / "residents.csv").write_text(RESIDENTS, encoding="utf-8")
+    result = reconcile(tmp_path, "scan", "nocol")
+    assert result.returncode == 2
+    assert "members.csv" in result.stderr and "birth_date" in result.stderr
+
+    after = (tmp_path / "after.csv")
+    assert reconcile(tmp_path, "export", "findings", "--out", str(after)).returncode == 0
+    assert after.read_text(encoding="utf-8") == before.read_text(encoding="utf-8")
+
+
+def test_a_feed_without_members_csv_is_rejected(tmp_path):
+    feed = tmp_path / "empty"
+    feed.mkdir()
+    (feed / "residents.csv").write_text(RESIDENTS, encoding="utf-8")
+    result = reconcile(tmp_path, "scan", "empty")
+    assert result.returncode == 2
+    assert "members.csv" in result.stderr
