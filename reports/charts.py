@@ -1,0 +1,107 @@
+"""Bar charts as PNG bytes (matplotlib, Agg backend; no display, no global pyplot state).
+
+Japanese labels need a font with Japanese glyphs. :func:`japanese_font` looks for one among the
+fonts matplotlib knows; without one, charts fall back to ASCII labels (rule ids, status ids) so no
+tofu boxes appear — ``apt-get install fonts-noto-cjk`` provides Japanese glyphs.
+日本語フォントがない環境ではグラフのラベルを英数字（ルールID等）にする。
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # before any figure is built; harmless if already Agg
+
+from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
+from matplotlib import font_manager  # noqa: E402
+
+# Families known to carry Japanese glyphs, in order of preference.
+JAPANESE_FAMILIES = (
+    "Noto Sans CJK JP", "Noto Sans JP", "Noto Serif CJK JP", "Source Han Sans JP", "Source Han Sans",
+    "IPAexGothic", "IPAGothic", "IPAPGothic", "TakaoGothic", "TakaoPGothic", "VL Gothic",
+    "Hiragino Sans", "Hiragino Kaku Gothic ProN", "Yu Gothic", "Meiryo", "MS Gothic",
+    "Droid Sans Japanese", "Noto Sans CJK SC", "Noto Sans CJK TC", "WenQuanYi Zen Hei",
+)
+
+PALETTE = {
+    "new": "#d95f02", "carried": "#7570b3",
+    "open": "#e7298a", "in_progress": "#e6ab02",
+    "bar": "#1b9e77",
+}
+
+
+@lru_cache(maxsize=1)
+def japanese_font() -> str | None:
+    """Family name of an installed font with Japanese glyphs, or None (then use ASCII labels)."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in JAPANESE_FAMILIES:
+        if family in installed:
+            return family
+    return None
+
+
+def is_ascii(text: str) -> bool:
+    return all(ord(ch) < 128 for ch in text)
+
+
+@dataclass(frozen=True)
+class ChartText:
+    """Labels for one chart; ``font`` None means every string must be ASCII."""
+    title: str
+    xlabel: str
+    font: str | None
+
+
+def _figure(n_bars: int) -> Figure:
+    height = max(2.2, 0.42 * n_bars + 1.4)
+    return Figure(figsize=(8.0, height), dpi=100, layout="constrained")
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _style(ax, text: ChartText) -> None:
+    ax.set_title(text.title, loc="left", fontsize=11)
+    ax.set_xlabel(text.xlabel)
+    ax.invert_yaxis()  # first category on top, as in the table beside it
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+def stacked_barh(labels: Sequence[str], series: Sequence[tuple[str, Sequence[float], str]],
+                 text: ChartText) -> bytes:
+    """Horizontal stacked bars: ``series`` is ``(legend label, values, colour)`` per stack."""
+    fig = _figure(len(labels))
+    ax = fig.add_subplot()
+    family = {"fontfamily": text.font} if text.font else {}
+    left = [0.0] * len(labels)
+    positions = list(range(len(labels)))
+    for legend, values, colour in series:
+        ax.barh(positions, values, left=left, color=colour, label=legend, height=0.65)
+        left = [a + float(b) for a, b in zip(left, values)]
+    for y, total in zip(positions, left):
+        ax.text(total, y, f" {int(total):,}", va="center", fontsize=8)
+    ax.set_yticks(positions, labels=list(labels), **family)
+    _style(ax, text)
+    if text.font:
+        for item in [ax.title, ax.xaxis.label]:
+            item.set_fontfamily(text.font)
+    if len(series) > 1:
+        ax.legend(loc="lower right", fontsize=8, frameon=False, prop={"family": text.font} if text.font else None)
+    if not labels:
+        ax.text(0.5, 0.5, "-", transform=ax.transAxes, ha="center")
+    return _png(fig)
+
+
+def barh(labels: Sequence[str], values: Sequence[float], text: ChartText) -> bytes:
+    """Horizontal bars, one series."""
+    return stacked_barh(labels, [("", values, PALETTE["bar"])], text)

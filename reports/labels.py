@@ -1,0 +1,113 @@
+"""Display labels for reports, Japanese and English (表示ラベル).
+
+Reports are pure builders and do not import :mod:`detectors`; the ids here (categories, statuses,
+rule ids) are the stable ones of the findings contract (``/work/shared/contract/findings.md``).
+An id without a label is shown as itself, so a rule added later still renders.
+"""
+from __future__ import annotations
+
+LANGS = ("ja", "en")
+
+CATEGORY_ORDER = ("mislink", "notation", "burden_ratio", "limit_category", "qualification_date",
+                  "card_issuance", "feed")
+STATUS_ORDER = ("open", "in_progress", "resolved_fixed", "resolved_false_positive", "resolved_wont_fix")
+OPEN_STATUSES = ("open", "in_progress")
+RESOLVED_STATUSES = ("resolved_fixed", "resolved_false_positive", "resolved_wont_fix")
+SEVERITY_ORDER = ("high", "medium", "low", "info")
+
+CATEGORIES = {
+    "mislink": ("紐付け誤り", "Mis-link"),
+    "notation": ("表記ゆれ", "Notation difference"),
+    "burden_ratio": ("一部負担割合", "Burden ratio"),
+    "limit_category": ("限度額適用区分", "Limit category"),
+    "qualification_date": ("資格取得・喪失日", "Qualification dates"),
+    "card_issuance": ("資格確認書の交付", "Kakuninsho issuance"),
+    "feed": ("フィード全体", "Feed level"),
+}
+
+STATUSES = {
+    "open": ("未対応", "Open"),
+    "in_progress": ("対応中", "In progress"),
+    "resolved_fixed": ("修正済み", "Fixed"),
+    "resolved_false_positive": ("誤検知", "False positive"),
+    "resolved_wont_fix": ("対応不要", "Won't fix"),
+}
+
+SEVERITIES = {
+    "high": ("高", "High"),
+    "medium": ("中", "Medium"),
+    "low": ("低", "Low"),
+    "info": ("参考", "Info"),
+}
+
+RULES = {
+    "MISLINK_SUSPECTED": ("紐付け誤りの疑い", "Suspected mis-link"),
+    "NUMBER_SHARED": ("同一個人番号を複数被保険者が共有", "One number linked to several members"),
+    "NUMBER_INVALID": ("個人番号の検査用数字不正・欠落", "Number fails check digit or is missing"),
+    "RESIDENT_NOT_FOUND": ("住基に該当する住民なし", "No resident for the linked number"),
+    "NOTATION_DIFFERENCE": ("氏名の表記差異（同一人）", "Name notation differs (same person)"),
+    "BURDEN_RATIO_OQS_MISMATCH": ("一部負担割合が中間サーバーと不一致", "Burden ratio differs from OQS copy"),
+    "BURDEN_RATIO_RULE": ("一部負担割合が年齢・所得要件と矛盾", "Burden ratio contradicts age/income rules"),
+    "LIMIT_CATEGORY_OQS_MISMATCH": ("限度額適用区分が中間サーバーと不一致", "Limit category differs from OQS copy"),
+    "LIMIT_CATEGORY_RULE": ("限度額適用区分が要件と矛盾", "Limit category contradicts its conditions"),
+    "BENEFIT_HISTORY_DIVERGENCE": ("給付履歴が中間サーバーと相違", "Benefit history diverges from OQS"),
+    "QUAL_DATE_IS_ISSUE_DATE": ("資格取得日＝交付日", "Acquisition date equals card issue date"),
+    "QUAL_DATE_OQS_MISMATCH": ("資格取得・喪失日が中間サーバーと不一致", "Qualification dates differ from OQS"),
+    "QUAL_LOSS_NOT_LINKED": ("資格喪失が中間サーバーに未反映", "Loss not reflected on OQS"),
+    "QUAL_ACTIVE_AFTER_EXIT": ("転出・死亡後も資格あり", "Active after move-out or death"),
+    "QUAL_ACTIVE_PAST_AGE_LIMIT": ("75歳到達後も国保資格あり", "Active in kokuho past 75"),
+    "QUAL_OVERLAP": ("資格の重複", "Overlapping qualifications"),
+    "QUAL_DATE_INVALID": ("あり得ない資格日付", "Impossible qualification dates"),
+    "KAKUNINSHO_NOT_ISSUED": ("資格確認書の職権交付漏れ", "Kakuninsho not issued ex officio"),
+    "FEED_DRIFT": ("フィード統計の急変", "Feed statistic drifted"),
+}
+
+# Reason codes the name matchers may put in evidence; unknown codes are shown as they are.
+REASON_CODES = {
+    "variant_kanji": ("異体字・旧字体", "Variant / old kanji"),
+    "gaiji": ("外字プレースホルダ", "Gaiji placeholder"),
+    "gaiji_placeholder": ("外字プレースホルダ", "Gaiji placeholder"),
+    "kana_small": ("小書きカナ", "Small kana written large"),
+    "kana_variant": ("カナ表記ゆれ", "Kana variant"),
+    "long_vowel": ("長音記号", "Long-vowel mark"),
+    "width": ("全角・半角", "Full / half width"),
+    "spacing": ("空白・中黒", "Spaces / middle dot"),
+    "foreign_order": ("外国人氏名の順序", "Foreign-name order"),
+    "foreign_script": ("外国人氏名の文字種", "Foreign-name script"),
+    "alias": ("通称", "Alias (tsusho)"),
+    "former_surname": ("旧氏", "Former surname"),
+    "married_name": ("婚姻による氏の変更", "Married name"),
+}
+
+
+def _pick(table: dict[str, tuple[str, str]], key: object, lang: str) -> str:
+    pair = table.get(str(key))
+    if pair is None:
+        return str(key)
+    return pair[0] if lang == "ja" else pair[1]
+
+
+def category(key: object, lang: str) -> str:
+    return _pick(CATEGORIES, key, lang)
+
+
+def status(key: object, lang: str) -> str:
+    return _pick(STATUSES, key, lang)
+
+
+def severity(key: object, lang: str) -> str:
+    return _pick(SEVERITIES, key, lang)
+
+
+def rule(key: object, lang: str) -> str:
+    return _pick(RULES, key, lang)
+
+
+def reason_code(key: object, lang: str) -> str:
+    return _pick(REASON_CODES, key, lang)
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
+    return lang
