@@ -1,0 +1,337 @@
+"""フィード取込の手順 / load_feed: files → canonical frames + quarantine + validation summary.
+
+Per file: open (fingerprint, encoding, line numbers) → for each chunk: normalise every
+contract column, replace individual numbers by hash/last4/status at once, collect values that
+cannot be normalised → drop those rows → GX suite on the normalised frame → drop the rows GX
+flags → ``detectors.schema.coerce``.
+
+Decisions (documented for the pipeline and the steward):
+- When both ``<stem>.csv`` and ``<stem>.parquet`` exist, the Parquet file is read (typed,
+  no encoding question, faster) and the CSV is ignored; the summary says which was read.
+- Duplicate keys: the first physical occurrence (among rows that normalised) is kept, every
+  later one is quarantined (``duplicate_key``).
+- Identifiers (insurer_number, member_id, household_id, resident_id, municipality_code) are
+  NFKC-folded so full-width digits join; names and addresses are only stripped.
+- Passthrough columns are kept as read, except that any 12-digit run in them is masked
+  (``********1234``): no full individual number leaves ingest, whatever the column is called.
+- A row with neither ``individual_number`` nor ``individual_number_last4`` is valid
+  (number_status ``missing``); when both are given, the last four are taken from the full number.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from detectors.schema import FRAMES, coerce
+from reconcile.feeds import reader, spec, suites, values
+from reconcile.feeds.model import Feed, FeedRejected
+from reconcile.privacy import mask_number, protect_numbers
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_COLUMNS = ["file", "line", "column", "value", "reason"]
+
+# reason code → (日本語, English) for the normalise and parse paths
+NORMALISE_REASONS = {
+    "bad_date": ("日付として解釈できません", "not a valid date"),
+    "bad_code": ("コード値を解釈できません", "unknown code value"),
+    "bad_amount": ("数値として解釈できません", "not a number"),
+    "bad_individual_number": ("個人番号が12桁の数字ではありません", "individual number is not 12 digits"),
+    "bad_last4": ("個人番号下4桁が4桁の数字ではありません", "last four digits are not 4 digits"),
+    "bad_row": ("列数が見出しと一致しません", "wrong number of fields"),
+}
+_KIND_REASON = {
+    spec.DATE: "bad_date", spec.SEX: "bad_code", spec.RATIO: "bad_code", spec.LIMIT: "bad_code",
+    spec.BOOL: "bad_code", spec.MONEY: "bad_amount", spec.NUMBER: "bad_individual_number",
+    spec.LAST4: "bad_last4", spec.BENEFIT_VALUE: "bad_code",
+}
+_TWELVE_DIGIT_RUN = r"(?:^|\D)\d{12}(?:\D|$)"
+
+
+def _rejected(file: str, column: str | None, ja: str, en: str) -> FeedRejected:
+    where_ja = f"{file}" + (f" の列 {column}" if column else "")
+    where_en = f"{file}" + (f", column {column}" if column else "")
+    return FeedRejected(file, column, mask_number(f"{where_ja}: {ja} / {where_en}: {en}"))
+
+
+def _locate(directory: Path, feed_file: spec.FeedFile) -> Path | None:
+    parquet = directory / f"{feed_file.stem}.parquet"
+    csv = directory / f"{feed_file.stem}.csv"
+    if parquet.is_file():
+        return parquet
+    if csv.is_file():
+        return csv
+    return None
+
+
+def _resolve_as_of(as_of: Any, manifest: dict) -> pd.Timestamp:
+    if as_of is None:
+        as_of = manifest.get("as_of")
+        origin = "manifest.json"
+    else:
+        origin = "as_of"
+    if as_of is None:
+        return pd.Timestamp.now().normalize()
+    if isinstance(as_of, str):
+        parsed = values.parse_date(as_of)
+        if parsed is None:
+            raise _rejected(origin, "as_of", f"基準日を解釈できません: {as_of!r}", f"cannot read as_of {as_of!r}")
+        return pd.Timestamp(parsed)
+    return pd.Timestamp(as_of).normalize()
+
+
+def _read_manifest(directory: Path) -> tuple[dict, str | None]:
+    path = directory / "manifest.json"
+    if not path.is_file():
+        return {}, None
+    try:
+        raw = path.read_bytes()
+        manifest = json.loads(raw.decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _rejected("manifest.json", None, f"読めません ({error})", f"unreadable ({error})") from error
+    if not isinstance(manifest, dict):
+        raise _rejected("manifest.json", None, "JSON オブジェクトではありません", "not a JSON object")
+    import hashlib
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def _mask_passthrough(column: pd.Series) -> pd.Series:
+    """Mask 12-digit runs in a passthrough column (vectorised test, Python only on the hits)."""
+    text = column.astype("string")
+    hits = text.str.contains(_TWELVE_DIGIT_RUN, regex=True).fillna(False).astype(bool)
+    if not hits.any():
+        return column
+    text = text.copy()
+    text[hits] = [mask_number(value) for value in text[hits]]
+    return text
+
+
+class _FileLoader:
+    """Normalises the chunks of one feed file and collects its row errors."""
+
+    def __init__(self, feed_file: spec.FeedFile, file_name: str, key: bytes, dates: values.DateNormaliser):
+        self.feed_file, self.file_name, self.key, self.dates = feed_file, file_name, key, dates
+        self.problems: list[pd.DataFrame] = []
+        self.counts: dict[str, int] = {}
+
+    def _problem(self, lines: np.ndarray, column: str | None, shown: list[str], reason: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + len(lines)
+        self.problems.append(pd.DataFrame({
+            "file": self.file_name, "line": np.asarray(lines, dtype="int64"),
+            "column": pd.array([column] * len(lines), dtype="string"),
+            "value": pd.array(shown, dtype="string"),
+            "reason": suites.reason_text(reason, "normalise", NORMALISE_REASONS),
+        }))
+
+    def normalise(self, raw: pd.DataFrame, lines: np.ndarray) -> pd.DataFrame:
+        schema = self.feed_file.by_name
+        out: dict[str, pd.Series] = {}
+        raw = raw.set_axis(pd.RangeIndex(len(raw)), axis=0)
+        normalisers: dict[str, Callable] = {
+            spec.TEXT: lambda s: (s, None), spec.ID: values.identifier, spec.ENUM: values.enum,
+            spec.CODE: values.code, spec.DATE: self.dates, spec.SEX: values.sex,
+            spec.RATIO: values.burden_ratio, spec.LIMIT: values.limit_category, spec.BOOL: values.boolean,
+            spec.MONEY: values.money, spec.NUMBER: values.individual_number, spec.LAST4: values.last4,
+        }
+        stripped: dict[str, pd.Series] = {}
+        for name in raw.columns:
+            column = schema.get(name)
+            if column is None:
+                out[name] = _mask_passthrough(raw[name])
+                continue
+            text = values.strip_text(raw[name])
+            stripped[name] = text
+            if column.kind == spec.BENEFIT_VALUE:
+                continue  # needs the normalised item first
+            normalised, bad = normalisers[column.kind](text)
+            if name in self.feed_file.defaults:
+                normalised = normalised.fillna(self.feed_file.defaults[name])
+            out[name] = normalised
+            if bad is not None and bad.any():
+                self._report(lines, bad, name, text, column.kind)
+        if "value" in stripped and self.feed_file.kind == "benefit_history":
+            out["value"] = self._benefit_value(stripped["value"], out.get("item"), lines)
+
+        # 個人番号: hash + last4 + status now; the raw column goes no further.
+        full = out.pop("individual_number", None)
+        given_last4 = out.pop("individual_number_last4", None)
+        missing = pd.Series(pd.NA, index=raw.index, dtype="string")
+        protected = protect_numbers(full if full is not None else missing,
+                                    given_last4 if given_last4 is not None else missing, self.key)
+        for name in protected.columns:
+            out[name] = protected[name]
+        out["_line"] = pd.Series(lines, index=raw.index, dtype="int64")
+        return pd.DataFrame(out, index=raw.index)
+
+    def _benefit_value(self, text: pd.Series, item: pd.Series | None, lines: np.ndarray) -> pd.Series:
+        result = text.copy()
+        if item is None:
+            return result
+        for item_name, normaliser in (("burden_ratio", values.burden_ratio), ("limit_category", values.limit_category)):
+            rows = (item == item_name).fillna(False).astype(bool)
+            if not rows.any():
+                continue
+            normalised, bad = normaliser(text[rows])
+            result[rows] = normalised.astype("string")
+            if bad.any():
+                self._report(lines, bad.reindex(text.index, fill_value=False), "value", text, spec.BENEFIT_VALUE)
+        return result
+
+    def _report(self, lines: np.ndarray, bad: pd.Series, name: str, text: pd.Series, kind: str) -> None:
+        mask = bad.to_numpy(dtype=bool)
+        if kind in (spec.NUMBER, spec.LAST4):
+            shown = [values.masked(v) for v in text[mask]]
+        else:
+            shown = [str(v) for v in text[mask]]
+        self._problem(lines[mask], name, shown, _KIND_REASON[kind])
+
+
+def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: values.DateNormaliser,
+               validator: suites.Validator, progress: Callable[[str, int], None] | None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, dict, str, int]:
+    file_name = path.name
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        source = reader.open_source(path)
+    except reader.ReadError as error:
+        raise _rejected(file_name, None, error.message_ja, error.message_en) from error
+    columns = source.columns
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise _rejected(file_name, name, "列名が重複しています", "duplicate column name")
+        seen.add(name)
+    for name in feed_file.required_columns:
+        if name not in seen:
+            raise _rejected(file_name, name, "必須の列がありません", "required column missing")
+    if "" in seen:
+        raise _rejected(file_name, "", "列名が空の列があります", "a column has no name")
+    timings["open"] = time.perf_counter() - started
+
+    file_loader = _FileLoader(feed_file, file_name, key, dates)
+    chunks, rows_done = [], 0
+    started = time.perf_counter()
+    try:
+        for raw, lines in reader.batches(source):
+            chunks.append(file_loader.normalise(raw, lines))
+            rows_done += len(raw)
+            if progress is not None:
+                progress(f"read:{feed_file.kind}", rows_done)
+    except reader.ReadError as error:
+        raise _rejected(file_name, None, error.message_ja, error.message_en) from error
+    timings["read_normalise"] = time.perf_counter() - started
+    for bad in source.bad_rows:
+        file_loader._problem(np.array([bad.line]), None, [bad.message], "bad_row")
+    rows_read = rows_done + len(source.bad_rows)
+
+    if chunks:
+        frame = pd.concat(chunks, ignore_index=True)
+    else:  # header only: an empty frame with the header's columns, normalised shape
+        frame = file_loader.normalise(pd.DataFrame({c: pd.Series([], dtype="string") for c in columns}),
+                                      np.zeros(0, dtype=np.int64))
+    normalise_q = (pd.concat(file_loader.problems, ignore_index=True) if file_loader.problems
+                   else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    survivors = frame[~frame["_line"].isin(normalise_q["line"])]
+
+    # GX on the normalised frame, indexed by line; only the columns its suite needs.
+    started = time.perf_counter()
+    gx_columns = [c.name for c in feed_file.columns if c.name in survivors.columns]
+    check_frame = survivors[gx_columns].set_axis(pd.Index(survivors["_line"].to_numpy(), name="line"), axis=0)
+    if feed_file.name_required:
+        name = check_frame["name_kanji"] if "name_kanji" in check_frame else pd.Series(pd.NA, index=check_frame.index, dtype="string")
+        if "name_alpha" in check_frame:
+            name = name.fillna(check_frame["name_alpha"])
+        check_frame = check_frame.assign(**{suites.NAME_PRESENT: name})
+    gx_summary, gx_q = validator.validate(feed_file, check_frame, file_name)
+    timings["gx"] = time.perf_counter() - started
+    if progress is not None:
+        progress(f"validate:{feed_file.kind}", len(check_frame))
+
+    quarantine = pd.concat([q for q in (normalise_q, gx_q) if q is not None and len(q)], ignore_index=True) \
+        if (len(normalise_q) or gx_q is not None) else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    kept = survivors[~survivors["_line"].isin(gx_q["line"])] if gx_q is not None else survivors
+
+    # Passthrough names that collide with canonical ones are renamed, never allowed to overwrite.
+    canonical_names = set(FRAMES[feed_file.kind])
+    renames = {c: f"{c}_passthrough" for c in kept.columns
+               if c not in feed_file.by_name and c in canonical_names and c not in {"number_hash", "number_last4", "number_status", "_line"}}
+    canonical = coerce(feed_file.kind, kept.rename(columns=renames)).reset_index(drop=True)
+
+    gx_counts: dict[str, int] = {}
+    if gx_q is not None:
+        for reason, count in gx_q["reason"].str.split(" ", n=1).str[0].value_counts().items():
+            gx_counts[str(reason)] = int(count)
+    summary = {
+        "file": file_name, "format": source.format, "encoding": source.encoding, "sha256": source.sha256,
+        "rows_read": int(rows_read), "rows_valid": int(len(canonical)),
+        "rows_quarantined": int(rows_read - len(canonical)),
+        "quarantine_entries": int(len(quarantine)),
+        "normalise_errors": {k: int(v) for k, v in file_loader.counts.items()},
+        "gx_errors": gx_counts,
+        "passthrough_columns": [c for c in columns if c not in feed_file.by_name],
+        "gx": gx_summary,
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    log.info("feed file %s: %d rows read, %d kept, %d quarantined (%.1fs read, %.1fs GX)", file_name,
+             rows_read, len(canonical), rows_read - len(canonical), timings["read_normalise"], timings["gx"])
+    return canonical, quarantine, summary, source.sha256, rows_read
+
+
+def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], None] | None = None) -> Feed:
+    """フィードを取り込む / Read, normalise, protect and validate one feed directory.
+
+    ``as_of``: the argument, else manifest ``as_of``, else today. Raises :class:`FeedRejected`
+    when a required file (members, residents) is missing, a file is unreadable or in an
+    unknown encoding, or a required column is missing.
+    """
+    import hashlib
+
+    directory = Path(path)
+    if not directory.is_dir():
+        raise _rejected(str(directory), None, "フィードのディレクトリがありません", "feed directory not found")
+    manifest, manifest_sha = _read_manifest(directory)
+    resolved_as_of = _resolve_as_of(as_of, manifest)
+    period = str(manifest.get("period") or resolved_as_of.strftime("%Y-%m"))
+
+    located = {f.kind: _locate(directory, f) for f in spec.FEED_FILES}
+    for feed_file in spec.FEED_FILES:
+        if feed_file.required and located[feed_file.kind] is None:
+            raise _rejected(f"{feed_file.stem}.csv", None, "必須のファイルがありません", "required file missing")
+
+    dates = values.DateNormaliser()
+    validator = suites.Validator()
+    frames: dict[str, pd.DataFrame | None] = {}
+    quarantines, validation, row_counts, digests = [], {}, {}, []
+    if manifest_sha:
+        digests.append(f"manifest.json:{manifest_sha}")
+    for feed_file in spec.FEED_FILES:
+        file_path = located[feed_file.kind]
+        if file_path is None:
+            frames[feed_file.kind] = None
+            continue
+        frame, quarantine, summary, sha, rows_read = _load_file(
+            feed_file, file_path, key=key, dates=dates, validator=validator, progress=progress)
+        if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
+            summary["ignored"] = f"{feed_file.stem}.csv"
+        frames[feed_file.kind] = frame
+        quarantines.append(quarantine)
+        validation[feed_file.kind] = summary
+        row_counts[feed_file.kind] = rows_read
+        digests.append(f"{file_path.name}:{sha}")
+
+    parts = [q for q in quarantines if len(q)]
+    quarantine = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    quarantine = quarantine[QUARANTINE_COLUMNS].astype({"file": "string", "line": "int64", "column": "string",
+                                                        "value": "string", "reason": "string"})
+    quarantine = quarantine.sort_values(["file", "line", "column"], kind="stable").reset_index(drop=True)
+    fingerprint = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
+    return Feed(path=directory, frames=frames, quarantine=quarantine, validation=validation, manifest=manifest,
+                as_of=resolved_as_of, period=period, fingerprint=fingerprint, row_counts=row_counts)

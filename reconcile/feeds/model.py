@@ -1,0 +1,42 @@
+"""The loaded feed and the feed-level rejection (取込結果 / 取込拒否)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+@dataclass
+class Feed:
+    """A feed directory read, normalised and validated (取込済みフィード).
+
+    ``frames`` holds the canonical frames of :mod:`detectors.schema` keyed ``members``,
+    ``residents``, ``oqs``, ``benefit_history``, ``card_status`` (``None`` = optional file
+    absent); quarantined rows are not in them but in ``quarantine``.
+    """
+    path: Path
+    frames: dict[str, pd.DataFrame | None]
+    quarantine: pd.DataFrame          # file, line, column, value, reason
+    validation: dict                  # JSON-serialisable, per file (keyed like frames)
+    manifest: dict
+    as_of: pd.Timestamp
+    period: str                       # YYYY-MM
+    fingerprint: str                  # sha256 over the files' bytes
+    row_counts: dict[str, int]        # data rows read per file
+
+
+class FeedRejected(Exception):
+    """The whole feed is refused (取込拒否): a required file or column is missing, or a file is unreadable.
+
+    ``message`` is bilingual and names the file (and the column when one is at fault).
+    """
+
+    def __init__(self, file: str, column: str | None, message: str):
+        super().__init__(message)
+        self.file = file
+        self.column = column
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

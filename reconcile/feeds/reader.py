@@ -1,0 +1,275 @@
+"""ファイルの読み取り / reading one feed file: encoding, physical line numbers, chunks.
+
+CSV
+- Encoding: strict UTF-8 (``utf-8-sig`` when a BOM is present), else strict CP932 (the
+  Windows superset of Shift_JIS), else charset-normalizer's best guess provided it is
+  ASCII-compatible and decodes the whole file strictly; otherwise the feed is rejected.
+- Physical line numbers (header = line 1) are computed from the bytes, not from the parser:
+  a newline ends a record only outside quotes (an even number of ``"`` before it — doubled
+  quotes keep the parity). That holds byte-wise for UTF-8 and CP932 alike (neither has 0x0A
+  or 0x22 as a trail byte). Blank lines are skipped, as the parser skips them; LF and CRLF
+  line ends are supported (bare CR is not).
+- Parsing is pyarrow's streaming CSV reader (bounded memory: one block at a time); every
+  value is read as a string. Rows with the wrong number of fields are skipped by the parser
+  and reported back as row errors with their line.
+
+Parquet (same stem) is read in record batches; all columns are cast to strings (dates and
+timestamps as ``YYYY-MM-DD``) so both formats go through the same normalisation. A Parquet
+file has no physical lines: ``line`` is the row ordinal + 1, i.e. what the line would be in
+the equivalent CSV with a header and no embedded newlines.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+SCAN_BLOCK = 1 << 24       # 16 MiB per read when fingerprinting and finding line ends
+CSV_BLOCK = 1 << 25        # 32 MiB per parsed block (~150k member rows)
+PARQUET_BATCH = 200_000
+_STRING = pd.StringDtype("pyarrow")
+
+
+class ReadError(Exception):
+    """The file cannot be read at all (the loader turns this into FeedRejected)."""
+
+    def __init__(self, reason: str, message_ja: str, message_en: str):
+        super().__init__(message_en)
+        self.reason, self.message_ja, self.message_en = reason, message_ja, message_en
+
+
+@dataclass
+class BadRow:
+    line: int
+    message: str
+
+
+@dataclass
+class Source:
+    """One opened feed file: what it is, its fingerprint, header and the line of each data row."""
+    path: Path
+    format: str                       # "csv" | "parquet"
+    sha256: str
+    raw_columns: list[str]            # header as written
+    encoding: str | None = None
+    data_lines: np.ndarray | None = None       # physical start line of every non-blank data record
+    record_start_lines: np.ndarray | None = None  # same, header included (record ordinal → line)
+    quoted_newlines: bool = False
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """Header names folded for matching (case-insensitive, surrounding spaces ignored)."""
+        return [name.strip().lower() for name in self.raw_columns]
+
+
+def open_source(path: Path) -> Source:
+    """Fingerprint and inspect one file (one streaming pass for CSV; metadata only for Parquet)."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            return _open_parquet(path)
+        return _open_csv(path)
+    except ReadError:
+        raise
+    except (OSError, pa.ArrowException) as error:
+        raise ReadError("unreadable", f"ファイルを読めません: {error}", f"cannot read the file: {error}") from error
+
+
+# ----------------------------------------------------------------------------- CSV
+def _open_csv(path: Path) -> Source:
+    sha = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    utf8_ok = True
+    parity = 0
+    newline_count = 0
+    offset = 0
+    terminators, terminator_newline_index = [], []
+    first_bytes = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(SCAN_BLOCK):
+            if not first_bytes:
+                first_bytes = chunk[:4]
+            sha.update(chunk)
+            if utf8_ok:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8_ok = False
+            array = np.frombuffer(chunk, dtype=np.uint8)
+            newlines = np.flatnonzero(array == 0x0A)
+            quotes = np.flatnonzero(array == 0x22)
+            quotes_before = np.searchsorted(quotes, newlines) + parity
+            ends_record = (quotes_before & 1) == 0
+            terminators.append(newlines[ends_record] + offset)
+            terminator_newline_index.append(np.flatnonzero(ends_record) + newline_count)
+            newline_count += len(newlines)
+            parity = (parity + len(quotes)) & 1
+            offset += len(chunk)
+        if utf8_ok:
+            try:
+                utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8_ok = False
+    size = offset
+    if size == 0:
+        raise ReadError("empty", "ファイルが空です（見出し行がありません）", "the file is empty (no header line)")
+    ends = np.concatenate(terminators) if terminators else np.zeros(0, dtype=np.int64)
+    ends_index = np.concatenate(terminator_newline_index) if terminator_newline_index else np.zeros(0, np.int64)
+
+    # Records: [start, end) between record-ending newlines; a final record without newline too.
+    starts = np.concatenate([[0], ends + 1]).astype(np.int64)
+    stops = np.concatenate([ends, [size]]).astype(np.int64)
+    start_lines = np.concatenate([[1], ends_index + 2]).astype(np.int64)
+    lengths = stops - starts
+    blank = lengths == 0
+    maybe_cr = np.flatnonzero(lengths == 1)
+    if len(maybe_cr):
+        with path.open("rb") as handle:
+            for i in maybe_cr:  # only one-byte records, i.e. (almost) only CRLF blank lines
+                handle.seek(int(starts[i]))
+                blank[i] = handle.read(1) == b"\r"
+    if blank[0]:
+        raise ReadError("no_header", "1行目に見出し行がありません", "line 1 holds no header")
+    record_lines = start_lines[~blank]
+
+    encoding = _detect_encoding(path, utf8_ok, first_bytes)
+    with path.open("rb") as handle:
+        header_bytes = handle.read(int(stops[0]))
+    header_text = header_bytes.decode(encoding).rstrip("\r")
+    raw_columns = next(csv.reader(io.StringIO(header_text)))
+    return Source(path=path, format="csv", sha256=sha.hexdigest(), raw_columns=raw_columns,
+                  encoding=encoding, data_lines=record_lines[1:], record_start_lines=record_lines,
+                  quoted_newlines=newline_count > len(ends))
+
+
+def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
+    if utf8_ok:
+        return "utf-8-sig" if first_bytes.startswith(codecs.BOM_UTF8) else "utf-8"
+    if _decodes(path, "cp932"):
+        return "cp932"
+    from charset_normalizer import from_path
+
+    best = from_path(path).best()
+    if best is not None:
+        guess = best.encoding
+        ascii_compatible = 'a,"\n'.encode(guess, errors="replace") == b'a,"\n'
+        if ascii_compatible and _decodes(path, guess):
+            return guess
+    raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) のいずれでもありません）",
+                    "unknown encoding (neither UTF-8, UTF-8 with BOM nor CP932/Shift_JIS)")
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(SCAN_BLOCK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    positional = [f"c{i}" for i in range(len(source.raw_columns))]
+    invalid_ordinals: list[int] = []
+
+    def on_invalid(row) -> str:
+        # row.number: 1-based ordinal among non-blank records, header included
+        number = row.number if row.number is not None and row.number > 0 else None
+        if number is None or number > len(source.record_start_lines):
+            raise ReadError("unreadable", "行番号を特定できない不正な行があります",
+                            f"a malformed row without a known position: {row.text[:40]!r}")
+        invalid_ordinals.append(number)
+        source.bad_rows.append(BadRow(
+            line=int(source.record_start_lines[number - 1]),
+            message=f"{row.actual_columns} fields, expected {row.expected_columns}"))
+        return "skip"
+
+    encoding = source.encoding or "utf-8"
+    reader = pacsv.open_csv(
+        source.path,
+        read_options=pacsv.ReadOptions(column_names=positional, skip_rows=1, block_size=CSV_BLOCK,
+                                       encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding),
+        parse_options=pacsv.ParseOptions(newlines_in_values=source.quoted_newlines,
+                                         invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in positional},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    # Data record ordinals (1-based, header = 1) consumed so far; skipped (invalid) ones excluded.
+    next_ordinal = 2
+    total = len(source.record_start_lines)
+    for batch in reader:
+        wanted = batch.num_rows
+        taken = []
+        while wanted:
+            candidates = np.arange(next_ordinal, min(next_ordinal + wanted, total + 1))
+            if len(candidates) == 0:
+                raise ReadError("unreadable", "行数が一致しません", "row count mismatch while reading")
+            keep = candidates[~np.isin(candidates, invalid_ordinals)] if invalid_ordinals else candidates
+            taken.append(keep)
+            wanted -= len(keep)
+            next_ordinal = int(candidates[-1]) + 1
+        ordinals = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
+        frame = batch.to_pandas(types_mapper={pa.string(): _STRING}.get)
+        frame.columns = source.columns
+        yield frame, source.record_start_lines[ordinals - 1]
+
+
+# ----------------------------------------------------------------------------- Parquet
+def _open_parquet(path: Path) -> Source:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(SCAN_BLOCK):
+            sha.update(chunk)
+    schema = pq.read_schema(path)
+    return Source(path=path, format="parquet", sha256=sha.hexdigest(), raw_columns=list(schema.names))
+
+
+def _as_strings(column: pa.Array) -> pa.Array:
+    if pa.types.is_timestamp(column.type) or pa.types.is_date64(column.type):
+        column = column.cast(pa.date32())
+    if pa.types.is_floating(column.type):
+        # 3000000.0 → "3000000": integral floats keep no fraction
+        import pyarrow.compute as pc
+        integral = pc.equal(pc.floor(column), column)
+        as_int = pc.cast(pc.if_else(integral, column, None), pa.int64(), safe=False)
+        return pc.if_else(integral, as_int.cast(pa.string()), column.cast(pa.string()))
+    return column.cast(pa.string())
+
+
+def _parquet_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    parquet = pq.ParquetFile(source.path)
+    done = 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
+        table = pa.table([_as_strings(batch.column(i)) for i in range(batch.num_columns)],
+                         names=[f"c{i}" for i in range(batch.num_columns)])
+        frame = table.to_pandas(types_mapper={pa.string(): _STRING}.get)
+        frame.columns = source.columns
+        lines = np.arange(done + 2, done + 2 + batch.num_rows, dtype=np.int64)
+        done += batch.num_rows
+        yield frame, lines
+
+
+def batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Yield ``(frame of strings, physical line of each row)`` chunk by chunk."""
+    try:
+        if source.format == "parquet":
+            yield from _parquet_batches(source)
+        else:
+            yield from _csv_batches(source)
+    except ReadError:
+        raise
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as error:
+        raise ReadError("unreadable", f"ファイルを読めません: {error}", f"cannot read the file: {error}") from error

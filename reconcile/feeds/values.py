@@ -1,0 +1,248 @@
+"""値の正規化 / value normalisation of feed columns (dates, codes, numbers).
+
+Every normaliser takes a ``string`` Series (already stripped, empty = ``<NA>``) and returns
+``(values, bad)``: the canonical values (missing where the input was missing *or* bad) and a
+boolean mask of inputs that could not be normalised — those become row errors (quarantine),
+never silent defaults.
+
+Hot-path rule: work is vectorised, or done once per *distinct* value and mapped back
+(``pd.factorize``): a 1M-row birth_date column has ~40k distinct strings.
+
+Names and addresses are not normalised here (only stripped): NFKC would hide the notation
+evidence (full-width vs half-width, 旧字体 compatibility ideographs) the matchers look at.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from detectors.codes import LIMIT_CATEGORY_ALIASES
+from reconcile.feeds import eras
+
+_BAD = object()  # sentinel: the distinct value could not be normalised
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def strip_text(raw: pd.Series) -> pd.Series:
+    """Strip surrounding whitespace (incl. U+3000); empty → ``<NA>``. Names/addresses stop here."""
+    stripped = raw.astype("string").str.strip()
+    return stripped.mask(stripped == "")
+
+
+def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -> tuple[pd.Series, pd.Series]:
+    """Apply ``convert`` once per distinct non-missing value; ``convert`` returns ``_BAD`` on failure."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    converted = [convert(u) for u in uniques]
+    bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
+    good = [None if c is _BAD else c for c in converted] + [None]
+    # codes == -1 (missing) picks the trailing None
+    out = pd.Series(pd.array(good, dtype=dtype).take(codes), index=values.index)
+    return out, pd.Series(bad_unique[codes], index=values.index)
+
+
+# ---------------------------------------------------------------------------- dates (日付)
+_ERA_NAMES = "|".join(e.name for e in eras.ERAS)
+_ERA_LETTERS = "".join(e.letter for e in eras.ERAS)
+_WHITESPACE = re.compile(r"\s+")
+_GREGORIAN_SEPARATED = re.compile(r"^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})$")
+_GREGORIAN_KANJI = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$")
+_GREGORIAN_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# 00:00 time parts appear when a spreadsheet or a Parquet timestamp was exported as text
+_MIDNIGHT = re.compile(r"[T ]?00:00(?::00(?:\.0+)?)?$")
+_ERA_KANJI = re.compile(rf"^({_ERA_NAMES})(元|\d{{1,2}})年(\d{{1,2}})月(\d{{1,2}})日$")
+_ERA_LETTER = re.compile(rf"^([{_ERA_LETTERS}])(元|\d{{1,2}})([./\-])(\d{{1,2}})\3(\d{{1,2}})$")
+_ERA_LETTER_COMPACT = re.compile(rf"^([{_ERA_LETTERS}])(\d{{2}})(\d{{2}})(\d{{2}})$")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """One date string in any accepted form → ``date``, or ``None`` when it is not a real date.
+
+    Accepted: ``YYYY-MM-DD``, ``YYYY/MM/DD``, ``YYYY.MM.DD``, ``YYYYMMDD``, ``YYYY年M月D日``,
+    和暦 ``昭和45年3月12日`` / ``令和元年5月1日`` / ``S45.03.12`` / ``H1/1/8`` / ``R06.04.01`` /
+    ``S450312``; full-width digits and ㍼-style era ligatures (NFKC); inner spaces ignored.
+    """
+    value = _WHITESPACE.sub("", nfkc(text)).upper()
+    value = _MIDNIGHT.sub("", value) if len(value) > 10 else value
+    if match := (_GREGORIAN_SEPARATED.match(value)):
+        year, month, day = int(match[1]), int(match[3]), int(match[4])
+    elif match := (_GREGORIAN_COMPACT.match(value) or _GREGORIAN_KANJI.match(value)):
+        year, month, day = int(match[1]), int(match[2]), int(match[3])
+    elif match := _ERA_KANJI.match(value):
+        year = 1 if match[2] == "元" else int(match[2])
+        return eras.to_gregorian(match[1], year, int(match[3]), int(match[4]))
+    elif match := _ERA_LETTER.match(value):
+        year = 1 if match[2] == "元" else int(match[2])
+        return eras.to_gregorian(match[1], year, int(match[4]), int(match[5]))
+    elif match := _ERA_LETTER_COMPACT.match(value):
+        return eras.to_gregorian(match[1], int(match[2]), int(match[3]), int(match[4]))
+    else:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+class DateNormaliser:
+    """Dates of one feed: distinct strings are parsed once and remembered across chunks/columns."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, np.datetime64] = {}
+
+    def __call__(self, values: pd.Series) -> tuple[pd.Series, pd.Series]:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        parsed = np.empty(len(uniques) + 1, dtype="datetime64[ns]")
+        bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
+        cache = self._cache
+        for i, text in enumerate(uniques):
+            found = cache.get(text)
+            if found is None:
+                date = parse_date(text)
+                found = np.datetime64(date, "ns") if date is not None else np.datetime64("NaT", "ns")
+                cache[text] = found
+            parsed[i] = found
+        bad_unique[:-1] = np.isnat(parsed[:-1])
+        parsed[-1] = np.datetime64("NaT", "ns")
+        return (pd.Series(parsed[codes], index=values.index),
+                pd.Series(bad_unique[codes], index=values.index))
+
+
+# ---------------------------------------------------------------------------- codes (コード)
+def _code_table(table: dict[str, Any]) -> Callable[[str], Any]:
+    """A converter that looks a value up after NFKC, trying it as is, upper- and lower-cased."""
+    folded = {}
+    for key, value in table.items():
+        key = nfkc(key)
+        folded[key] = value
+        folded.setdefault(key.upper(), value)
+        folded.setdefault(key.lower(), value)
+
+    def convert(text: str) -> Any:
+        key = _WHITESPACE.sub("", nfkc(text))
+        return folded.get(key, folded.get(key.upper(), _BAD))
+
+    return convert
+
+
+# 性別 / sex, 住基 coding 1 male 2 female
+SEX_ALIASES = {"1": 1, "2": 2, "男": 1, "女": 2, "男性": 1, "女性": 2, "M": 1, "F": 2,
+               "MALE": 1, "FEMALE": 2}
+# 一部負担割合 / burden ratio, percent
+BURDEN_RATIO_ALIASES = {"10": 10, "20": 20, "30": 30, "1割": 10, "2割": 20, "3割": 30,
+                        "1": 10, "2": 20, "3": 30, "10%": 10, "20%": 20, "30%": 30}
+BOOL_ALIASES = {"0": False, "1": True, "TRUE": True, "FALSE": False, "有": True, "無": False,
+                "T": True, "F": False, "YES": True, "NO": False}
+
+_sex = _code_table(SEX_ALIASES)
+_burden = _code_table(BURDEN_RATIO_ALIASES)
+_bool = _code_table(BOOL_ALIASES)
+# NFKC turns Ⅲ into III, so the table is folded through NFKC too (現役並みⅢ → 現役並みIII → G3).
+_limit = _code_table(LIMIT_CATEGORY_ALIASES)
+
+
+def sex(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return map_distinct(values, _sex, "Int64")
+
+
+def burden_ratio(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return map_distinct(values, _burden, "Int64")
+
+
+def limit_category(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return map_distinct(values, _limit, "string")
+
+
+def boolean(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    return map_distinct(values, _bool, "boolean")
+
+
+def enum(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Free codes checked later against their value set (GX): NFKC, no inner spaces, lower case."""
+    out, bad = map_distinct(values, lambda text: _WHITESPACE.sub("", nfkc(text)).lower(), "string")
+    return out, bad
+
+
+def code(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numeric-ish codes (loss_reason, cancellation_code): NFKC, no inner spaces; case kept."""
+    return map_distinct(values, lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
+
+
+def identifier(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Identifiers (保険者番号, 被保険者番号, 宛名番号 …): NFKC so full-width digits join; never bad."""
+    non_ascii = values.notna() & ~values.str.isascii().fillna(True).astype(bool)
+    if not non_ascii.any():
+        return values, pd.Series(False, index=values.index)
+    out = values.copy()
+    folded, _ = map_distinct(values[non_ascii], lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
+    out[non_ascii] = folded
+    return out, pd.Series(False, index=values.index)
+
+
+# ---------------------------------------------------------------------------- numbers (数値)
+_MONEY_NOISE = r"[,\s円¥\\]"
+
+
+def money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Yen amounts: commas, spaces, 円 and ¥ allowed; full-width digits through NFKC."""
+    cleaned = values.str.replace(_MONEY_NOISE, "", regex=True)
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("Float64")
+    failed = values.notna() & numbers.isna()
+    if failed.any():
+        def convert(text: str) -> Any:
+            try:
+                return float(re.sub(_MONEY_NOISE, "", nfkc(text)))
+            except ValueError:
+                return _BAD
+        retried, bad = map_distinct(values[failed], convert, "Float64")
+        numbers = numbers.copy()
+        numbers[failed] = retried
+        return numbers, bad.reindex(values.index, fill_value=False)
+    return numbers, pd.Series(False, index=values.index)
+
+
+# Hyphen-like characters people type inside numbers (ASCII, full-width, dashes, minus, ｰ/ー).
+_NUMBER_SEPARATORS = r"[\s\-‐‑‒–—―−－ｰー]"
+
+
+def _digits_only(values: pd.Series) -> pd.Series:
+    non_ascii = values.notna() & ~values.str.isascii().fillna(True).astype(bool)
+    if non_ascii.any():
+        values = values.copy()
+        folded, _ = map_distinct(values[non_ascii], nfkc, "string")
+        values[non_ascii] = folded
+    return values.str.replace(_NUMBER_SEPARATORS, "", regex=True)
+
+
+def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """個人番号 → 12 ASCII digits (full-width folded, spaces/hyphens removed); other shapes are bad.
+
+    The check digit is *not* judged here: a 12-digit number with a wrong check digit is a
+    finding (number_status ``bad_check``), not a row error.
+    """
+    cleaned = _digits_only(values)
+    ok = cleaned.str.fullmatch(r"[0-9]{12}").fillna(False).astype(bool)
+    bad = values.notna() & ~ok
+    return cleaned.where(ok), bad
+
+
+def last4(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """個人番号の下4桁 / last four digits → 4 ASCII digits."""
+    cleaned = _digits_only(values)
+    ok = cleaned.str.fullmatch(r"[0-9]{4}").fillna(False).astype(bool)
+    return cleaned.where(ok), values.notna() & ~ok
+
+
+def masked(raw: str | None) -> str:
+    """How an individual number may appear in quarantine: at most its last four digits."""
+    if raw is None or raw is pd.NA:
+        return ""
+    digits = re.sub(r"\D", "", nfkc(str(raw)))
+    return "********" + digits[-4:] if len(digits) >= 4 else "****"
