@@ -15,18 +15,25 @@ Inputs (every frame may hold more columns than listed; extra ones are ignored):
     severity, score, summary, evidence, suggested_resident_id, suggested_individual_number_last4,
     queue, status, first_seen_scan, last_seen_scan``; ``summary`` already in the report language.
 ``work_items_events``  status changes of work items, or None: ``finding_id, status`` (the new
-    status), ``changed_at``; optionally ``rule_id, category, queue`` (used when the finding is no
-    longer in ``findings``). Gives "resolved this week"; without it that figure is not shown.
+    status; ``to_status`` as in the store's audit trail is read too), ``changed_at`` (or ``at``);
+    optionally ``rule_id, category, queue`` (used when the finding is no longer in ``findings``, as
+    with findings auto-resolved because a scan stopped raising them). Gives "resolved this week"
+    (a finding's last change in the week is a resolution); without it that figure is not shown.
 ``scans``  ``scan_id`` and ``started_at`` (when the scan ran) and/or ``as_of`` (基準日); optionally
-    ``period`` (feed period, YYYY-MM), ``finished_at``, ``source``, ``members``, ``findings``.
-    A scan belongs to the week its ``started_at`` (else ``as_of``) falls in, in Japan time.
+    ``period`` (feed period, YYYY-MM), ``finished_at``, ``status``, ``path``, ``findings``, and
+    ``summary`` (the store's scan summary dict, whose ``skipped_rules`` is read). ``list_scans()``
+    rows fit as they are. A scan belongs to the week its ``started_at`` (else ``as_of``) falls in,
+    in Japan time (aware timestamps are converted; naive ones are UTC, as the store returns them).
     Findings first seen by a scan after the week are left out.
 ``quarantine_counts``  ``file, reason, count`` (or the raw quarantined rows ``file, line, column,
     value, reason``, which are counted), or None.
 ``validation``  feed validation summary, or None: ``{"success": bool, "checks": [{"file", "check",
     "column", "success", "unexpected_count", "message"}, ...], "messages": [str, ...],
-    "skipped_rules": [(rule_id, reason), ...]}``. Great Expectations' ``{"results": [...]}`` shape
-    is also read. ``skipped_rules`` may instead be passed as a keyword (it wins).
+    "skipped_rules": [(rule_id, reason), ...]}``. Also read: the feed loader's per-file shape
+    ``{"members": {"success": bool, "expectations": [{"expectation", "column", "success",
+    "unexpected_count", "exception"}, ...]}, ...}`` and Great Expectations' ``{"results": [...]}``.
+``skipped_rules`` (keyword)  ``[(rule_id, reason), ...]`` or dicts; default: the validation dict's,
+    else the latest scan of the week's ``summary["skipped_rules"]``.
 
 A full individual number never reaches the output: last-4 columns are cut to four digits and
 every file is checked by :func:`reports.guard.assert_no_individual_number` before anything is
@@ -47,12 +54,12 @@ import pandas as pd
 
 from reports import charts, labels
 from reports.guard import assert_no_individual_number, last4
+from reports.timeutil import local_times
 
 # Rules whose findings are "this member is probably someone else" — the suspects list.
 SUSPECT_RULES = ("MISLINK_SUSPECTED", "NUMBER_SHARED")
 NOTATION_RULE = "NOTATION_DIFFERENCE"
 TOP_SUSPECTS = 20
-REPORT_TZ = "Asia/Tokyo"
 
 BY_RULE_COLUMNS = [
     "category", "rule_id", "rule_label", "new_this_week", "open", "in_progress", "backlog",
@@ -110,14 +117,6 @@ def week_bounds(week: str) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def _local_times(values: pd.Series) -> pd.Series:
-    """Timestamps as naive Japan time (aware ones converted, naive ones taken as already local)."""
-    parsed = pd.to_datetime(values, errors="coerce", utc=False, format="mixed")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_convert(REPORT_TZ).dt.tz_localize(None)
-    return parsed
-
-
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     if column in frame.columns:
         return frame[column].astype("string")
@@ -130,8 +129,8 @@ def _scans_of_week(scans: pd.DataFrame, monday: date) -> tuple[pd.DataFrame, set
     """The week's scans (sorted), their ids, and ids of scans after the week."""
     frame = scans.copy() if scans is not None else pd.DataFrame(columns=["scan_id"])
     frame["scan_id"] = _text(frame, "scan_id")
-    started = _local_times(frame["started_at"]) if "started_at" in frame.columns else None
-    as_of = _local_times(frame["as_of"]) if "as_of" in frame.columns else None
+    started = local_times(frame["started_at"]) if "started_at" in frame.columns else None
+    as_of = local_times(frame["as_of"]) if "as_of" in frame.columns else None
     if started is None and as_of is None:
         raise ValueError("scans needs a started_at or an as_of column")
     when = started if as_of is None else as_of if started is None else started.fillna(as_of)
@@ -139,8 +138,11 @@ def _scans_of_week(scans: pd.DataFrame, monday: date) -> tuple[pd.DataFrame, set
     in_week = (when >= start) & (when < end)
     after = when >= end
     week = frame.loc[in_week].assign(_when=when[in_week]).sort_values(["_when", "scan_id"])
-    keep = [c for c in ("scan_id", "started_at", "finished_at", "as_of", "period", "source",
-                        "members", "findings") if c in week.columns]
+    for column in ("started_at", "finished_at"):      # shown in Japan time, like the week itself
+        if column in week.columns:
+            week[column] = local_times(week[column])
+    keep = [c for c in ("scan_id", "started_at", "finished_at", "as_of", "period", "status", "path", "source",
+                        "members", "findings", "summary") if c in week.columns]
     return (week[keep].reset_index(drop=True), set(week["scan_id"].dropna()),
             set(frame.loc[after, "scan_id"].dropna()))
 
@@ -168,11 +170,14 @@ def _resolved_events(events: pd.DataFrame | None, findings: pd.DataFrame, monday
     """Findings whose last status change in the week is a resolution: finding_id, status, rule_id, category, queue."""
     if events is None:
         return None
+    # The store's audit trail names them to_status / at; both spellings are read.
+    events = events.rename(columns={k: v for k, v in (("to_status", "status"), ("at", "changed_at"))
+                                    if k in events.columns and v not in events.columns})
     for column in ("finding_id", "status", "changed_at"):
         if column not in events.columns:
             raise ValueError(f"work_items_events lacks column {column!r}")
     frame = pd.DataFrame({"finding_id": _text(events, "finding_id"), "status": _text(events, "status"),
-                          "changed_at": _local_times(events["changed_at"])})
+                          "changed_at": local_times(events["changed_at"])})
     start, end = pd.Timestamp(monday), pd.Timestamp(monday + timedelta(days=7))
     frame = frame.loc[(frame["changed_at"] >= start) & (frame["changed_at"] < end)]
     # A finding resolved and reopened in the same week is not resolved: its last change counts.
@@ -208,6 +213,13 @@ def _validation(validation: Mapping[str, Any] | None) -> tuple[bool | None, pd.D
     if not validation:
         return None, pd.DataFrame(columns=CHECK_COLUMNS), []
     rows: list[dict[str, Any]] = [dict(c) for c in validation.get("checks") or []]
+    per_file = {name: part for name, part in validation.items()
+                if isinstance(part, Mapping) and isinstance(part.get("expectations"), list)}
+    for name, part in per_file.items():                    # the feed loader's shape: per file
+        for item in part["expectations"]:
+            rows.append({"file": name, "check": item.get("expectation"), "column": item.get("column"),
+                         "success": item.get("success"), "unexpected_count": item.get("unexpected_count"),
+                         "message": item.get("exception")})
     for result in validation.get("results") or []:        # Great Expectations result shape
         config = result.get("expectation_config") or {}
         kwargs = config.get("kwargs") or {}
@@ -219,6 +231,8 @@ def _validation(validation: Mapping[str, Any] | None) -> tuple[bool | None, pd.D
                      "message": (result.get("exception_info") or {}).get("exception_message")})
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS) if rows else pd.DataFrame(columns=CHECK_COLUMNS)
     success = validation.get("success")
+    if success is None and per_file:
+        success = all(bool(part.get("success")) for part in per_file.values())
     if success is None and rows:
         success = bool(all(bool(r.get("success")) for r in rows))
     messages = [str(m) for m in validation.get("messages") or []]
@@ -413,6 +427,10 @@ def build_weekly(findings: pd.DataFrame, work_items_events: pd.DataFrame | None,
     quarantine = _quarantine(quarantine_counts)
     if skipped_rules is None and validation:
         skipped_rules = validation.get("skipped_rules")
+    if skipped_rules is None and "summary" in week_scans.columns and len(week_scans):
+        latest = week_scans["summary"].iloc[-1]      # the store keeps each scan's skips in its summary
+        skipped_rules = latest.get("skipped_rules") if isinstance(latest, Mapping) else None
+    week_scans = week_scans.drop(columns="summary", errors="ignore")
     totals = {
         "scans": len(week_scans),
         "new_this_week": int(frame["is_new"].sum()),
@@ -493,7 +511,7 @@ TEXT: dict[str, dict[str, str]] = {
         "yes": "合格", "no": "不合格",
         # column headings
         "c_scan_id": "スキャンID", "c_started_at": "実行日時", "c_finished_at": "終了日時", "c_as_of": "基準日",
-        "c_period": "フィード対象月", "c_source": "提供元", "c_members": "被保険者数", "c_findings": "検出件数",
+        "c_period": "フィード対象月", "c_path": "フィード", "c_source": "提供元", "c_members": "被保険者数", "c_findings": "検出件数",
         "c_category": "区分", "c_rule_id": "ルールID", "c_rule_label": "内容", "c_new_this_week": "今週新規",
         "c_backlog": "未処理計", "c_total": "総数", "c_resolved_this_week": "今週解決",
         "c_queue": "キュー", "c_no": "#", "c_score": "スコア", "c_insurer_number": "保険者番号",
@@ -527,7 +545,7 @@ TEXT: dict[str, dict[str, str]] = {
         "notes_counts": "Counts are by current status. 'New this week' were first found by this week's scans.",
         "yes": "passed", "no": "failed",
         "c_scan_id": "Scan", "c_started_at": "Started", "c_finished_at": "Finished", "c_as_of": "As of",
-        "c_period": "Feed period", "c_source": "Source", "c_members": "Members", "c_findings": "Findings",
+        "c_period": "Feed period", "c_path": "Feed", "c_source": "Source", "c_members": "Members", "c_findings": "Findings",
         "c_category": "Category", "c_rule_id": "Rule", "c_rule_label": "Meaning", "c_new_this_week": "New",
         "c_backlog": "Backlog", "c_total": "Total", "c_resolved_this_week": "Resolved this week",
         "c_queue": "Queue", "c_no": "#", "c_score": "Score", "c_insurer_number": "Insurer",
