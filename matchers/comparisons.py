@@ -1,0 +1,400 @@
+"""項目ごとの比較 / field comparisons declared as ordered levels (after Splink's comparison library).
+
+A :class:`Comparison` is a field name plus levels from most to least specific; the first level
+that holds wins (``np.select`` over the levels' masks). Levels read the *pairs* frame: one row
+per (member, resident) pair, member columns suffixed ``_l`` and resident columns ``_r``, with
+the normalised keys :func:`matchers.prepare.prepare_side` added on each side.
+
+Output columns per comparison: ``gamma_<field>`` (Splink convention: −1 null, 0 the last
+"else" level, higher = closer) and ``label_<field>`` (the level's label, what a steward reads).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from matchers.normalise import WILDCARD, katakana_tokens_romanised, phonetic_key
+
+Mask = Callable[[pd.DataFrame], np.ndarray]
+
+
+# --- vectorised helpers --------------------------------------------------------------------
+def _obj(pairs: pd.DataFrame, column: str) -> np.ndarray:
+    values = pairs[column]
+    if values.dtype == object:
+        return values.to_numpy()
+    return values.astype(object).where(values.notna(), None).to_numpy()
+
+
+def present(pairs: pd.DataFrame, column: str) -> np.ndarray:
+    return pairs[column].notna().to_numpy()
+
+
+def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
+    """Both present and equal (object comparison, vectorised by numpy)."""
+    a, b = _obj(pairs, left), _obj(pairs, right)
+    both = present(pairs, left) & present(pairs, right)
+    out = np.zeros(len(pairs), dtype=bool)
+    out[both] = a[both] == b[both]
+    return out
+
+
+def jaro_winkler(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
+    """Jaro–Winkler similarity per pair (rapidfuzz batch scorer; 0 when either side is missing)."""
+    cache_key = f"__jw__{left}__{right}"
+    if cache_key in pairs.attrs:
+        return pairs.attrs[cache_key]
+    both = present(pairs, left) & present(pairs, right)
+    out = np.zeros(len(pairs), dtype=np.float64)
+    if both.any():
+        a = pairs[left].to_numpy(dtype=object)[both].tolist()
+        b = pairs[right].to_numpy(dtype=object)[both].tolist()
+        out[both] = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
+    pairs.attrs[cache_key] = out
+    return out
+
+
+def wildcard_equal(a: str, b: str) -> bool:
+    """Same length and equal wherever neither side holds a 外字 wildcard."""
+    return len(a) == len(b) and all(x == y or x == WILDCARD or y == WILDCARD for x, y in zip(a, b))
+
+
+def _pairwise(pairs: pd.DataFrame, left: str, right: str, test: Callable[[object, object], bool],
+              where: np.ndarray | None = None) -> np.ndarray:
+    """A Python predicate on the (rare) rows selected by ``where``; cached per unique pair."""
+    rows = present(pairs, left) & present(pairs, right)
+    if where is not None:
+        rows &= where
+    out = np.zeros(len(pairs), dtype=bool)
+    idx = np.flatnonzero(rows)
+    if len(idx):
+        a = pairs[left].to_numpy(dtype=object)[idx]
+        b = pairs[right].to_numpy(dtype=object)[idx]
+        cache: dict[tuple, bool] = {}
+        results = []
+        for x, y in zip(a, b):
+            k = (x, y)
+            if k not in cache:
+                cache[k] = bool(test(x, y))
+            results.append(cache[k])
+        out[idx] = results
+    return out
+
+
+def tokens_subset(a: str, b: str) -> bool:
+    """The shorter token list (space-separated) is contained in the longer one as a set, ≥ 2 shared."""
+    sa, sb = set(a.split()), set(b.split())
+    small, large = (sa, sb) if len(sa) <= len(sb) else (sb, sa)
+    return len(small) >= 2 and small <= large
+
+
+def phonetic_tokens_match(a: tuple | str, b: tuple | str, threshold: float = 0.8) -> bool:
+    """Every token of the shorter name sounds like a distinct token of the longer one."""
+    a = tuple(a.split()) if isinstance(a, str) else a
+    b = tuple(b.split()) if isinstance(b, str) else b
+    if not a or not b:
+        return False
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if len(small) < min(2, len(large)):
+        return False
+    keys_large = [phonetic_key(t) for t in large]
+    used: set[int] = set()
+    for token in small:
+        key = phonetic_key(token)
+        best, best_j = 0.0, -1
+        for j, other in enumerate(keys_large):
+            if j in used:
+                continue
+            sim = JaroWinkler.normalized_similarity(key, other)
+            if sim > best:
+                best, best_j = sim, j
+        if best < threshold:
+            return False
+        used.add(best_j)
+    return True
+
+
+# --- levels ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Level:
+    """One comparison level: a code, a readable label and its mask over the pairs frame."""
+    code: str
+    label: str
+    mask: Mask = field(repr=False)
+    notation: bool = False   # the level means "same value up to notation"
+
+
+def NullLevel(left: str, right: str, label: str = "missing / 欠損") -> Level:
+    return Level("null", label, lambda p: ~(present(p, left) & present(p, right)))
+
+
+def ExactLevel(left: str, right: str, label: str = "exact / 完全一致") -> Level:
+    return Level("exact", label, lambda p: equal(p, left, right))
+
+
+def KeyLevel(code: str, left: str, right: str, label: str, notation: bool = True) -> Level:
+    return Level(code, label, lambda p: equal(p, left, right), notation=notation)
+
+
+def JaroWinklerLevel(left: str, right: str, threshold: float) -> Level:
+    return Level(f"jw{int(threshold * 100)}", f"similar (Jaro–Winkler ≥ {threshold:.2f}) / 類似",
+                 lambda p: jaro_winkler(p, left, right) >= threshold)
+
+
+def ElseLevel(label: str = "different / 不一致") -> Level:
+    return Level("else", label, lambda p: np.ones(len(p), dtype=bool))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A field compared through ordered levels; the first level that holds wins."""
+    field: str
+    levels: Sequence[Level]
+
+    @property
+    def labels(self) -> list[str]:
+        return [level.label for level in self.levels]
+
+    def gamma_of(self, position: int) -> int:
+        """Splink-style gamma of the level at ``position`` (null −1, else 0, higher = closer)."""
+        if self.levels[position].code == "null":
+            return -1
+        return len(self.levels) - 1 - position
+
+    def apply(self, pairs: pd.DataFrame) -> pd.DataFrame:
+        """``gamma_<field>``, ``label_<field>`` and ``level_<field>`` (level code) for every pair."""
+        masks = [level.mask(pairs) for level in self.levels]
+        position = np.select(masks, np.arange(len(self.levels)), default=len(self.levels) - 1)
+        gammas = np.array([self.gamma_of(i) for i in range(len(self.levels))])
+        labels = np.array(self.labels, dtype=object)
+        codes = np.array([level.code for level in self.levels], dtype=object)
+        return pd.DataFrame({
+            f"gamma_{self.field}": gammas[position].astype(np.int8),
+            f"label_{self.field}": labels[position],
+            f"level_{self.field}": codes[position],
+        })
+
+
+# --- the declared comparisons -----------------------------------------------------------------
+def _kanji_wildcard(p: pd.DataFrame) -> np.ndarray:
+    has_wild = (p["kanji_wild_l"].to_numpy(dtype=bool) | p["kanji_wild_r"].to_numpy(dtype=bool))
+    return _pairwise(p, "kanji_key_l", "kanji_key_r", wildcard_equal, where=has_wild)
+
+
+def _given_equal(kind: str) -> Mask:
+    return lambda p: equal(p, f"{kind}_given_l", f"{kind}_given_r")
+
+
+def _former_surname(p: pd.DataFrame) -> np.ndarray:
+    # 旧氏: the member holds the former surname with the same given name.
+    return equal(p, "kanji_sur_l", "former_key_r") & equal(p, "kanji_given_l", "kanji_given_r")
+
+
+def _household_surname(p: pd.DataFrame) -> np.ndarray:
+    # Surname changed, given name the same and the household agrees: a married name.
+    return (equal(p, "kanji_given_l", "kanji_given_r") & ~equal(p, "kanji_sur_l", "kanji_sur_r")
+            & (p["level_household"].to_numpy(dtype=object) == "same"))
+
+
+NAME_KANJI = Comparison("name_kanji", levels=[
+    # Alphabet against kanji is not comparable here: the alphabet comparison judges it.
+    Level("null", "missing or other script / 欠損・表記体系違い",
+          lambda p: ~(present(p, "kanji_key_l") & present(p, "kanji_key_r"))
+          | (p["latin_l"].to_numpy(dtype=bool) != p["latin_r"].to_numpy(dtype=bool))),
+    ExactLevel("kanji_raw_l", "kanji_raw_r"),
+    KeyLevel("notation", "kanji_key_l", "kanji_key_r", "same after width / 異体字 folding / 表記ゆれ（異体字・字形）"),
+    Level("gaiji", "same except 外字 placeholder / 外字", _kanji_wildcard, notation=True),
+    Level("alias", "matches the registered alias (通称) / 通称一致",
+          lambda p: equal(p, "kanji_key_l", "alias_key_r"), notation=True),
+    Level("former_surname", "former surname (旧氏) + same given name / 旧氏で一致", _former_surname, notation=True),
+    Level("household_surname", "surname differs, same given name, same household / 婚姻等による氏の変更",
+          _household_surname, notation=True),
+    Level("given_differs", "same surname, different given name / 名が異なる",
+          lambda p: equal(p, "kanji_sur_l", "kanji_sur_r") & ~equal(p, "kanji_given_l", "kanji_given_r")),
+    JaroWinklerLevel("kanji_key_l", "kanji_key_r", 0.92),
+    JaroWinklerLevel("kanji_key_l", "kanji_key_r", 0.80),
+    ElseLevel(),
+])
+
+
+def _kana_tokens_subset(p: pd.DataFrame) -> np.ndarray:
+    many = (p["kana_ntok_l"].to_numpy() >= 2) & (p["kana_ntok_r"].to_numpy() >= 2)
+    return _pairwise(p, "kana_tokens_l", "kana_tokens_r", tokens_subset, where=many)
+
+
+NAME_KANA = Comparison("name_kana", levels=[
+    NullLevel("kana_key_l", "kana_key_r"),
+    ExactLevel("kana_raw_l", "kana_raw_r"),
+    KeyLevel("notation", "kana_key_l", "kana_key_r",
+             "same after kana folding (width, small kana, ヴ, ー) / カナ表記ゆれ"),
+    Level("tokens_subset", "same name tokens, some left out or reordered / 一部の名の省略・順序",
+          _kana_tokens_subset, notation=True),
+    Level("surname_differs", "surname differs, same given name / 氏のみ異なる",
+          lambda p: equal(p, "kana_given_l", "kana_given_r") & ~equal(p, "kana_sur_l", "kana_sur_r")),
+    Level("given_differs", "same surname, different given name / 名が異なる",
+          lambda p: equal(p, "kana_sur_l", "kana_sur_r") & ~equal(p, "kana_given_l", "kana_given_r")),
+    JaroWinklerLevel("kana_key_l", "kana_key_r", 0.92),
+    JaroWinklerLevel("kana_key_l", "kana_key_r", 0.80),
+    ElseLevel(),
+])
+
+
+def katakana_matches_alpha(katakana: str, alpha: str) -> bool:
+    """A katakana name and alphabet tokens agree through cutlet romanisation + phonetic key."""
+    return phonetic_tokens_match(katakana_tokens_romanised(katakana), alpha)
+
+
+def _alpha_vs_katakana(p: pd.DataFrame) -> np.ndarray:
+    # Member katakana against resident alphabet, or the reverse, through romanisation. Only
+    # rows where one side has no alphabet name reach cutlet (foreign names: few, and cached).
+    alpha_l, alpha_r = present(p, "alpha_tokens_l"), present(p, "alpha_tokens_r")
+    left = _pairwise(p, "kana_raw_l", "alpha_tokens_r", katakana_matches_alpha, where=~alpha_l)
+    right = _pairwise(p, "kana_raw_r", "alpha_tokens_l", katakana_matches_alpha, where=~alpha_r)
+    both = _pairwise(p, "alpha_tokens_l", "alpha_tokens_r", phonetic_tokens_match)
+    return left | right | both
+
+
+def _alpha_null(p: pd.DataFrame) -> np.ndarray:
+    alpha_l, alpha_r = present(p, "alpha_tokens_l"), present(p, "alpha_tokens_r")
+    kata_l, kata_r = present(p, "kana_raw_l"), present(p, "kana_raw_r")
+    return ~((alpha_l & alpha_r) | (alpha_l & kata_r) | (kata_l & alpha_r))
+
+
+NAME_ALPHA = Comparison("name_alpha", levels=[
+    Level("null", "no alphabet name to compare / 英字氏名なし", _alpha_null),
+    ExactLevel("alpha_tokens_l", "alpha_tokens_r"),
+    KeyLevel("order", "alpha_sorted_l", "alpha_sorted_r", "same tokens in another order / 順序違い"),
+    Level("tokens_subset", "middle name or second surname left out / ミドルネーム等の省略",
+          lambda p: _pairwise(p, "alpha_tokens_l", "alpha_tokens_r", tokens_subset), notation=True),
+    Level("katakana_alphabet", "katakana matches the alphabet name / カナと英字が一致",
+          _alpha_vs_katakana, notation=True),
+    JaroWinklerLevel("alpha_sorted_l", "alpha_sorted_r", 0.90),
+    ElseLevel(),
+])
+
+
+def _date_digits(p: pd.DataFrame, column: str) -> np.ndarray:
+    cache_key = f"__digits__{column}"
+    if cache_key not in p.attrs:
+        values = p[column]
+        text = values.dt.strftime("%Y%m%d").fillna("00000000").to_numpy(dtype=object)
+        p.attrs[cache_key] = (np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8)
+                              .reshape(-1, 8) if len(text) else np.zeros((0, 8), np.uint8))
+    return p.attrs[cache_key]
+
+
+def _digit_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a != b).sum(axis=1)
+
+
+def _transposed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exactly two adjacent digits swapped."""
+    diff = a != b
+    out = np.zeros(len(a), dtype=bool)
+    for i in range(a.shape[1] - 1):
+        swap = (a[:, i] == b[:, i + 1]) & (a[:, i + 1] == b[:, i]) & diff[:, i] & diff[:, i + 1]
+        others = diff.sum(axis=1) == 2
+        out |= swap & others
+    return out
+
+
+def _birth(kind: str) -> Mask:
+    def mask(p: pd.DataFrame) -> np.ndarray:
+        both = present(p, "birth_date_l") & present(p, "birth_date_r")
+        a, b = _date_digits(p, "birth_date_l"), _date_digits(p, "birth_date_r")
+        if kind == "one_digit":
+            return both & (_digit_diff(a, b) == 1)
+        if kind == "transposed":
+            return both & _transposed(a, b)
+        left, right = p["birth_date_l"], p["birth_date_r"]
+        return both & ((left.dt.year == right.dt.year) & (left.dt.month == right.dt.day)
+                       & (left.dt.day == right.dt.month) & (left.dt.month != left.dt.day)).fillna(False).to_numpy()
+    return mask
+
+
+BIRTH_DATE = Comparison("birth_date", levels=[
+    NullLevel("birth_date_l", "birth_date_r"),
+    ExactLevel("birth_date_l", "birth_date_r"),
+    Level("one_digit", "one digit differs / 1桁違い", _birth("one_digit")),
+    Level("transposed", "two adjacent digits swapped / 隣接桁の入れ替わり", _birth("transposed")),
+    Level("day_month_swap", "day and month swapped / 月日の入れ替わり", _birth("day_month")),
+    ElseLevel(),
+])
+
+SEX = Comparison("sex", levels=[NullLevel("sex_l", "sex_r"), ExactLevel("sex_l", "sex_r"), ElseLevel()])
+
+
+def _last4_digits(p: pd.DataFrame, column: str) -> np.ndarray:
+    text = p[column].fillna("0000").to_numpy(dtype=object)
+    return (np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8).reshape(-1, 4)
+            if len(text) else np.zeros((0, 4), np.uint8))
+
+
+LAST4 = Comparison("last4", levels=[
+    NullLevel("number_last4_l", "number_last4_r"),
+    ExactLevel("number_last4_l", "number_last4_r"),
+    Level("transposed", "two adjacent digits swapped / 隣接桁の入れ替わり",
+          lambda p: present(p, "number_last4_l") & present(p, "number_last4_r")
+          & _transposed(_last4_digits(p, "number_last4_l"), _last4_digits(p, "number_last4_r"))),
+    Level("one_digit", "one digit differs / 1桁違い",
+          lambda p: present(p, "number_last4_l") & present(p, "number_last4_r")
+          & (_digit_diff(_last4_digits(p, "number_last4_l"), _last4_digits(p, "number_last4_r")) == 1)),
+    ElseLevel(),
+])
+
+HOUSEHOLD = Comparison("household", levels=[
+    Level("null", "no other household member to compare / 比較できる世帯員なし",
+          lambda p: p["household_state"].to_numpy(dtype=object) == "unknown"),
+    Level("same", "same registry household as the member's family / 世帯一致",
+          lambda p: p["household_state"].to_numpy(dtype=object) == "same"),
+    ElseLevel("different household / 世帯不一致"),
+])
+
+ADDRESS = Comparison("address", levels=[
+    NullLevel("address_key_l", "address_key_r"),
+    ExactLevel("address_key_l", "address_key_r", "same address / 住所一致"),
+    JaroWinklerLevel("address_key_l", "address_key_r", 0.92),
+    ElseLevel("different address / 住所不一致"),
+])
+
+MUNICIPALITY = Comparison("municipality", levels=[
+    NullLevel("municipality_l", "municipality_r"),
+    ExactLevel("municipality_l", "municipality_r", "same municipality / 市区町村一致"),
+    ElseLevel("other municipality / 他市区町村"),
+])
+
+# Order matters: the name comparisons read ``level_household``.
+CONTEXT_COMPARISONS = (HOUSEHOLD, ADDRESS, MUNICIPALITY, BIRTH_DATE, SEX, LAST4)
+NAME_COMPARISONS = (NAME_KANJI, NAME_KANA, NAME_ALPHA)
+COMPARISONS = CONTEXT_COMPARISONS + NAME_COMPARISONS
+# last4 is evidence, not a feature: on the linked path it agrees by construction (same number).
+MODEL_COMPARISONS = tuple(c for c in COMPARISONS if c.field != "last4")
+
+
+class PairView:
+    """The pairs frame plus a per-call cache (dates as digit arrays, Jaro–Winkler scores)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.attrs: dict[str, object] = {}
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.frame[column]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def compare(pairs: pd.DataFrame, comparisons: Sequence[Comparison] = COMPARISONS) -> pd.DataFrame:
+    """Apply ``comparisons`` in order, adding gamma/label/level columns to ``pairs`` (in place)."""
+    view = PairView(pairs)
+    for comparison in comparisons:
+        result = comparison.apply(view)
+        for column in result.columns:
+            pairs[column] = result[column].to_numpy()
+    return pairs

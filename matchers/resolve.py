@@ -1,0 +1,297 @@
+"""名寄せ / resolution: who each member is, by the linked number and by the four items alone.
+
+Two independent paths, then compare:
+
+1. **linked path** — the resident the member's registered number points to: by keyed hash; for a
+   member who only has the last four digits (``number_status == last4_only``), the residents
+   with the same last four digits *and* the same birth date (if several, the best-scoring one
+   — the evidence says it was ambiguous). Last four digits alone (1 in 10,000) would link
+   every member to a hundred strangers; adding the birth date makes a chance collision about
+   1 in 3.6 million, and a member whose birth date is mistyped simply gets no linked resident
+   (the resolved path still names a suggestion).
+2. **resolved path** — blocking on birth date + normalised kana key, birth date + folded kanji
+   key, birth date + given name, birth date + last four digits, alias, kana key + sex (birth
+   date typos), and for foreign names birth date + sex; every candidate pair is compared
+   (:mod:`matchers.comparisons`) and scored (:mod:`matchers.scorer`).
+
+The verdict per member: ``p_wrong`` (probability that the link is wrong, from the linked pair's
+score and the best other candidate's), the best other candidate and the top candidates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from matchers.comparisons import COMPARISONS, compare
+from matchers.prepare import pairs_frame, prepare_side
+from matchers.scorer import contributions, link_wrong_probability, load_model, pair_logit, sigmoid
+from matchers.settings import resolve_settings
+
+KEY = ["insurer_number", "member_id"]
+LAST4_ONLY = "last4_only"
+
+VERDICT_COLUMNS = [
+    *KEY, "member_pos", "linked_pos", "linked_resident_id", "linked_by", "linked_ambiguous",
+    "p_same_linked", "other_pos", "other_resident_id", "p_same_other", "p_wrong",
+    "resolved_resident_id", "resolved_last4",
+]
+
+
+@dataclass
+class Resolution:
+    """The matcher's output for one scan (the ``resolution`` provider's value)."""
+    verdicts: pd.DataFrame            # one row per member with a linked resident or a candidate
+    pairs: pd.DataFrame               # every scored candidate pair (li = member pos, ri = resident pos)
+    members: pd.DataFrame             # the members frame as given (positions = member_pos)
+    residents: pd.DataFrame           # the residents frame as given (positions = ri)
+    settings: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+
+
+# --- blocking -----------------------------------------------------------------------------------
+def _codes(*arrays: np.ndarray) -> tuple[np.ndarray, int]:
+    """Factorise the values of several arrays together (same value → same code)."""
+    joined = pd.Series(np.concatenate(arrays).astype(object))
+    codes, uniques = pd.factorize(joined, use_na_sentinel=True)
+    return codes, len(uniques)
+
+
+def _block(left: list[np.ndarray], right: list[np.ndarray], max_right: int,
+           left_rows: np.ndarray | None = None, right_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (left pos, right pos) agreeing on every key array; blocks above ``max_right`` dropped."""
+    n_left, n_right = len(left[0]), len(right[0])
+    key_l = np.zeros(n_left, dtype=np.int64)
+    key_r = np.zeros(n_right, dtype=np.int64)
+    valid_l = np.ones(n_left, dtype=bool) if left_rows is None else left_rows.copy()
+    valid_r = np.ones(n_right, dtype=bool) if right_rows is None else right_rows.copy()
+    for a, b in zip(left, right):
+        codes, size = _codes(a, b)
+        ca, cb = codes[:n_left], codes[n_left:]
+        valid_l &= ca >= 0
+        valid_r &= cb >= 0
+        key_l = key_l * (size + 1) + np.maximum(ca, 0)
+        key_r = key_r * (size + 1) + np.maximum(cb, 0)
+    lf = pd.DataFrame({"k": key_l[valid_l], "li": np.flatnonzero(valid_l)})
+    rf = pd.DataFrame({"k": key_r[valid_r], "ri": np.flatnonzero(valid_r)})
+    sizes = rf["k"].value_counts()
+    rf = rf[rf["k"].map(sizes).to_numpy() <= max_right]
+    merged = lf.merge(rf, on="k", how="inner")
+    return merged["li"].to_numpy(np.int64), merged["ri"].to_numpy(np.int64)
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    out = values.to_numpy(dtype="datetime64[D]").astype(object)
+    out[pd.isna(values).to_numpy()] = None
+    return out
+
+
+def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the blocking rules' pairs (member pos, resident pos), deduplicated."""
+    bd_m, bd_r = _days(m["birth_date"]), _days(r["birth_date"])
+    sex_m = m["sex"].to_numpy(dtype=object)
+    sex_r = r["sex"].to_numpy(dtype=object)
+    col = lambda f, side: side[f].to_numpy(dtype=object)  # noqa: E731
+    foreign_m = m["alpha_tokens"].notna().to_numpy() | m["latin"].to_numpy()
+    foreign_r = r["alpha_tokens"].notna().to_numpy() | r["latin"].to_numpy()
+    kana_foreign_m = m["kana_ntok"].to_numpy() >= 2
+    rules = [
+        ([bd_m, col("kana_key", m)], [bd_r, col("kana_key", r)], None, None),
+        ([bd_m, col("kanji_key", m)], [bd_r, col("kanji_key", r)], None, None),
+        ([bd_m, col("kanji_given", m)], [bd_r, col("kanji_given", r)], None, None),
+        ([bd_m, col("kana_given", m)], [bd_r, col("kana_given", r)], None, None),
+        ([bd_m, col("number_last4", m)], [bd_r, col("number_last4", r)], None, None),
+        ([bd_m, col("kanji_key", m)], [bd_r, col("alias_key", r)], None, None),
+        ([col("kana_key", m), sex_m], [col("kana_key", r), sex_r], None, None),
+        ([col("kanji_key", m), sex_m], [col("kanji_key", r), sex_r], None, None),
+        # Foreign names: katakana or another token order defeats the name keys.
+        ([bd_m, sex_m], [bd_r, sex_r], foreign_m | kana_foreign_m, foreign_r),
+    ]
+    lis, ris = [], []
+    for left, right, lrows, rrows in rules:
+        li, ri = _block(left, right, max_right, lrows, rrows)
+        lis.append(li)
+        ris.append(ri)
+    li = np.concatenate(lis)
+    ri = np.concatenate(ris)
+    key = np.unique(li * np.int64(len(r) + 1) + ri)
+    return key // (len(r) + 1), key % (len(r) + 1)
+
+
+# --- linked path --------------------------------------------------------------------------------
+def linked_positions(members: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
+    """Linked (member pos, resident pos, linked_by) pairs: keyed hash, or last4 + birth date."""
+    res_hash = pd.DataFrame({"number_hash": residents["number_hash"].to_numpy(dtype=object),
+                             "ri": np.arange(len(residents))}).dropna().drop_duplicates("number_hash")
+    mem = pd.DataFrame({"number_hash": members["number_hash"].to_numpy(dtype=object),
+                        "li": np.arange(len(members))}).dropna()
+    by_hash = mem.merge(res_hash, on="number_hash")[["li", "ri"]]
+    by_hash["linked_by"] = "number_hash"
+    last4_only = (members["number_status"] == LAST4_ONLY).fillna(False).to_numpy() & members["number_hash"].isna().to_numpy()
+    if last4_only.any():
+        ml = pd.DataFrame({"number_last4": members["number_last4"].to_numpy(dtype=object)[last4_only],
+                           "birth_date": members["birth_date"].to_numpy()[last4_only],
+                           "li": np.flatnonzero(last4_only)})
+        rl = pd.DataFrame({"number_last4": residents["number_last4"].to_numpy(dtype=object),
+                           "birth_date": residents["birth_date"].to_numpy(), "ri": np.arange(len(residents))})
+        by_last4 = ml.dropna().merge(rl.dropna(), on=["number_last4", "birth_date"])[["li", "ri"]]
+        by_last4["linked_by"] = "last4_birth_date"
+        by_hash = pd.concat([by_hash, by_last4], ignore_index=True)
+    return by_hash
+
+
+# --- household agreement ----------------------------------------------------------------------
+def household_state(members: pd.DataFrame, residents: pd.DataFrame, links: pd.DataFrame,
+                    li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Per pair: 'same' when the resident lives in the registry household that the member's
+    *other* insurer-household members are linked to; 'different' when there are such members
+    and none is in that household; 'unknown' otherwise (single-member household, no ids)."""
+    hh_m = members["household_id"].to_numpy(dtype=object)
+    hh_r = residents["household_id"].to_numpy(dtype=object)
+    hashed = links[links["linked_by"] == "number_hash"]
+    table = pd.DataFrame({"H": hh_m[hashed["li"].to_numpy()], "RH": hh_r[hashed["ri"].to_numpy()],
+                          "li": hashed["li"].to_numpy()}).dropna()
+    support = table.groupby(["H", "RH"]).size()
+    per_h = table.groupby("H").size()
+    own_rh = np.full(len(members), None, dtype=object)
+    own_rh[table["li"].to_numpy()] = table["RH"].to_numpy()
+    has_own = pd.notna(own_rh)
+
+    pair_h = hh_m[li]
+    pair_rh = hh_r[ri]
+    key = pd.MultiIndex.from_arrays([pair_h, pair_rh])
+    sup = support.reindex(key).fillna(0).to_numpy()
+    sup = sup - (has_own[li] & (own_rh[li] == pair_rh)).astype(float)
+    others = pd.Series(pair_h).map(per_h).fillna(0).to_numpy() - has_own[li].astype(float)
+    known = pd.notna(pair_h) & pd.notna(pair_rh) & (others > 0)
+    return np.where(~known, "unknown", np.where(sup > 0, "same", "different")).astype(object)
+
+
+# --- the whole resolution -----------------------------------------------------------------------
+def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[str, Any] | None = None,
+            model: Mapping[str, Any] | None = None) -> Resolution:
+    """Resolve every member on both paths; see the module docstring."""
+    conf = resolve_settings(settings)
+    model = dict(model or load_model(conf.get("matcher_model_path")))
+    members = members.reset_index(drop=True)
+    residents = residents.reset_index(drop=True)
+    m = prepare_side(members, "members")
+    r = prepare_side(residents, "residents")
+
+    links = linked_positions(members, residents)
+    li, ri = candidate_pairs(m, r, int(conf["block_max_residents"]))
+    key_all = np.unique(np.concatenate([li * np.int64(len(r) + 1) + ri,
+                                        links["li"].to_numpy(np.int64) * np.int64(len(r) + 1) + links["ri"].to_numpy(np.int64)]))
+    li, ri = key_all // (len(r) + 1), key_all % (len(r) + 1)
+
+    pairs = pairs_frame(m, r, li, ri)
+    pairs["household_state"] = household_state(members, residents, links, li, ri)
+    compare(pairs, COMPARISONS)
+    pairs["logit"] = pair_logit(pairs, model)
+    pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
+    link_key = links["li"].to_numpy(np.int64) * np.int64(len(r) + 1) + links["ri"].to_numpy(np.int64)
+    pair_key = li * np.int64(len(r) + 1) + ri
+    pairs["is_linked"] = np.isin(pair_key, link_key)
+
+    verdicts = _verdicts(pairs, links, members, residents, model)
+    return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
+                      settings=conf, model=model)
+
+
+def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, residents: pd.DataFrame,
+              model: Mapping[str, Any]) -> pd.DataFrame:
+    ordered = pairs[["li", "ri", "logit", "is_linked"]].sort_values(["li", "logit"], ascending=[True, False],
+                                                                    kind="stable")
+    linked = ordered[ordered["is_linked"]].drop_duplicates("li")  # best of ambiguous last4 links
+    n_links = links.groupby("li").size()
+    other = ordered[~ordered["is_linked"]].drop_duplicates("li")
+    out = pd.DataFrame({"member_pos": np.arange(len(members))})
+    out = out.merge(linked[["li", "ri", "logit"]].rename(columns={"li": "member_pos", "ri": "linked_pos",
+                                                                    "logit": "logit_linked"}),
+                    on="member_pos", how="left")
+    out = out.merge(other[["li", "ri", "logit"]].rename(columns={"li": "member_pos", "ri": "other_pos",
+                                                                   "logit": "logit_other"}),
+                    on="member_pos", how="left")
+    out = out[out["linked_pos"].notna() | out["other_pos"].notna()].reset_index(drop=True)
+    rid = residents["resident_id"].to_numpy(dtype=object)
+    last4 = residents["number_last4"].to_numpy(dtype=object)
+    lp = out["linked_pos"].to_numpy()
+    op = out["other_pos"].to_numpy()
+    has_l, has_o = ~np.isnan(lp), ~np.isnan(op)
+    lpi = np.where(has_l, lp, 0).astype(np.int64)
+    opi = np.where(has_o, op, 0).astype(np.int64)
+    logit_l = out["logit_linked"].to_numpy(dtype=float)
+    logit_o = out["logit_other"].to_numpy(dtype=float)
+    p_wrong = np.full(len(out), np.nan)
+    p_wrong[has_l] = link_wrong_probability(logit_l[has_l], np.nan_to_num(logit_o[has_l], nan=0.0),
+                                            has_o[has_l], model)
+    # The resolved resident: the linked one unless another candidate scores higher.
+    other_better = has_o & (~has_l | (np.nan_to_num(logit_o, nan=-99) > np.nan_to_num(logit_l, nan=-99)))
+    resolved = np.where(other_better, opi, lpi)
+    any_res = has_l | has_o
+    pos = out["member_pos"].to_numpy()
+    result = pd.DataFrame({
+        "insurer_number": members["insurer_number"].to_numpy(dtype=object)[pos],
+        "member_id": members["member_id"].to_numpy(dtype=object)[pos],
+        "member_pos": pos,
+        "linked_pos": np.where(has_l, lpi, -1),
+        "linked_resident_id": np.where(has_l, rid[lpi], None),
+        "linked_by": pd.Series(pos).map(links.drop_duplicates("li").set_index("li")["linked_by"]).to_numpy(dtype=object),
+        "linked_ambiguous": pd.Series(pos).map(n_links).fillna(0).to_numpy() > 1,
+        "p_same_linked": np.where(has_l, sigmoid(np.nan_to_num(logit_l)), np.nan),
+        "other_pos": np.where(has_o, opi, -1),
+        "other_resident_id": np.where(has_o, rid[opi], None),
+        "p_same_other": np.where(has_o, sigmoid(np.nan_to_num(logit_o)), np.nan),
+        "p_wrong": p_wrong,
+        "resolved_resident_id": np.where(any_res, rid[resolved], None),
+        "resolved_last4": np.where(any_res, last4[resolved], None),
+        "resolved_pos": np.where(any_res, resolved, -1),
+    })
+    return result
+
+
+def field_evidence(resolution: Resolution, pair_rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per pair: each compared field's values on both sides, level label and contribution."""
+    contrib = contributions(pair_rows, resolution.model)
+    members, residents = resolution.members, resolution.residents
+    out = []
+    shown = {
+        "name_kanji": ("name_kanji", "name_kanji"), "name_kana": ("name_kana", "name_kana"),
+        "name_alpha": ("name_alpha", "name_alpha"), "birth_date": ("birth_date", "birth_date"),
+        "sex": ("sex", "sex"), "last4": ("number_last4", "number_last4"), "address": ("address", "address"),
+        "municipality": ("insurer_number", "municipality_code"), "household": ("household_id", "household_id"),
+    }
+    rows = pair_rows.reset_index(drop=True)
+    for i in range(len(rows)):
+        mrow = members.iloc[int(rows.at[i, "li"])]
+        rrow = residents.iloc[int(rows.at[i, "ri"])]
+        fields = {}
+        for comparison in COMPARISONS:
+            f = comparison.field
+            left_col, right_col = shown[f]
+            fields[f] = {
+                "member": _plain(mrow.get(left_col)), "resident": _plain(rrow.get(right_col)),
+                "level": rows.at[i, f"level_{f}"], "label": rows.at[i, f"label_{f}"],
+                "gamma": int(rows.at[i, f"gamma_{f}"]),
+                "contribution": round(float(contrib[f][i]), 3) if f in contrib else None,
+            }
+        if _plain(rrow.get("alias_name")):
+            fields["name_kanji"]["resident_alias"] = _plain(rrow.get("alias_name"))
+        if _plain(rrow.get("former_surname")):
+            fields["name_kanji"]["resident_former_surname"] = _plain(rrow.get("former_surname"))
+        out.append(fields)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
