@@ -19,7 +19,7 @@ FINDING_COLUMNS = [
     "summary_ja", "summary_en", "evidence", "suggested_resident_id",
     "suggested_individual_number_last4", "facts",
 ]
-_RESERVED = {"insurer_number", "member_id", "facts", "score", "severity", "evidence",
+_RESERVED = {"insurer_number", "member_id", "facts", "score", "severity", "category", "evidence",
              "suggested_resident_id", "suggested_individual_number_last4"}
 
 
@@ -149,7 +149,8 @@ def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "finding_id": [fingerprint(rule.rule_id, i, m, f) for i, m, f in zip(insurer, member, facts)],
         "rule_id": rule.rule_id,
-        "category": rule.category,
+        # A rule spanning two categories (BENEFIT_HISTORY_DIVERGENCE) may set it per row.
+        "category": column("category", rule.category),
         "severity": column("severity", rule.severity),
         "score": [float(s) for s in column("score", 1.0)],
         "insurer_number": insurer,

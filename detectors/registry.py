@@ -30,6 +30,7 @@ The function returns only the failing rows. Reserved output columns:
                                     across scans (default: the evidence as canonical JSON)
 ``score``                           0..1 confidence (default 1.0)
 ``severity``                        per-row override of the rule's severity
+``category``                        per-row override of the rule's category (a rule spanning two)
 ``suggested_resident_id``           mis-link rules: the probable right person
 ``suggested_individual_number_last4``
 ``evidence``                        a dict per row; when absent, every other column is evidence

@@ -1,8 +1,11 @@
 """資格取得日・資格喪失日 / qualification-date rules."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from detectors import ages
+from detectors.codes import LOSS_REASONS
 from detectors.registry import rule
 from detectors.schema import KEY
 
@@ -37,3 +40,277 @@ def qual_date_invalid(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     out["facts"] = [",".join(codes) for codes in out["reason_codes"]]
     out["as_of"] = as_of
     return out.rename(columns={"_line": "line"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules below: domain brief §6 (国保法7条・8条) and §1 (one number carrying two members).
+# ---------------------------------------------------------------------------------------------
+
+# Up to this many days between the move-in (or birth) and the card issue date the 資格適用日 =
+# 交付日 defect is the likely reading; further apart another acquisition cause (leaving an
+# employer's insurance, 生活保護 ending) may explain the later date, so the finding is softer.
+ISSUE_DATE_LIKELY_GAP_DAYS = 92
+
+
+def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked: pd.DataFrame,
+                      columns: list[str]) -> pd.DataFrame:
+    """Members joined to the resident their number points to (``resident_*`` columns)."""
+    res = residents[["resident_id", *columns]].drop_duplicates("resident_id")
+    res = res.rename(columns={c: f"resident_{c}" for c in columns})
+    pairs = members.merge(linked[[*KEY, "linked_resident_id"]], on=KEY)
+    pairs = pairs.loc[pairs["linked_resident_id"].notna()]
+    return pairs.merge(res, left_on="linked_resident_id", right_on="resident_id").drop(columns=["linked_resident_id"])
+
+
+@rule("QUAL_DATE_IS_ISSUE_DATE", category="qualification_date", severity="high",
+      requires=("members", "residents"),
+      summary_ja="資格取得日 {acquisition_date} が交付日と同じですが、{trigger_ja} {trigger_date} の方が早いです（取得日 {proposed_acquisition_date} に訂正を検討）",
+      summary_en="Acquisition date {acquisition_date} equals the card issue date, but the {trigger_en} was earlier ({trigger_date}); consider {proposed_acquisition_date}")
+def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
+    """資格取得日が交付日と同じで、転入日（出生日）の方が早い / Acquisition equals the card issue date although the resident became eligible earlier.
+
+    The trigger is the linked resident's 転入日 (``moved_in_date``), or the birth date for a
+    newborn (no move-in, or move-in on the birth date). The proposed date is that trigger.
+    """
+    same = members["acquisition_date"].notna() & (members["acquisition_date"] == members["card_issue_date"])
+    candidates = members.loc[same.fillna(False).astype(bool),
+                             [*KEY, "acquisition_date", "card_issue_date", "birth_date", "_line"]]
+    if candidates.empty:
+        return candidates
+    pairs = _linked_residents(candidates, residents, linked, ["moved_in_date", "birth_date"])
+    moved_in, born = pairs["resident_moved_in_date"], pairs["resident_birth_date"]
+    newborn = moved_in.isna() | (moved_in == born)
+    trigger = moved_in.where(~newborn, born)
+    fires = (trigger < pairs["acquisition_date"]).fillna(False).astype(bool)
+    out = pairs.loc[fires].copy()
+    if out.empty:
+        return out
+    newborn = newborn.loc[fires]
+    out["trigger"] = np.where(newborn.to_numpy(bool), "birth", "move_in")
+    out["trigger_ja"] = np.where(newborn.to_numpy(bool), "出生日", "転入日")
+    out["trigger_en"] = np.where(newborn.to_numpy(bool), "birth", "move-in")
+    out["trigger_date"] = trigger.loc[fires]
+    out["proposed_acquisition_date"] = out["trigger_date"]
+    out["gap_days"] = (out["acquisition_date"] - out["trigger_date"]).dt.days.astype("Int64")
+    likely = (out["gap_days"] <= ISSUE_DATE_LIKELY_GAP_DAYS).fillna(False).to_numpy(bool)
+    out["severity"] = np.where(likely, "high", "medium")
+    out["score"] = np.where(likely, 0.9, 0.5)
+    out["note"] = np.where(likely, "",
+                           "転入から期間が空いています。被用者保険の喪失など他の取得事由も確認してください / "
+                           "long after the move-in: check other acquisition causes (employer insurance ended, etc.)")
+    out["suggested_resident_id"] = out["resident_id"]
+    out["facts"] = out["acquisition_date"].dt.strftime("%Y-%m-%d") + "|" + out["trigger_date"].dt.strftime("%Y-%m-%d")
+    return out.drop(columns=["resident_birth_date"]).rename(columns={"_line": "line"})
+
+
+@rule("QUAL_DATE_OQS_MISMATCH", category="qualification_date", severity="high", requires=("members", "oqs"),
+      summary_ja="資格{field_ja}が保険者 {insurer_date} と中間サーバー {oqs_date} で異なります",
+      summary_en="{field_en} differs: insurer {insurer_date}, online copy {oqs_date}")
+def qual_date_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """保険者と中間サーバーで資格取得日・喪失日が異なる / Acquisition or loss date differs between insurer and online copy.
+
+    A loss the insurer has and the online copy lacks is QUAL_LOSS_NOT_LINKED, not this rule. A
+    loss the online copy has while the insurer shows the member active makes the patient look
+    uninsured at the counter (無資格者) and is high severity; two different loss dates after
+    both sides lost the member are medium.
+    """
+    right = oqs[[*KEY, "acquisition_date", "loss_date", "_line"]].drop_duplicates(KEY, keep="last")
+    pairs = members[[*KEY, "acquisition_date", "loss_date", "_line"]].merge(right, on=KEY, suffixes=("_insurer", "_oqs"))
+    acq_i, acq_o = pairs["acquisition_date_insurer"], pairs["acquisition_date_oqs"]
+    loss_i, loss_o = pairs["loss_date_insurer"], pairs["loss_date_oqs"]
+    acq_diff = (acq_i.notna() & ((acq_i != acq_o) | acq_o.isna())).fillna(False).astype(bool)
+    loss_diff = (loss_i.notna() & loss_o.notna() & (loss_i != loss_o)).fillna(False).astype(bool)
+    loss_only_oqs = (loss_i.isna() & loss_o.notna()).astype(bool)
+    parts = []
+    for mask, field, ja, en, ins, onl in (
+            (acq_diff, "acquisition_date", "取得日", "Acquisition date", acq_i, acq_o),
+            (loss_diff | loss_only_oqs, "loss_date", "喪失日", "Loss date", loss_i, loss_o)):
+        if not mask.any():
+            continue
+        part = pairs.loc[mask, KEY].copy()
+        part["field"], part["field_ja"], part["field_en"] = field, ja, en
+        part["insurer_date"] = ins.loc[mask]
+        part["oqs_date"] = onl.loc[mask]
+        part["line"] = pairs.loc[mask, "_line_insurer"]
+        part["oqs_line"] = pairs.loc[mask, "_line_oqs"]
+        parts.append(part)
+    if not parts:
+        return pairs.iloc[0:0]
+    out = pd.concat(parts, ignore_index=True)
+    insurer_active = ages.active_on(pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]"),
+                                    out["insurer_date"].where(out["field"] == "loss_date"), as_of)
+    oqs_lost = (out["field"] == "loss_date") & out["oqs_date"].notna() & (out["oqs_date"] <= as_of).fillna(False)
+    shown_uninsured = (insurer_active & oqs_lost).astype(bool)
+    both_lost = ((out["field"] == "loss_date") & ~insurer_active).astype(bool)
+    out["severity"] = np.where(both_lost.to_numpy(bool), "medium", "high")
+    out["shown_uninsured_at_counter"] = shown_uninsured
+    ins_text = out["insurer_date"].dt.strftime("%Y-%m-%d").fillna("なし")
+    oqs_text = out["oqs_date"].dt.strftime("%Y-%m-%d").fillna("なし")
+    out["facts"] = out["field"] + "|" + ins_text + "|" + oqs_text
+    # Summaries read the dates; an absent date is shown as なし / none.
+    out["insurer_date"] = ins_text
+    out["oqs_date"] = oqs_text
+    out["as_of"] = as_of
+    # Acquisition and loss differing are two facts, so two findings for the member.
+    return out
+
+
+@rule("QUAL_LOSS_NOT_LINKED", category="qualification_date", severity="high", requires=("members", "oqs"),
+      summary_ja="保険者では {loss_date} に資格喪失（{loss_reason_label}）していますが、中間サーバーでは資格が有効のままです",
+      summary_en="The insurer lost the member on {loss_date} ({loss_reason_label}) but the online copy still shows them active")
+def qual_loss_not_linked(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """保険者で喪失済みだが中間サーバーで資格有効のまま / Insurer has a loss date, online copy still shows the member active."""
+    lost = members.loc[(members["loss_date"] <= as_of).fillna(False).astype(bool),
+                       [*KEY, "acquisition_date", "loss_date", "loss_reason", "_line"]]
+    right = oqs[[*KEY, "loss_date", "_line"]].drop_duplicates(KEY, keep="last")
+    right = right.rename(columns={"loss_date": "oqs_loss_date", "_line": "oqs_line"})
+    pairs = lost.merge(right, on=KEY)
+    out = pairs.loc[pairs["oqs_loss_date"].isna()].copy()
+    out["loss_reason_label"] = out["loss_reason"].map(LOSS_REASONS).fillna("事由不明 / reason unknown")
+    out["days_since_loss"] = (as_of - out["loss_date"]).dt.days.astype("Int64")
+    out["as_of"] = as_of
+    out["facts"] = out["loss_date"].dt.strftime("%Y-%m-%d")
+    return out.drop(columns=["oqs_loss_date"]).rename(columns={"_line": "line"})
+
+
+EXIT_STATUS = {
+    "deceased": ("死亡", "death"),
+    "moved_out": ("転出", "move-out"),
+}
+
+
+@rule("QUAL_ACTIVE_AFTER_EXIT", category="qualification_date", severity="high", requires=("members", "residents"),
+      summary_ja="住基では {status_date} に{status_ja}していますが、資格が{state_ja}です（喪失日は {expected_loss_from}〜{expected_loss_to}）",
+      summary_en="The registry shows {status_en} on {status_date}, but the qualification is {state_en} (loss due {expected_loss_from}–{expected_loss_to})")
+def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linked: pd.DataFrame,
+                           as_of: pd.Timestamp) -> pd.DataFrame:
+    """住基で死亡・転出済みなのに資格が有効（または喪失日が遅い） / The registry shows death or move-out, the member is still active or lost too late.
+
+    The loss is due the day after death or move-out; the move-out day itself is accepted (an
+    address acquired elsewhere the same day, the usual case) and so is the day of death (data
+    often holds it). A member lost before the event was lost for another reason and is clean.
+    Move-out ends only 市町村国保; death ends every insurance.
+    """
+    pairs = _linked_residents(members[[*KEY, "insurer_type", "acquisition_date", "loss_date", "loss_reason", "_line"]],
+                              residents, linked, ["status", "status_date"])
+    kind = pairs["insurer_type"].fillna("kokuho")
+    status = pairs["resident_status"]
+    relevant = ((status == "deceased") | ((status == "moved_out") & (kind == "kokuho"))).fillna(False).astype(bool)
+    pairs = pairs.loc[relevant]
+    if pairs.empty:
+        return pairs
+    event = pairs["resident_status_date"]
+    latest = event + pd.Timedelta(days=1)
+    loss = pairs["loss_date"]
+    occurred = (event.isna() | (event <= as_of)).astype(bool)
+    active = ages.active_on(pd.Series(pd.NaT, index=pairs.index, dtype="datetime64[ns]"), loss, as_of)
+    still_active = (active & (event.isna() | (latest < as_of))).astype(bool)
+    late = (loss.notna() & (loss > latest)).fillna(False).astype(bool)
+    fires = occurred & (still_active | late)
+    out = pairs.loc[fires].copy()
+    if out.empty:
+        return out
+    active_now = still_active.loc[fires].to_numpy(bool)
+    out["status"] = out.pop("resident_status")
+    out["status_date"] = out.pop("resident_status_date")
+    out["status_ja"] = out["status"].map({k: v[0] for k, v in EXIT_STATUS.items()})
+    out["status_en"] = out["status"].map({k: v[1] for k, v in EXIT_STATUS.items()})
+    out["state_ja"] = np.where(active_now, "有効のまま", "喪失日が遅い（" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + "）")
+    out["state_en"] = np.where(active_now, "still active", "lost too late (" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + ")")
+    out["expected_loss_from"] = out["status_date"]
+    out["expected_loss_to"] = out["status_date"] + pd.Timedelta(days=1)
+    out["severity"] = np.where(active_now, "high", "medium")
+    out["suggested_resident_id"] = out["resident_id"]
+    out["as_of"] = as_of
+    out["facts"] = out["status"] + "|" + out["status_date"].dt.strftime("%Y-%m-%d").fillna("") + "|" + \
+        np.where(active_now, "active", "late")
+    return out.rename(columns={"_line": "line"})
+
+
+@rule("QUAL_ACTIVE_PAST_AGE_LIMIT", category="qualification_date", severity="high", requires=("members",),
+      summary_ja="75歳到達（誕生日 {birthday_75}）で後期高齢者医療へ移行しているはずですが、国保の資格が{state_ja}です",
+      summary_en="Turned 75 on {birthday_75} (late-elderly insurance), but the 国保 qualification is {state_en}")
+def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """75歳到達後も国保の資格が有効 / A 国保 member is 75 or older on as_of and still active (or lost too late).
+
+    後期高齢者医療 starts on the 75th birthday and 国保 is lost the day after (国保法6条8号・8条);
+    data often holds the birthday itself, so either is accepted, and a member is flagged once
+    ``as_of`` is past the day after the birthday. Applies to 市町村国保 and 国保組合 (both under
+    国保法); 被用者保険 and 後期 are not judged here.
+    """
+    kind = members["insurer_type"].fillna("kokuho")
+    frame = members.loc[kind.isin(["kokuho", "kumiai"]).astype(bool) & members["birth_date"].notna()]
+    latest = ages.kokuho_age_loss_latest(frame["birth_date"])
+    past = (as_of > latest).to_numpy(bool)
+    loss = frame["loss_date"]
+    active_now = (loss.isna() | (loss > as_of)).to_numpy(bool)
+    late = (loss > latest).fillna(False).to_numpy(bool)
+    acquired_before = (frame["acquisition_date"].isna() | (frame["acquisition_date"] < latest)).to_numpy(bool)
+    fires = past & acquired_before & (active_now | late)
+    out = frame.loc[fires, [*KEY, "insurer_type", "birth_date", "acquisition_date", "loss_date", "loss_reason", "_line"]].copy()
+    if out.empty:
+        return out
+    still = active_now[fires]
+    out["birthday_75"] = ages.late_elderly_start(out["birth_date"])
+    out["latest_loss_date"] = latest[fires]
+    out["age"] = ages.age_on(out["birth_date"], as_of)
+    out["state_ja"] = np.where(still, "有効のままです", "喪失日が遅い（" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + "）")
+    out["state_en"] = np.where(still, "still active", "lost too late (" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + ")")
+    out["severity"] = np.where(still, "high", "medium")
+    out["as_of"] = as_of
+    out["facts"] = out["birthday_75"].dt.strftime("%Y-%m-%d") + "|" + np.where(still, "active", "late")
+    return out.rename(columns={"_line": "line"})
+
+
+_NOT_ENDED = pd.Timestamp("2262-04-11")  # stands for an open qualification in interval arithmetic
+LEGAL_OVERLAP_DAYS = 1  # 国保 → 被用者保険, 国保 → 後期: lost the day after the other starts
+
+
+@rule("QUAL_OVERLAP", category="qualification_date", severity="high", requires=("members",),
+      summary_ja="同じ人（個人番号 下4桁 {number_last4}）の資格が {overlap_from} から重複しています（相手: {other_members}）。古い資格の喪失漏れの可能性",
+      summary_en="The same person (number last four {number_last4}) holds overlapping qualifications from {overlap_from} (other: {other_members}); an old qualification may have been left valid")
+def qual_overlap(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """同一人の資格期間が重複している / The same person holds overlapping qualifications.
+
+    Same person = the same keyed individual number with the same birth date and sex (a number
+    on different persons is NUMBER_SHARED). The typical case is an old qualification left
+    valid, so that one number carries two members. The legal one-day overlaps (国保 → 被用者
+    保険, 国保 → 後期) are accepted; any other common day is an anomaly. High when both are
+    active on ``as_of``.
+    """
+    cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date", "_line"]
+    with_number = members.loc[members["number_hash"].notna(), cols]
+    dup = with_number[with_number.duplicated("number_hash", keep=False)]
+    if dup.empty:
+        return dup
+    pairs = dup.merge(dup, on=["number_hash", "birth_date", "sex"], suffixes=("", "_other"))
+    pairs = pairs.loc[(pairs["insurer_number"] != pairs["insurer_number_other"]) | (pairs["member_id"] != pairs["member_id_other"])]
+    start = np.maximum(pairs["acquisition_date"].fillna(pd.Timestamp.min).to_numpy(),
+                       pairs["acquisition_date_other"].fillna(pd.Timestamp.min).to_numpy())
+    end = np.minimum(pairs["loss_date"].fillna(_NOT_ENDED).to_numpy(), pairs["loss_date_other"].fillna(_NOT_ENDED).to_numpy())
+    days = (end - start) / np.timedelta64(1, "D")
+    kind = pairs["insurer_type"].fillna("kokuho")
+    other_kind = pairs["insurer_type_other"].fillna("kokuho")
+    kokuho_pair = ((kind.isin(["kokuho", "kumiai"]) & other_kind.isin(["employee", "kouki"]))
+                   | (other_kind.isin(["kokuho", "kumiai"]) & kind.isin(["employee", "kouki"]))).to_numpy(bool)
+    allowed = np.where(kokuho_pair, LEGAL_OVERLAP_DAYS, 0)
+    overlap = pairs.loc[days > allowed].copy()
+    if overlap.empty:
+        return overlap
+    overlap["overlap_from"] = start[days > allowed]
+    overlap["overlap_to"] = pd.Series(end[days > allowed], index=overlap.index).where(
+        lambda s: s != _NOT_ENDED) - pd.Timedelta(days=1)
+    both_active = (ages.active_on(overlap["acquisition_date"], overlap["loss_date"], as_of)
+                   & ages.active_on(overlap["acquisition_date_other"], overlap["loss_date_other"], as_of))
+    overlap["other_ref"] = overlap["insurer_number_other"] + ":" + overlap["member_id_other"]
+    overlap["both_active"] = both_active
+    per_member = overlap.sort_values("other_ref").groupby(KEY, sort=False).agg(
+        number_last4=("number_last4", "first"), birth_date=("birth_date", "first"),
+        acquisition_date=("acquisition_date", "first"), loss_date=("loss_date", "first"),
+        line=("_line", "first"), other_members=("other_ref", ", ".join),
+        overlap_from=("overlap_from", "min"), overlap_to=("overlap_to", "max"),
+        both_active=("both_active", "any"), overlaps=("other_ref", "size")).reset_index()
+    per_member["severity"] = np.where(per_member["both_active"].to_numpy(bool), "high", "medium")
+    per_member["as_of"] = as_of
+    per_member["facts"] = per_member["other_members"]
+    return per_member

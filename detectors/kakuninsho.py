@@ -1,0 +1,142 @@
+"""資格確認書の職権交付 / ex officio issuance of the 資格確認書: who is a target, and the issuance list.
+
+Domain brief §8. After 2024-12-02 no new paper cards are issued; members who cannot use the
+My Number card for qualification checks get a 資格確認書 without applying (職権交付):
+
+==============================  ===============================================================
+trigger                         judged on
+==============================  ===============================================================
+not_registered                  ``registered`` = 0 in the national status file
+registration_cancelled          初回登録解除区分 ``1`` (holder's request) or ``2`` (ex officio)
+ecert_expired                   電子証明書 expired and the grace period over, on ``status_as_of``
+card_returned                   カード返納日 on or before ``as_of`` (the insurer's own log)
+self_info_restricted            DV-type viewing restriction
+requested                       the holder asked for one (要配慮者 etc.)
+kouki_everyone                  後期高齢者医療 sends one to everyone until 2026-07-31
+==============================  ===============================================================
+
+The national file (初回登録・有効期限状況一覧) shows status as of an earlier month-end, so the
+registration and certificate triggers are judged on the file's own ``status_as_of``, never on
+``as_of``. The electronic certificate: the card keeps working until the end of the 3rd month
+after the expiry month, then the registration is cancelled ex officio (code 2). Inside that
+window the member can still use the card, so they are **not yet** a target; once the window
+is over on ``status_as_of`` they are, and a 資格確認書 issued on or after the expiry date counts
+(insurers prepare it during the window). A 資格確認書 "issued before the trigger" (before the
+card was returned, before the certificate expired) does not count.
+
+Members still holding a pre-2024-12-02 paper card need nothing until 2025-12-01 (the latest
+expiry of those cards). Only members active on ``as_of`` and present in ``card_status`` are
+judged. Full individual numbers never appear: the list carries the last four digits.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detectors import ages
+from detectors.schema import KEY
+
+PAPER_CARDS_STOPPED = pd.Timestamp("2024-12-02")   # 健康保険証の新規発行停止
+OLD_CARDS_LAST_VALID = pd.Timestamp("2025-12-01")  # 従来の保険証の有効期限（最長）
+KOUKI_EVERYONE_UNTIL = pd.Timestamp("2026-07-31")  # 後期: 全員に資格確認書を交付する暫定運用
+ECERT_GRACE_MONTHS = 3                             # 有効期限月の3か月後の月末まで利用可
+
+TRIGGERS = {
+    "not_registered": ("マイナ保険証の利用登録なし", "not registered for health-insurance use"),
+    "registration_cancelled": ("利用登録の解除", "registration cancelled"),
+    "ecert_expired": ("電子証明書の有効期限切れ（利用猶予期間経過）", "electronic certificate expired (grace period over)"),
+    "card_returned": ("マイナンバーカード返納", "My Number card returned"),
+    "self_info_restricted": ("自己情報の閲覧制限（DV等）", "viewing of own information restricted (DV etc.)"),
+    "requested": ("資格確認書の交付申請（要配慮者等）", "the holder asked for one (needs care, etc.)"),
+    "kouki_everyone": ("後期高齢者医療は2026年7月まで全員に交付", "late-elderly insurance issues one to everyone until July 2026"),
+}
+
+ISSUANCE_LIST_COLUMNS = [
+    "insurer_number", "member_id", "household_id", "name_kanji", "name_kana", "birth_date", "sex", "address",
+    "number_last4", "acquisition_date", "reasons", "reasons_ja", "trigger_date", "previous_kakuninsho_issued_date",
+    "status_as_of",
+]
+
+
+def ecert_grace_end(expiry: pd.Series) -> pd.Series:
+    """Last day the card still works after the certificate expired: end of the 3rd month after the expiry month."""
+    days = expiry.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    end = (days + np.timedelta64(ECERT_GRACE_MONTHS + 1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
+    return pd.Series(end.astype("datetime64[ns]"), index=expiry.index)
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    return values.astype("boolean").fillna(False).astype(bool)
+
+
+def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Active members who are 職権交付 targets, with their triggers and whether one was issued.
+
+    One row per target: the member columns, the ``card_status`` columns, one boolean column per
+    trigger (``trigger_<name>``), ``reasons`` (codes joined by ``|``), ``reasons_ja``,
+    ``trigger_date`` (latest dated trigger; NA when only undated ones hold), ``issued``
+    (a 資格確認書 issued on or after the trigger date) and ``needs_issue``.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
+    cols = [*KEY, "insurer_type", "household_id", "name_kanji", "name_kana", "birth_date", "sex", "address",
+            "number_last4", "acquisition_date", "_line"]
+    status = card_status.drop(columns=["_line"]).drop_duplicates(KEY, keep="last")
+    frame = members.loc[active, cols].merge(status, on=KEY)
+    if frame.empty:
+        return frame.assign(reasons=pd.Series(dtype="string"), needs_issue=pd.Series(dtype=bool))
+    seen = frame["status_as_of"]
+    expiry = frame["ecert_expiry_date"]
+    cancel = frame["cancellation_code"].astype("string")
+    kind = frame["insurer_type"].fillna("kokuho")
+    triggers = pd.DataFrame({
+        "not_registered": (frame["registered"].astype("boolean") == False).fillna(False),  # noqa: E712
+        "registration_cancelled": cancel.isin(["1", "2"]).fillna(False),
+        # The national file lags: certificate expiry is judged on status_as_of, not as_of.
+        "ecert_expired": (ecert_grace_end(expiry) < seen).fillna(False),
+        "card_returned": (frame["card_returned_date"] <= as_of).fillna(False),
+        "self_info_restricted": _flag(frame["self_info_restricted"]),
+        "requested": _flag(frame["kakuninsho_requested"]),
+        "kouki_everyone": pd.Series((kind == "kouki").to_numpy(bool) & (as_of <= KOUKI_EVERYONE_UNTIL), index=frame.index),
+    }).astype(bool)
+    # A pre-2024-12-02 paper card stays valid until 2025-12-01 at the latest.
+    holds_old_card = ((frame["acquisition_date"] < PAPER_CARDS_STOPPED).fillna(False) & (as_of <= OLD_CARDS_LAST_VALID))
+    any_trigger = triggers.any(axis=1) & ~holds_old_card.astype(bool)
+    frame, triggers = frame.loc[any_trigger], triggers.loc[any_trigger]
+    dated = pd.DataFrame({
+        "registration_cancelled": expiry.loc[frame.index].where(cancel.loc[frame.index] == "2"),
+        "ecert_expired": expiry.loc[frame.index],
+        "card_returned": frame["card_returned_date"],
+    })
+    for name in dated.columns:
+        dated[name] = dated[name].where(triggers[name])
+    trigger_date = dated.max(axis=1)
+    issued_on = frame["kakuninsho_issued_date"]
+    issued = (issued_on.notna() & (trigger_date.isna() | (issued_on >= trigger_date))).astype(bool)
+    out = frame.copy()
+    for name in TRIGGERS:
+        out[f"trigger_{name}"] = triggers[name]
+    names = np.array(list(TRIGGERS))
+    labels = np.array([ja for ja, _ in TRIGGERS.values()])
+    held = triggers[list(TRIGGERS)].to_numpy(bool)
+    out["reasons"] = ["|".join(names[row]) for row in held]
+    out["reasons_ja"] = ["、".join(labels[row]) for row in held]
+    out["trigger_date"] = trigger_date
+    out["issued"] = issued
+    out["needs_issue"] = ~issued
+    return out.reset_index(drop=True)
+
+
+def issuance_list(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """資格確認書 職権交付対象者一覧 / the list a municipality prints 資格確認書 from.
+
+    Active targets with no 資格確認書 issued since their trigger, sorted by insurer, household
+    and member; columns :data:`ISSUANCE_LIST_COLUMNS` (last four digits only, never the number).
+    """
+    targets = kakuninsho_targets(members, card_status, as_of)
+    if targets.empty:
+        return pd.DataFrame(columns=ISSUANCE_LIST_COLUMNS)
+    todo = targets.loc[targets["needs_issue"]].rename(
+        columns={"kakuninsho_issued_date": "previous_kakuninsho_issued_date"})
+    todo = todo.sort_values(["insurer_number", "household_id", "member_id"], na_position="last", ignore_index=True)
+    return todo[ISSUANCE_LIST_COLUMNS]

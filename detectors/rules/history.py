@@ -1,0 +1,145 @@
+"""給付履歴 / benefit-history rule: insurer and online period histories compared period by period.
+
+Domain brief §7 (seed 000): when a newly registered burden category equalled the one of two
+changes ago, the aggregation system merged it with the older entry and kept sending the
+*previous* value online — 20% (2023-08) → 30% (2024-08) → 20% (2025-08) shows 30% online after
+2025-08. Snapshots compared on one day catch it only on that day; this rule builds the change
+points of both histories and compares the value in force on every segment between them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from detectors.registry import rule
+from detectors.schema import KEY
+
+ITEM_LABELS = {"burden_ratio": ("一部負担割合", "burden ratio"), "limit_category": ("限度額適用区分", "limit category")}
+HISTORY_KEY = [*KEY, "item"]
+
+
+def history_segments(benefit_history: pd.DataFrame) -> pd.DataFrame:
+    """Both sides' value on every segment between the change points of the two histories.
+
+    Only (member, item) pairs present on both sides are segmented. Columns: ``HISTORY_KEY``,
+    ``segment_from``, ``segment_to`` (NaT = open), ``value_insurer``, ``value_oqs`` (NA where
+    that side has no period covering the segment), ``compared_from`` (the later of the two
+    sides' first ``valid_from``: before it one side has no history yet, which is not a
+    divergence).
+    """
+    empty = pd.DataFrame(columns=[*HISTORY_KEY, "segment_from", "segment_to", "value_insurer", "value_oqs",
+                                  "compared_from"])
+    history = benefit_history.loc[benefit_history["source"].isin(["insurer", "oqs"]) & benefit_history["valid_from"].notna(),
+                                  [*HISTORY_KEY, "source", "value", "valid_from", "valid_to"]]
+    if history.empty:
+        return empty
+    # One integer per (member, item) keeps the sorts and the as-of join cheap on 1M members.
+    history = history.assign(hk=history.groupby(HISTORY_KEY, sort=False).ngroup().to_numpy())
+    # Identical histories (the vast majority) cannot diverge: compare an order-free digest first.
+    digest = pd.util.hash_pandas_object(history[["hk", "value", "valid_from", "valid_to"]], index=False)
+    per_side = pd.DataFrame({"hk": history["hk"].to_numpy(), "source": history["source"].to_numpy(),
+                             "digest": (digest.to_numpy() % np.uint64(2**40)).astype("int64")})
+    sums = per_side.groupby(["hk", "source"])["digest"].agg(["sum", "min"]).unstack("source")
+    starts = history.groupby(["hk", "source"])["valid_from"].min().unstack("source")
+    if not {"insurer", "oqs"} <= set(starts.columns):
+        return empty
+    both = starts["insurer"].notna() & starts["oqs"].notna()
+    same = ((sums[("sum", "insurer")] == sums[("sum", "oqs")]) & (sums[("min", "insurer")] == sums[("min", "oqs")]))
+    keep = both & ~same.reindex(both.index).fillna(False).astype(bool)
+    compared_from = starts.loc[keep, ["insurer", "oqs"]].max(axis=1).rename("compared_from")
+    history = history.loc[history["hk"].isin(compared_from.index)]
+    if history.empty:
+        return empty
+    after_end = history.loc[history["valid_to"].notna(), ["hk"]].assign(
+        segment_from=history["valid_to"].dropna() + pd.Timedelta(days=1))
+    points = pd.concat([history[["hk"]].assign(segment_from=history["valid_from"]), after_end], ignore_index=True)
+    points = points.drop_duplicates().sort_values(["hk", "segment_from"], ignore_index=True)
+    same_key = points["hk"].shift(-1) == points["hk"]
+    points["segment_to"] = (points["segment_from"].shift(-1) - pd.Timedelta(days=1)).where(same_key)
+
+    # Value in force at each segment start: the latest period starting on or before it, if not ended.
+    points = points.sort_values("segment_from", kind="stable", ignore_index=True)
+    for source in ("insurer", "oqs"):
+        side = history.loc[history["source"] == source, ["hk", "value", "valid_from", "valid_to"]]
+        side = side.sort_values("valid_from", kind="stable")
+        found = pd.merge_asof(points[["hk", "segment_from"]], side, left_on="segment_from", right_on="valid_from",
+                              by="hk", direction="backward")
+        ended = (found["valid_to"] < found["segment_from"]).fillna(False).to_numpy(bool)
+        values = found["value"].astype("string").mask(pd.Series(ended, index=found.index))
+        points[f"value_{source}"] = values.to_numpy()
+    points["compared_from"] = compared_from.reindex(points["hk"].to_numpy()).to_numpy()
+    keys = history.drop_duplicates("hk").set_index("hk")[HISTORY_KEY]
+    points = points.join(keys, on="hk")
+    points = points.sort_values(["hk", "segment_from"], ignore_index=True)
+    return points[[*HISTORY_KEY, "segment_from", "segment_to", "value_insurer", "value_oqs", "compared_from"]]
+
+
+def diverging_periods(benefit_history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The periods (runs of consecutive segments) in which insurer and online values differ.
+
+    Segments before ``compared_from`` or starting after ``as_of`` are not compared (a future
+    change the insurer already registered may not have been sent yet). Columns:
+    ``HISTORY_KEY``, ``period_from``, ``period_to`` (NaT = continuing), ``value_insurer``, ``value_oqs``.
+    """
+    seg = history_segments(benefit_history)
+    columns = [*HISTORY_KEY, "period_from", "period_to", "value_insurer", "value_oqs"]
+    if seg.empty:
+        return pd.DataFrame(columns=columns)
+    ins, onl = seg["value_insurer"], seg["value_oqs"]
+    differs = ((ins != onl).fillna(True) & ~(ins.isna() & onl.isna())).astype(bool)
+    compared = (seg["segment_from"] >= seg["compared_from"]) & (seg["segment_from"] <= as_of)
+    seg = seg.loc[differs & compared.astype(bool)].reset_index(drop=True)
+    if seg.empty:
+        return pd.DataFrame(columns=columns)
+    ins_text, oqs_text = seg["value_insurer"].fillna("∅"), seg["value_oqs"].fillna("∅")
+    previous_to = seg["segment_to"].shift(1)
+    continues = ((seg[HISTORY_KEY] == seg[HISTORY_KEY].shift(1)).all(axis=1)
+                 & (previous_to + pd.Timedelta(days=1) == seg["segment_from"]).fillna(False)
+                 & (ins_text == ins_text.shift(1)) & (oqs_text == oqs_text.shift(1)))
+    seg["run"] = (~continues.astype(bool)).cumsum()
+    runs = seg.groupby("run", sort=True).agg(
+        **{c: (c, "first") for c in HISTORY_KEY},
+        period_from=("segment_from", "min"), period_to=("segment_to", "last"),
+        value_insurer=("value_insurer", "first"), value_oqs=("value_oqs", "first"))
+    return runs.reset_index(drop=True)[columns]
+
+
+def _text(value: pd.Series) -> pd.Series:
+    return value.dt.strftime("%Y-%m-%d")
+
+
+@rule("BENEFIT_HISTORY_DIVERGENCE", category="burden_ratio", severity="high", requires=("benefit_history",),
+      summary_ja="{item_ja}の履歴が {period_from}〜{period_to_text} で異なります: 保険者 {value_insurer}、中間サーバー {value_oqs}（相違 {periods} 期間）",
+      summary_en="{item_en} history differs {period_from}–{period_to_text}: insurer {value_insurer}, online copy {value_oqs} ({periods} diverging period(s))")
+def benefit_history_divergence(benefit_history: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """保険者と中間サーバーの負担割合・限度額区分の履歴が期間単位で食い違う / Insurer and online period histories disagree for some period.
+
+    One finding per member and item; the summary shows the latest diverging period and the
+    evidence lists every one (from, to, both values). The category is the item's
+    (``burden_ratio`` or ``limit_category``).
+    """
+    periods = diverging_periods(benefit_history, as_of)
+    if periods.empty:
+        return periods
+    periods = periods.sort_values([*HISTORY_KEY, "period_from"], ignore_index=True)
+    periods["from_text"] = _text(periods["period_from"])
+    periods["to_text"] = _text(periods["period_to"]).fillna("")
+    periods["described"] = (periods["from_text"] + "〜" + periods["to_text"] + ": "
+                            + periods["value_insurer"].fillna("なし") + " / " + periods["value_oqs"].fillna("なし"))
+    grouped = periods.groupby(HISTORY_KEY, sort=False)
+    out = grouped.agg(period_from=("period_from", "last"), period_to=("period_to", "last"),
+                      value_insurer=("value_insurer", "last"), value_oqs=("value_oqs", "last"),
+                      periods=("period_from", "size"), facts=("described", "|".join)).reset_index()
+    out["diverging_periods"] = grouped.apply(
+        lambda g: g[["from_text", "to_text", "value_insurer", "value_oqs"]]
+        .rename(columns={"from_text": "from", "to_text": "to", "value_insurer": "insurer", "value_oqs": "oqs"})
+        .to_dict("records"), include_groups=False).to_numpy()
+    out["value_insurer"] = out["value_insurer"].fillna("なし")
+    out["value_oqs"] = out["value_oqs"].fillna("なし")
+    out["period_to_text"] = _text(out["period_to"]).fillna("継続中 / continuing")
+    out["item_ja"] = out["item"].map({k: v[0] for k, v in ITEM_LABELS.items()})
+    out["item_en"] = out["item"].map({k: v[1] for k, v in ITEM_LABELS.items()})
+    out["category"] = out["item"]
+    out["facts"] = out["item"] + "|" + out["facts"]
+    out["as_of"] = as_of
+    return out
