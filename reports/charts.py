@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Sequence
 
 import matplotlib
@@ -34,14 +35,29 @@ PALETTE = {
 }
 
 
+_FONT_FILE_HINTS = ("cjk", "ipaex", "ipag", "ipam", "takao", "vl-gothic", "notosansjp", "sourcehansans")
+
+
+def _known_family() -> str | None:
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return next((family for family in JAPANESE_FAMILIES if family in installed), None)
+
+
 @lru_cache(maxsize=1)
 def japanese_font() -> str | None:
     """Family name of an installed font with Japanese glyphs, or None (then use ASCII labels)."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    for family in JAPANESE_FAMILIES:
-        if family in installed:
-            return family
-    return None
+    family = _known_family()
+    if family is None:
+        # matplotlib caches its font list; a font installed after that cache was built
+        # (e.g. apt-get install fonts-noto-cjk) is found on disk and registered here.
+        for path in font_manager.findSystemFonts():
+            if any(hint in Path(path).name.lower() for hint in _FONT_FILE_HINTS):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        family = _known_family()
+    return family
 
 
 def is_ascii(text: str) -> bool:
@@ -68,8 +84,9 @@ def _png(fig: Figure) -> bytes:
 
 
 def _style(ax, text: ChartText) -> None:
-    ax.set_title(text.title, loc="left", fontsize=11)
-    ax.set_xlabel(text.xlabel)
+    family = {"fontfamily": text.font} if text.font else {}
+    ax.set_title(text.title, loc="left", fontsize=11, **family)
+    ax.set_xlabel(text.xlabel, **family)
     ax.invert_yaxis()  # first category on top, as in the table beside it
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
@@ -92,9 +109,6 @@ def stacked_barh(labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
         ax.text(total, y, f" {int(total):,}", va="center", fontsize=8)
     ax.set_yticks(positions, labels=list(labels), **family)
     _style(ax, text)
-    if text.font:
-        for item in [ax.title, ax.xaxis.label]:
-            item.set_fontfamily(text.font)
     if len(series) > 1:
         ax.legend(loc="lower right", fontsize=8, frameon=False, prop={"family": text.font} if text.font else None)
     if not labels:

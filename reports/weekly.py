@@ -558,19 +558,23 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 
+# Free-text columns may wrap; every other cell stays on one line.
+_WRAP_COLUMNS = {"summary", "rule_label", "reason", "message", "path", "reason_label", "check"}
+
+
 @dataclass
 class Table:
-    """A table as the template draws it: headings, cell strings, which columns are numbers."""
+    """A table as the template draws it: headings, cell strings, a CSS class per column."""
     headings: list[str]
     rows: list[list[str]]
-    numeric: list[bool]
+    classes: list[str]          # "n" number (right-aligned), "w" free text (wraps), "" other
     total: list[str] | None = None
 
 
 def _num(value: Any) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return "–"
-    if isinstance(value, float):
+    if isinstance(value, float) and not value.is_integer():
         return f"{value:.3f}"
     try:
         return f"{int(value):,}"
@@ -611,7 +615,8 @@ def _table(frame: pd.DataFrame, columns: Sequence[str], lang: str, *,
                      for i, c in enumerate(columns)]
     headings = [t[heading_keys[c]] if c in heading_keys
                 else labels.status(c, lang) if c in labels.STATUSES else t[f"c_{c}"] for c in columns]
-    return Table(headings, rows, [c in numeric for c in columns], total_row)
+    classes = ["n" if c in numeric else "w" if c in _WRAP_COLUMNS else "" for c in columns]
+    return Table(headings, rows, classes, total_row)
 
 
 def _context(report: WeeklyReport) -> dict[str, Any]:
@@ -635,7 +640,8 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
         "rule": _table(report.by_rule, rule_cols, lang, numeric=counts, formatters=category, total=True),
         "queue": _table(queue_frame, queue_cols, lang, numeric=queue_cols[2:]),
         "suspects": _table(report.top_suspects, SUSPECT_COLUMNS, lang, numeric=["score"],
-                           formatters={"status": lambda s: labels.status(s, lang)}),
+                           formatters={"status": lambda s: labels.status(s, lang),
+                                       "score": lambda v: "–" if pd.isna(v) else f"{float(v):.2f}"}),
         "quarantine": _table(report.quarantine, ["file", "reason", "count"], lang, numeric=["count"], total=True),
         "checks": _table(report.validation_checks, CHECK_COLUMNS, lang, numeric=["unexpected_count"],
                          formatters={"success": lambda v: "" if v is None or v is pd.NA
