@@ -175,14 +175,23 @@ def code(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return map_distinct(values, lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
 
 
+def non_ascii(values: pd.Series) -> pd.Series:
+    """Mask of present values holding any non-ASCII character (pyarrow kernel, no Python per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    flags = pc.fill_null(pc.invert(pc.string_is_ascii(pa.array(values, type=pa.string()))), False)
+    return pd.Series(flags.to_numpy(zero_copy_only=False), index=values.index)
+
+
 def identifier(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Identifiers (保険者番号, 被保険者番号, 宛名番号 …): NFKC so full-width digits join; never bad."""
-    non_ascii = values.notna() & ~values.str.isascii().fillna(True).astype(bool)
-    if not non_ascii.any():
+    wide = non_ascii(values)
+    if not wide.any():
         return values, pd.Series(False, index=values.index)
     out = values.copy()
-    folded, _ = map_distinct(values[non_ascii], lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
-    out[non_ascii] = folded
+    folded, _ = map_distinct(values[wide], lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
+    out[wide] = folded
     return out, pd.Series(False, index=values.index)
 
 
@@ -213,11 +222,11 @@ _NUMBER_SEPARATORS = r"[\s\-‐‑‒–—―−－ｰー]"
 
 
 def _digits_only(values: pd.Series) -> pd.Series:
-    non_ascii = values.notna() & ~values.str.isascii().fillna(True).astype(bool)
-    if non_ascii.any():
+    wide = non_ascii(values)
+    if wide.any():
         values = values.copy()
-        folded, _ = map_distinct(values[non_ascii], nfkc, "string")
-        values[non_ascii] = folded
+        folded, _ = map_distinct(values[wide], nfkc, "string")
+        values[wide] = folded
     return values.str.replace(_NUMBER_SEPARATORS, "", regex=True)
 
 
