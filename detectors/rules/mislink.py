@@ -1,0 +1,309 @@
+"""紐付け誤り・氏名表記ゆれ / mis-link and notation rules on the matcher's resolution.
+
+Provider ``resolution``: :func:`matchers.resolve.resolve` run once per scan — each member's
+linked resident (by number), the best other candidate by the four items (氏名・生年月日・性別 +
+household, address, municipality) and the probability that the link is wrong.
+
+- ``MISLINK_SUSPECTED`` — the linked resident is probably someone else; the finding names the
+  probable right person and says which pattern it looks like (twin, family member, same name
+  and birth date stranger, number typo, household swap).
+- ``NOTATION_DIFFERENCE`` — the same person, the name differs only in notation; the evidence
+  lists the normalisations that explained it (reason codes) so the data team can fix in bulk.
+
+Thresholds come from ``settings`` (defaults: :data:`matchers.settings.DEFAULTS`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from detectors.registry import provider, rule
+from matchers.comparisons import wildcard_equal
+from matchers.normalise import (ALIAS, ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, FORMER_SURNAME,
+                                HOUSEHOLD_SURNAME, KANA_STEPS, KANJI_STEPS, KATAKANA_ALPHABET, REASONS,
+                                alpha_tokens, explain)
+from matchers.resolve import Resolution, field_evidence, resolve
+
+REASON_LABELS_JA = {
+    "VARIATION_SELECTOR": "異体字セレクタ", "WIDTH": "全角半角", "SPACING": "空白・区切り",
+    "VARIANT_KANJI": "異体字・旧字体", "GAIJI": "外字", "KANA_HALFWIDTH": "半角カナ",
+    "KANA_HIRAGANA": "ひらがな", "KANA_VU": "ヴ・ブ", "KANA_SMALL": "拗音・促音の大書き",
+    "KANA_LONG_VOWEL": "長音", "ALPHA_CASE": "英字の大小・記号", "ALPHA_ORDER": "英字氏名の順序",
+    "ALPHA_MIDDLE_NAME": "ミドルネーム等の省略", "KATAKANA_ALPHABET": "カナと英字",
+    "ALIAS": "通称", "FORMER_SURNAME": "旧氏", "HOUSEHOLD_SURNAME": "氏の変更（同一世帯）",
+}
+
+PATTERNS = {
+    "household_swap": ("同一世帯の2人の個人番号が入れ替わっています", "two members of one household hold each other's numbers"),
+    "family_member": ("家族（同一世帯）の個人番号が紐付いています", "a family member's number is linked"),
+    "twin": ("双子の兄弟姉妹の個人番号が紐付いています", "the twin's number is linked"),
+    "same_name_birth_date": ("同姓同名・同一生年月日の別人の個人番号が紐付いています", "the number of another person with the same name and birth date is linked"),
+    "number_typo": ("個人番号の入力誤りで別人に紐付いています", "a typing error in the number points to another person"),
+    "different_person": ("紐付け先の住民は別人と思われます", "the linked resident looks like a different person"),
+}
+
+
+@provider("resolution")
+def resolution(members: pd.DataFrame, residents: pd.DataFrame, settings: dict) -> Resolution:
+    """名寄せ結果 / every member resolved on the linked and the resolved path (see :mod:`matchers.resolve`)."""
+    return resolve(members, residents, settings)
+
+
+def _pair_rows(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> pd.DataFrame:
+    pairs = res.pairs
+    key = pd.MultiIndex.from_arrays([pairs["li"].to_numpy(), pairs["ri"].to_numpy()])
+    where = pd.Series(np.arange(len(pairs)), index=key)
+    rows = where.reindex(pd.MultiIndex.from_arrays([member_pos, resident_pos])).to_numpy()
+    return pairs.iloc[rows.astype(np.int64)].reset_index(drop=True)
+
+
+def _top_candidates(res: Resolution, member_pos: np.ndarray, k: int) -> dict[int, list[dict[str, Any]]]:
+    pairs = res.pairs
+    chosen = pairs[pairs["li"].isin(member_pos)][["li", "ri", "p_same", "is_linked"]]
+    chosen = chosen.sort_values(["li", "p_same"], ascending=[True, False], kind="stable")
+    chosen = chosen[chosen.groupby("li").cumcount() < k]
+    rid = res.residents["resident_id"].to_numpy(dtype=object)
+    last4 = res.residents["number_last4"].to_numpy(dtype=object)
+    muni = res.residents["municipality_code"].to_numpy(dtype=object)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for li, ri, p, linked in zip(chosen["li"], chosen["ri"], chosen["p_same"], chosen["is_linked"]):
+        out.setdefault(int(li), []).append({
+            "resident_id": rid[ri], "last4": last4[ri] if not pd.isna(last4[ri]) else None,
+            "municipality_code": muni[ri] if not pd.isna(muni[ri]) else None,
+            "p_same": round(float(p), 4), "linked": bool(linked)})
+    return out
+
+
+def _household_swaps(res: Resolution, flagged: pd.DataFrame) -> dict[int, int]:
+    """member pos → partner member pos, for pairs of one household holding each other's numbers."""
+    hh = res.members["household_id"].to_numpy(dtype=object)
+    rows = flagged[(flagged["linked_pos"] >= 0) & (flagged["other_pos"] >= 0)]
+    a = pd.DataFrame({"m": rows["member_pos"].to_numpy(), "linked": rows["linked_pos"].to_numpy(),
+                      "best": rows["other_pos"].to_numpy()})
+    a["hh"] = hh[a["m"].to_numpy()]
+    b = a.rename(columns={"m": "m2", "linked": "linked2", "best": "best2"})
+    both = a.merge(b, left_on=["linked", "best", "hh"], right_on=["best2", "linked2", "hh"])
+    both = both[both["m"] != both["m2"]]
+    return dict(zip(both["m"].astype(int), both["m2"].astype(int)))
+
+
+def _pattern(linked_pair: pd.Series, other_pair: pd.Series | None, swapped: bool) -> str:
+    if swapped:
+        return "household_swap"
+    name_same = linked_pair["level_name_kanji"] in ("exact", "notation", "gaiji", "alias") \
+        or (linked_pair["level_name_kanji"] == "null" and linked_pair["level_name_kana"] in ("exact", "notation"))
+    if name_same and linked_pair["level_birth_date"] == "exact":
+        return "same_name_birth_date"
+    if other_pair is not None and other_pair["level_last4"] in ("one_digit", "transposed"):
+        return "number_typo"
+    family = linked_pair["level_household"] == "same" or linked_pair["level_address"] == "exact"
+    if family:
+        if linked_pair["level_birth_date"] == "exact" and linked_pair["level_name_kanji"] in ("given_differs",) \
+                or (linked_pair["level_birth_date"] == "exact" and linked_pair["level_name_kana"] == "given_differs"):
+            return "twin"
+        return "family_member"
+    return "different_person"
+
+
+@rule("MISLINK_SUSPECTED", category="mislink", severity="high", requires=("members", "residents"),
+      summary_ja="紐付け誤りの疑い（{p_wrong_pct}%）: {pattern_ja}。紐付け先 {linked_resident_id}、本人と思われる住民 {suggested_label_ja}",
+      summary_en="Suspected mis-link ({p_wrong_pct}%): {pattern_en}. Linked {linked_resident_id}; probably {suggested_label_en}")
+def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
+    """紐付け先の住民が別人と思われる / The linked resident is probably a different person."""
+    conf = resolution.settings
+    v = resolution.verdicts
+    flagged = v[(v["linked_pos"] >= 0) & (v["p_wrong"] >= float(conf["mislink_queue_threshold"]))]
+    if flagged.empty:
+        return pd.DataFrame(columns=["insurer_number", "member_id"])
+    flagged = flagged.reset_index(drop=True)
+    swaps = _household_swaps(resolution, flagged)
+    linked_pairs = _pair_rows(resolution, flagged["member_pos"].to_numpy(), flagged["linked_pos"].to_numpy())
+    has_other = flagged["other_pos"].to_numpy() >= 0
+    other_pairs = _pair_rows(resolution, flagged["member_pos"].to_numpy()[has_other],
+                             flagged["other_pos"].to_numpy()[has_other])
+    linked_fields = field_evidence(resolution, linked_pairs)
+    other_fields = field_evidence(resolution, other_pairs)
+    other_index = np.cumsum(has_other) - 1
+    tops = _top_candidates(resolution, flagged["member_pos"].to_numpy(), int(conf["top_candidates"]))
+    members = resolution.members
+    rid = resolution.residents["resident_id"].to_numpy(dtype=object)
+    last4 = resolution.residents["number_last4"].to_numpy(dtype=object)
+    high = float(conf["mislink_high_threshold"])
+    records = []
+    for i, row in flagged.iterrows():
+        pos = int(row["member_pos"])
+        other = other_pairs.iloc[other_index[i]] if has_other[i] else None
+        partner = swaps.get(pos)
+        pattern = _pattern(linked_pairs.iloc[i], other, partner is not None)
+        suggest = has_other[i] and float(row["p_same_other"]) >= 0.5
+        suggested_id = rid[int(row["other_pos"])] if suggest else None
+        suggested_last4 = last4[int(row["other_pos"])] if suggest else None
+        evidence = {
+            "pattern": pattern, "pattern_ja": PATTERNS[pattern][0], "pattern_en": PATTERNS[pattern][1],
+            "p_wrong": round(float(row["p_wrong"]), 4), "p_wrong_pct": int(round(100 * float(row["p_wrong"]))),
+            "linked_resident_id": row["linked_resident_id"], "linked_by": row["linked_by"],
+            "linked_last4": last4[int(row["linked_pos"])],
+            "linked_ambiguous": bool(row["linked_ambiguous"]),
+            "p_same_linked": round(float(row["p_same_linked"]), 4),
+            "linked": linked_fields[i],
+            "suggested": None if other is None else {
+                "resident_id": rid[int(row["other_pos"])], "last4": last4[int(row["other_pos"])],
+                "p_same": round(float(row["p_same_other"]), 4), "fields": other_fields[other_index[i]]},
+            "suggested_label_ja": f"{suggested_id}（下4桁 {suggested_last4}）" if suggest else "不明",
+            "suggested_label_en": f"{suggested_id} (last four {suggested_last4})" if suggest else "unknown",
+            "candidates": tops.get(pos, []),
+            "reasons": _mislink_reasons(linked_pairs.iloc[i], other),
+            "line": int(members.at[pos, "_line"]) if "_line" in members and not pd.isna(members.at[pos, "_line"]) else None,
+        }
+        if partner is not None:
+            evidence["partner_member_id"] = members.at[partner, "member_id"]
+        records.append({
+            "insurer_number": row["insurer_number"], "member_id": row["member_id"],
+            "score": float(row["p_wrong"]), "severity": "high" if float(row["p_wrong"]) >= high else "medium",
+            "suggested_resident_id": suggested_id, "suggested_individual_number_last4": suggested_last4,
+            "facts": f"{row['linked_resident_id']}|{suggested_id or ''}|{pattern}",
+            "evidence": evidence,
+        })
+    return pd.DataFrame.from_records(records)
+
+
+def _mislink_reasons(linked: pd.Series, other: pd.Series | None) -> list[str]:
+    """Short reason codes: which fields speak against the linked resident / for the suggestion."""
+    reasons = []
+    for field in ("name_kanji", "name_kana", "name_alpha", "birth_date", "sex", "household", "address", "municipality"):
+        level = linked[f"level_{field}"]
+        if level not in ("null", "exact", "same", "notation", "gaiji", "alias", "former_surname",
+                         "household_surname", "order", "tokens_subset", "katakana_alphabet"):
+            reasons.append(f"LINKED_{field.upper()}_{str(level).upper()}")
+    if other is not None:
+        for field in ("household", "address", "municipality", "last4"):
+            if other[f"level_{field}"] in ("same", "exact") and linked[f"level_{field}"] not in ("same", "exact"):
+                reasons.append(f"SUGGESTED_{field.upper()}_AGREES")
+        if other["level_last4"] in ("one_digit", "transposed"):
+            reasons.append(f"SUGGESTED_LAST4_{str(other['level_last4']).upper()}")
+    return reasons
+
+
+# --- NOTATION_DIFFERENCE --------------------------------------------------------------------------
+_EXPLAINED = {
+    "name_kanji": {"exact", "notation", "gaiji", "alias", "former_surname", "household_surname", "null"},
+    "name_kana": {"exact", "notation", "tokens_subset", "null"},
+    "name_alpha": {"exact", "order", "tokens_subset", "katakana_alphabet", "null"},
+}
+
+
+def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
+    """Pairs whose names differ raw but every name comparison is at an 'explained' level."""
+    explained = np.ones(len(pairs), dtype=bool)
+    kanji = pairs["level_name_kanji"].to_numpy(dtype=object)
+    kana = pairs["level_name_kana"].to_numpy(dtype=object)
+    alpha = pairs["level_name_alpha"].to_numpy(dtype=object)
+    explained &= np.isin(kanji, list(_EXPLAINED["name_kanji"]))
+    # A married name: the kana surname differs too, explained by the kanji level.
+    kana_ok = np.isin(kana, list(_EXPLAINED["name_kana"])) | (
+        (kana == "surname_differs") & np.isin(kanji, ["former_surname", "household_surname"]))
+    explained &= kana_ok
+    explained &= np.isin(alpha, list(_EXPLAINED["name_alpha"]))
+    # Kanji not comparable (alphabet vs kanji): the alphabet comparison must have judged it.
+    script = (kanji == "null") & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
+    explained &= ~script | np.isin(alpha, ["exact", "order", "tokens_subset", "katakana_alphabet"])
+    some_name = (kanji != "null") | (kana != "null") | (alpha != "null")
+    differs = (np.isin(kanji, ["notation", "gaiji", "alias", "former_surname", "household_surname"])
+               | (kana != "exact") & (kana != "null")
+               | np.isin(alpha, ["order", "tokens_subset", "katakana_alphabet"]) | script)
+    return explained & some_name & differs
+
+
+def notation_reasons(pair: pd.Series, member: pd.Series, resident: pd.Series) -> list[str]:
+    """Reason codes that explain the notation difference of one pair (steps that were needed)."""
+    reasons: list[str] = []
+    kanji, kana, alpha = pair["level_name_kanji"], pair["level_name_kana"], pair["level_name_alpha"]
+    m_kanji, r_kanji = _text(member.get("name_kanji")), _text(resident.get("name_kanji"))
+    if kanji == "notation":
+        reasons += explain(m_kanji, r_kanji, KANJI_STEPS)
+    elif kanji == "gaiji":
+        reasons += explain(m_kanji, r_kanji, KANJI_STEPS, equal=wildcard_equal)
+    elif kanji == "alias":
+        reasons.append(ALIAS)
+    elif kanji == "former_surname":
+        reasons.append(FORMER_SURNAME)
+    elif kanji == "household_surname":
+        reasons.append(HOUSEHOLD_SURNAME)
+    if kana == "notation":
+        reasons += explain(_text(member.get("name_kana")), _text(resident.get("name_kana")), KANA_STEPS)
+    elif kana == "tokens_subset":
+        reasons.append(ALPHA_MIDDLE_NAME)
+    if alpha in ("order",):
+        reasons.append(ALPHA_ORDER)
+    elif alpha == "tokens_subset":
+        reasons.append(ALPHA_MIDDLE_NAME)
+    elif alpha == "katakana_alphabet":
+        reasons.append(KATAKANA_ALPHABET)
+        m_alpha = alpha_tokens(_text(member.get("name_alpha")) or "")
+        r_alpha = alpha_tokens(_text(resident.get("name_alpha")) or "")
+        if m_alpha and r_alpha and m_alpha != r_alpha:
+            reasons.append(ALPHA_ORDER if set(m_alpha) == set(r_alpha) else ALPHA_MIDDLE_NAME)
+    if kanji == "null" and pair["kanji_key_l"] is not None and pair["kanji_key_r"] is not None \
+            and KATAKANA_ALPHABET not in reasons:
+        reasons.append(KATAKANA_ALPHABET)
+    ordered = [r for r in REASONS if r in set(reasons)]
+    return ordered or [ALPHA_CASE]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+@rule("NOTATION_DIFFERENCE", category="notation", severity="low", requires=("members", "residents"),
+      summary_ja="氏名の表記のみ異なります（{reasons_ja}）: 保険者「{member_name}」／住基「{resident_name}」",
+      summary_en="Name differs in notation only ({reasons_en}): insurer \"{member_name}\" / registry \"{resident_name}\"")
+def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
+    """同一人物だが氏名の表記だけが異なる / Same person; the name differs only in notation."""
+    conf = resolution.settings
+    v = resolution.verdicts
+    same = v[(v["linked_pos"] >= 0) & (v["p_wrong"] < float(conf["mislink_queue_threshold"]))
+             & (v["p_same_linked"] >= float(conf["notation_min_same_probability"]))].reset_index(drop=True)
+    if same.empty:
+        return pd.DataFrame(columns=["insurer_number", "member_id"])
+    pairs = _pair_rows(resolution, same["member_pos"].to_numpy(), same["linked_pos"].to_numpy())
+    keep = notation_mask(pairs)
+    same, pairs = same[keep].reset_index(drop=True), pairs[keep].reset_index(drop=True)
+    if same.empty:
+        return pd.DataFrame(columns=["insurer_number", "member_id"])
+    fields = field_evidence(resolution, pairs)
+    members, residents = resolution.members, resolution.residents
+    cache: dict[tuple, list[str]] = {}
+    records = []
+    for i in range(len(same)):
+        member = members.iloc[int(pairs.at[i, "li"])]
+        resident = residents.iloc[int(pairs.at[i, "ri"])]
+        key = (member.get("name_kanji"), member.get("name_kana"), member.get("name_alpha"),
+               resident.get("name_kanji"), resident.get("name_kana"), resident.get("name_alpha"),
+               pairs.at[i, "level_name_kanji"], pairs.at[i, "level_name_kana"], pairs.at[i, "level_name_alpha"])
+        key = tuple(None if (k is None or k is pd.NA) else k for k in key)
+        if key not in cache:
+            cache[key] = notation_reasons(pairs.iloc[i], member, resident)
+        reasons = cache[key]
+        member_name = _text(member.get("name_kanji")) or _text(member.get("name_alpha")) or _text(member.get("name_kana"))
+        resident_name = _text(resident.get("name_kanji")) or _text(resident.get("name_alpha")) or _text(resident.get("name_kana"))
+        # Width or spacing alone changes nothing a person reads: info; anything else low.
+        cosmetic = set(reasons) <= {"WIDTH", "SPACING", "KANA_HALFWIDTH", "ALPHA_CASE", "VARIATION_SELECTOR"}
+        records.append({
+            "insurer_number": same.at[i, "insurer_number"], "member_id": same.at[i, "member_id"],
+            "score": round(float(same.at[i, "p_same_linked"]), 4),
+            "severity": "info" if cosmetic else "low",
+            "facts": f"{same.at[i, 'linked_resident_id']}|{'+'.join(reasons)}|{member_name}|{resident_name}",
+            "evidence": {
+                "reasons": reasons, "pattern": "+".join(reasons),
+                "reasons_ja": "・".join(REASON_LABELS_JA.get(r, r) for r in reasons),
+                "reasons_en": ", ".join(reasons),
+                "member_name": member_name, "resident_name": resident_name,
+                "linked_resident_id": same.at[i, "linked_resident_id"],
+                "p_same_linked": round(float(same.at[i, "p_same_linked"]), 4),
+                "fields": fields[i],
+                "line": int(member["_line"]) if "_line" in member and not pd.isna(member["_line"]) else None,
+            },
+        })
+    return pd.DataFrame.from_records(records)
