@@ -1,0 +1,207 @@
+"""個人番号・資格日付の欠陥注入 / number and impossible-date injections (issue #2).
+
+Each injected member is recorded in ``world.truth`` (one row per rule it should raise) and
+added to ``world.touched``; members already touched are left alone. The OQS copy receives the
+same change, because the insurer registered its own (wrong) data on the intermediary server —
+the defect is the insurer's, not a divergence between the two sides.
+
+Patterns
+- NUMBER_INVALID: ``typo_single_digit`` (one digit mistyped, check digit fails),
+  ``typo_adjacent_swap`` (two neighbouring digits swapped, check fails), ``missing``
+  (neither the number nor its last four delivered).
+- RESIDENT_NOT_FOUND: ``unknown_valid_number`` (a valid number that nobody in the extract holds).
+- NUMBER_SHARED: ``family_member_number`` / ``other_person_number`` — a second member, a
+  different person (other birth date or sex), carries the first member's number; both
+  members are recorded, and the second also as MISLINK_SUSPECTED (its number points at
+  someone else).
+- QUAL_DATE_INVALID: ``acquisition_before_birth``, ``loss_before_acquisition``,
+  ``loss_after_as_of`` (a loss at 75 pre-entered before the birthday), ``acquisition_after_as_of``.
+
+Rates: :data:`RATE_PER_10K` per rule, scaled with the member count, at least one each from
+2,000 members.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from reconcile.privacy import check_digit_ok
+from reconcile.synth import rules_truth as rt
+from reconcile.synth.population import number_strings, unique_bodies
+from reconcile.synth.world import World
+
+RATE_PER_10K = {"NUMBER_INVALID": 3.0, "RESIDENT_NOT_FOUND": 2.0, "NUMBER_SHARED": 2.0, "QUAL_DATE_INVALID": 3.0}
+MIN_MEMBERS_FOR_ONE = 2_000
+DAY = pd.Timedelta(days=1)
+
+
+def injection_count(rule_id: str, members: int) -> int:
+    """How many members get ``rule_id`` injected in a municipality of ``members``."""
+    count = int(round(members * RATE_PER_10K[rule_id] / 10_000))
+    return max(count, 1) if members >= MIN_MEMBERS_FOR_ONE else count
+
+
+def _eligible(world: World, *, active: bool | None = True, with_number: bool = True) -> np.ndarray:
+    """Row positions of members free for injection (untouched, one membership per person)."""
+    M = world.members
+    ok = np.ones(len(M), dtype=bool)
+    if world.touched:
+        keys = pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]])
+        ok &= ~keys.isin(list(world.touched))
+    if "_resident_id" in M:
+        ok &= ~M["_resident_id"].duplicated(keep=False).to_numpy()
+    if active is True:
+        ok &= M["loss_date"].isna().to_numpy()
+    elif active is False:
+        ok &= M["loss_date"].notna().to_numpy()
+    if with_number:
+        ok &= M["individual_number"].notna().to_numpy()
+    return np.flatnonzero(ok)
+
+
+def _set(world: World, pos: int, **values) -> None:
+    """Set member fields and mirror them on the member's OQS row."""
+    M, O = world.members, world.oqs
+    for column, value in values.items():
+        M.loc[M.index[pos], column] = value
+    hit = np.flatnonzero((O["insurer_number"] == M["insurer_number"].iat[pos]).to_numpy()
+                         & (O["member_id"] == M["member_id"].iat[pos]).to_numpy())
+    for column, value in values.items():
+        if column in O.columns and len(hit):
+            O.loc[O.index[hit], column] = value
+
+
+def _record(world: World, pos: int, rule_id: str, pattern: str) -> None:
+    M = world.members
+    resident = M["_resident_id"].iat[pos] if "_resident_id" in M else None
+    world.record(M["insurer_number"].iat[pos], M["member_id"].iat[pos], rule_id, pattern, resident)
+
+
+def _typo(rng: np.random.Generator, number: str, swap: bool) -> str:
+    """A mistyped copy of ``number`` that fails the check digit."""
+    digits = list(number)
+    for _ in range(200):
+        candidate = digits.copy()
+        if swap:
+            i = int(rng.integers(0, 11))
+            if candidate[i] == candidate[i + 1]:
+                continue
+            candidate[i], candidate[i + 1] = candidate[i + 1], candidate[i]
+        else:
+            i = int(rng.integers(0, 12))
+            candidate[i] = str((int(candidate[i]) + int(rng.integers(1, 10))) % 10)
+        text = "".join(candidate)
+        if not check_digit_ok(text):
+            return text
+    raise RuntimeError("no failing typo found")  # pragma: no cover - 98% of typos fail
+
+
+def _take(rng, pool: np.ndarray, k: int, used: set[int]) -> list[int]:
+    free = np.array([p for p in pool if p not in used]) if used else pool
+    if len(free) == 0 or k <= 0:
+        return []
+    picked = rng.choice(free, size=min(k, len(free)), replace=False).tolist()
+    used.update(picked)
+    return picked
+
+
+def inject(world: World) -> None:
+    """Inject NUMBER_INVALID, RESIDENT_NOT_FOUND, NUMBER_SHARED and QUAL_DATE_INVALID cases."""
+    rng = world.rng
+    M = world.members
+    n_members = len(M)
+    used: set[int] = set()
+
+    # --- NUMBER_INVALID ---
+    patterns = ("typo_single_digit", "typo_adjacent_swap", "missing")
+    picked = _take(rng, _eligible(world), injection_count("NUMBER_INVALID", n_members), used)
+    for i, pos in enumerate(picked):
+        pattern = patterns[i % len(patterns)] if i < len(patterns) else rng.choice(patterns, p=[0.5, 0.25, 0.25])
+        if pattern == "missing":
+            _set(world, pos, individual_number=None, individual_number_last4=None)
+        else:
+            _set(world, pos, individual_number=_typo(rng, M["individual_number"].iat[pos], pattern == "typo_adjacent_swap"))
+        _record(world, pos, "NUMBER_INVALID", str(pattern))
+        if pattern != "missing":
+            # A number failing its check digit belongs to nobody, so the look-up finds no resident either.
+            _record(world, pos, "RESIDENT_NOT_FOUND", str(pattern))
+
+    # --- RESIDENT_NOT_FOUND: a valid number nobody in the extract (or the insurer) holds ---
+    picked = _take(rng, _eligible(world), injection_count("RESIDENT_NOT_FOUND", n_members), used)
+    if picked:
+        taken = pd.concat([world.residents["individual_number"], M["individual_number"]]).dropna()
+        taken_bodies = (taken.str[:11].astype(np.int64)).to_numpy()
+        fresh = number_strings(unique_bodies(rng, len(picked), exclude=taken_bodies))
+        for pos, number in zip(picked, fresh):
+            _set(world, pos, individual_number=number)
+            _record(world, pos, "RESIDENT_NOT_FOUND", "unknown_valid_number")
+
+    # --- NUMBER_SHARED: a second, different person carries the first one's number ---
+    n_shared = injection_count("NUMBER_SHARED", n_members)
+    pool = _eligible(world)
+    holders = _take(rng, pool, n_shared, used)
+    household = M["household_id"].to_numpy(dtype=object)
+    birth = M["birth_date"].to_numpy()
+    sex = M["sex"].to_numpy()
+    free = np.setdiff1d(pool, np.fromiter(used, dtype=np.int64, count=len(used)))
+    for i, x in enumerate(holders):
+        different = (birth[free] != birth[x]) | (sex[free] != sex[x])
+        family = free[(household[free] == household[x]) & different]
+        if i % 2 == 0 and len(family):
+            y, pattern = int(rng.choice(family)), "family_member_number"
+        else:
+            others = free[different & (household[free] != household[x])]
+            y, pattern = int(rng.choice(others)), "other_person_number"
+        used.add(y)
+        free = free[free != y]
+        _set(world, y, individual_number=M["individual_number"].iat[x])
+        _record(world, x, "NUMBER_SHARED", pattern)
+        _record(world, y, "NUMBER_SHARED", pattern)
+        _record(world, y, "MISLINK_SUSPECTED", pattern)
+
+    # --- QUAL_DATE_INVALID ---
+    as_of = world.as_of
+    k = injection_count("QUAL_DATE_INVALID", n_members)
+    if k == 0:
+        return
+    patterns = ("acquisition_before_birth", "loss_before_acquisition", "loss_after_as_of", "acquisition_after_as_of")
+    plan = [patterns[i % len(patterns)] for i in range(k)]
+    trigger = M["_trigger"].to_numpy(dtype=object) if "_trigger" in M else np.full(n_members, "", dtype=object)
+    births = M["birth_date"].to_numpy(dtype="datetime64[D]")
+    turning_75_soon = np.flatnonzero((rt.kokuho_loss_at_75(births) > np.datetime64(as_of.date()))
+                                     & (rt.anniversary(births, 75) <= np.datetime64((as_of + 90 * DAY).date())))
+    for pattern in plan:
+        if pattern == "acquisition_before_birth":
+            pool = _eligible(world, with_number=False)
+            born = pool[trigger[pool] == "birth"]
+            pos = _take(rng, born if len(born) else pool, 1, used)
+            if not pos:
+                continue
+            pos = pos[0]
+            # A year typed wrong on a newborn's enrolment: one year before the birth.
+            _set(world, pos, acquisition_date=M["birth_date"].iat[pos] - pd.DateOffset(years=1))
+        elif pattern == "loss_before_acquisition":
+            pos = _take(rng, _eligible(world, active=False, with_number=False), 1, used)
+            if not pos:
+                continue
+            pos = pos[0]
+            _set(world, pos, loss_date=M["acquisition_date"].iat[pos] - int(rng.integers(1, 400)) * DAY)
+        elif pattern == "loss_after_as_of":
+            pool = _eligible(world, with_number=False)
+            soon = np.intersect1d(pool, turning_75_soon)
+            pos = _take(rng, soon if len(soon) else pool, 1, used)
+            if not pos:
+                continue
+            pos = pos[0]
+            if len(soon):
+                loss = pd.Timestamp(rt.kokuho_loss_at_75(births[pos:pos + 1])[0])
+            else:
+                loss = as_of + int(rng.integers(5, 60)) * DAY
+            _set(world, pos, loss_date=loss, loss_reason="4" if len(soon) else "9")
+        else:  # acquisition_after_as_of: a future enrolment keyed in early
+            pos = _take(rng, _eligible(world, with_number=False), 1, used)
+            if not pos:
+                continue
+            pos = pos[0]
+            _set(world, pos, acquisition_date=as_of + int(rng.integers(3, 45)) * DAY)
+        _record(world, pos, "QUAL_DATE_INVALID", pattern)
