@@ -92,10 +92,10 @@ def drift_table(stats: pd.DataFrame, history: pd.DataFrame | None, as_of: pd.Tim
     feeds = past.groupby(["insurer_number", "statistic"])["as_of"].nunique().rename("history_feeds")
     table = current.join(median, on=["insurer_number", "statistic"]).join(mad, on=["insurer_number", "statistic"]) \
         .join(feeds, on=["insurer_number", "statistic"])
-    # A statistic new in this feed (e.g. a category never seen) compares with zero.
-    table["median"] = table["median"].fillna(0.0)
-    table["mad"] = table["mad"].fillna(0.0)
+    # feed_stats emits every ratio and category share (zeros included), so a statistic without
+    # three earlier values was not kept then (e.g. added later): it is not judged either.
     table["history_feeds"] = table["history_feeds"].fillna(0).astype(int)
+    table = table.loc[table["history_feeds"] >= MIN_HISTORY_FEEDS]
     table["kind"] = table["statistic"].map(statistic_kind)
     is_count = (table["kind"] == "count").to_numpy(bool)
     floor = np.where(is_count, np.maximum(1.0, _setting(settings, "drift_count_scale_floor_ratio") * table["median"].abs()),
@@ -108,7 +108,8 @@ def drift_table(stats: pd.DataFrame, history: pd.DataFrame | None, as_of: pd.Tim
                                      _setting(settings, "drift_min_count_ratio") * table["median"].abs()),
                           _setting(settings, "drift_min_share_change"))
     table["moved"] = (table["robust_z"].abs() >= _setting(settings, "drift_z")) & (table["change"].abs() >= min_change)
-    return table.reset_index(drop=True)
+    return table.reset_index(drop=True)[["insurer_number", "statistic", "kind", "value", "median", "mad", "robust_z",
+                                         "change", "history_feeds", "moved"]]
 
 
 def _describe(row: pd.Series) -> str:
