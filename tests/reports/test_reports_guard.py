@@ -1,0 +1,52 @@
+"""The 12-digit guard: what it refuses, what it lets through, and that its own message leaks nothing."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reports.guard import IndividualNumberLeak, assert_no_individual_number, find_individual_numbers, last4
+
+REFUSED = [
+    {"description": "bare 12 digits", "text": "123456789018"},
+    {"description": "inside Japanese text", "text": "個人番号123456789018の住民"},
+    {"description": "after letters", "text": "ID123456789018"},
+    {"description": "full-width digits", "text": "番号１２３４５６７８９０１８"},
+    {"description": "groups of four with spaces", "text": "1234 5678 9018"},
+    {"description": "groups of four with hyphens", "text": "1234-5678-9018"},
+    {"description": "longer run holding a number", "text": "12345678901801"},
+    {"description": "in a CSV cell", "text": 'a,b\n"x",123456789018\n'},
+]
+ALLOWED = [
+    {"description": "last four digits", "text": "下4桁 9018"},
+    {"description": "insurer number", "text": "保険者番号 131016 / 01131016"},
+    {"description": "eleven digits", "text": "12345678901"},
+    {"description": "timestamp", "text": "2026-11-23 10:00:00"},
+    {"description": "phone number", "text": "03-1234-5678"},
+    {"description": "base64 image with long digit runs",
+     "text": '<img src="data:image/png;base64,iVBOR123456789012345678w0KGgo=">'},
+]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c["description"] for c in REFUSED])
+def test_refused(case):
+    with pytest.raises(IndividualNumberLeak, match="report.html"):
+        assert_no_individual_number(case["text"], "report.html")
+
+
+@pytest.mark.parametrize("case", ALLOWED, ids=[c["description"] for c in ALLOWED])
+def test_allowed(case):
+    assert find_individual_numbers(case["text"]) == []
+    assert_no_individual_number(case["text"], "report.html")
+
+
+def test_the_error_shows_only_the_last_four_digits():
+    with pytest.raises(IndividualNumberLeak) as caught:
+        assert_no_individual_number("a 123456789018 b 987654321098", "x.csv")
+    message = str(caught.value)
+    assert "123456789018" not in message and "987654321098" not in message
+    assert "…9018" in message and "…1098" in message and "2 run(s)" in message
+
+
+def test_last4_keeps_only_four_digits():
+    values = pd.Series(["123456789018", "9018", "12-34", None, ""], dtype="string")
+    assert last4(values).tolist() == ["9018", "9018", "1234", pd.NA, pd.NA]
