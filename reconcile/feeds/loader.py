@@ -116,8 +116,11 @@ def _mask_passthrough(column: pd.Series) -> pd.Series:
 class _FileLoader:
     """Normalises the chunks of one feed file and collects its row errors."""
 
-    def __init__(self, feed_file: spec.FeedFile, file_name: str, key: bytes, dates: values.DateNormaliser):
+    def __init__(self, feed_file: spec.FeedFile, file_name: str, key: bytes, dates: values.DateNormaliser,
+                 raw_names: dict[str, str] | None = None):
         self.feed_file, self.file_name, self.key, self.dates = feed_file, file_name, key, dates
+        # passthrough columns keep the name as written in the header (folded name → raw name)
+        self.raw_names = raw_names or {}
         self.problems: list[pd.DataFrame] = []
         self.counts: dict[str, int] = {}
 
@@ -144,7 +147,7 @@ class _FileLoader:
         for name in raw.columns:
             column = schema.get(name)
             if column is None:
-                out[name] = _mask_passthrough(raw[name])
+                out[self.raw_names.get(name, name)] = _mask_passthrough(raw[name])
                 continue
             text = values.strip_text(raw[name])
             stripped[name] = text
@@ -216,7 +219,8 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
         raise _rejected(file_name, "", "列名が空の列があります", "a column has no name")
     timings["open"] = time.perf_counter() - started
 
-    file_loader = _FileLoader(feed_file, file_name, key, dates)
+    raw_names = {folded: raw.strip() for folded, raw in zip(columns, source.raw_columns)}
+    file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names)
     chunks, rows_done = [], 0
     started = time.perf_counter()
     try:
@@ -276,7 +280,7 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
         "quarantine_entries": int(len(quarantine)),
         "normalise_errors": {k: int(v) for k, v in file_loader.counts.items()},
         "gx_errors": gx_counts,
-        "passthrough_columns": [c for c in columns if c not in feed_file.by_name],
+        "passthrough_columns": [raw_names[c] for c in columns if c not in feed_file.by_name],
         "gx": gx_summary,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -2,8 +2,9 @@
 
 CSV
 - Encoding: strict UTF-8 (``utf-8-sig`` when a BOM is present), else strict CP932 (the
-  Windows superset of Shift_JIS), else charset-normalizer's best guess provided it is
-  ASCII-compatible and decodes the whole file strictly; otherwise the feed is rejected.
+  Windows superset of Shift_JIS), else charset-normalizer's best guess provided it is a
+  Japanese encoding of ``FALLBACK_ENCODINGS`` (EUC-JP, Shift_JIS-2004 …) and decodes the
+  whole file strictly; otherwise the feed is rejected (unknown encoding).
 - Physical line numbers (header = line 1) are computed from the bytes, not from the parser:
   a newline ends a record only outside quotes (an even number of ``"`` before it — doubled
   quotes keep the parity). That holds byte-wise for UTF-8 and CP932 alike (neither has 0x0A
@@ -34,6 +35,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+# charset-normalizer guesses accepted as a fallback: Japanese encodings whose multi-byte
+# sequences never contain 0x0A or 0x22 (the line scan relies on that). A Latin-1 or UTF-16
+# guess for a Japanese feed is wrong or unsupported, so the feed is rejected instead.
+FALLBACK_ENCODINGS = frozenset({"euc_jp", "euc_jis_2004", "euc_jisx0213", "shift_jis", "shift_jis_2004",
+                                "shift_jisx0213"})
 SCAN_BLOCK = 1 << 24       # 16 MiB per read when fingerprinting and finding line ends
 CSV_BLOCK = 1 << 25        # 32 MiB per parsed block (~150k member rows)
 PARQUET_BATCH = 200_000
@@ -62,8 +68,8 @@ class Source:
     sha256: str
     raw_columns: list[str]            # header as written
     encoding: str | None = None
-    data_lines: np.ndarray | None = None       # physical start line of every non-blank data record
-    record_start_lines: np.ndarray | None = None  # same, header included (record ordinal → line)
+    record_start_lines: np.ndarray | None = None  # physical start line of each non-blank record (header first)
+    bad_ordinals: np.ndarray | None = None   # 1-based ordinals of records with a wrong field count
     quoted_newlines: bool = False
     bad_rows: list[BadRow] = field(default_factory=list)
 
@@ -94,6 +100,9 @@ def _open_csv(path: Path) -> Source:
     newline_count = 0
     offset = 0
     terminators, terminator_newline_index = [], []
+    # Unquoted commas per record (fields - 1), to find rows with a wrong number of fields
+    # without relying on the parser's row numbering (unknown when values hold newlines).
+    commas_per_record, comma_carry = [], 0
     first_bytes = b""
     with path.open("rb") as handle:
         while chunk := handle.read(SCAN_BLOCK):
@@ -110,7 +119,14 @@ def _open_csv(path: Path) -> Source:
             quotes = np.flatnonzero(array == 0x22)
             quotes_before = np.searchsorted(quotes, newlines) + parity
             ends_record = (quotes_before & 1) == 0
-            terminators.append(newlines[ends_record] + offset)
+            block_ends = newlines[ends_record]
+            commas = np.flatnonzero(array == 0x2C)
+            commas = commas[((np.searchsorted(quotes, commas) + parity) & 1) == 0]
+            per_record = np.bincount(np.searchsorted(block_ends, commas), minlength=len(block_ends) + 1)
+            per_record[0] += comma_carry
+            commas_per_record.append(per_record[:-1])
+            comma_carry = int(per_record[-1])
+            terminators.append(block_ends + offset)
             terminator_newline_index.append(np.flatnonzero(ends_record) + newline_count)
             newline_count += len(newlines)
             parity = (parity + len(quotes)) & 1
@@ -130,6 +146,7 @@ def _open_csv(path: Path) -> Source:
     starts = np.concatenate([[0], ends + 1]).astype(np.int64)
     stops = np.concatenate([ends, [size]]).astype(np.int64)
     start_lines = np.concatenate([[1], ends_index + 2]).astype(np.int64)
+    fields = np.concatenate([*commas_per_record, [comma_carry]]).astype(np.int64) + 1
     lengths = stops - starts
     blank = lengths == 0
     maybe_cr = np.flatnonzero(lengths == 1)
@@ -141,15 +158,21 @@ def _open_csv(path: Path) -> Source:
     if blank[0]:
         raise ReadError("no_header", "1行目に見出し行がありません", "line 1 holds no header")
     record_lines = start_lines[~blank]
+    record_fields = fields[~blank]
 
     encoding = _detect_encoding(path, utf8_ok, first_bytes)
     with path.open("rb") as handle:
         header_bytes = handle.read(int(stops[0]))
     header_text = header_bytes.decode(encoding).rstrip("\r")
     raw_columns = next(csv.reader(io.StringIO(header_text)))
+    if record_fields[0] != len(raw_columns):
+        raise ReadError("unreadable", "見出し行を解釈できません", "the header line cannot be parsed")
+    wrong = np.flatnonzero(record_fields != len(raw_columns))
+    bad_rows = [BadRow(line=int(record_lines[i]), message=f"{int(record_fields[i])} fields, expected {len(raw_columns)}")
+                for i in wrong]
     return Source(path=path, format="csv", sha256=sha.hexdigest(), raw_columns=raw_columns,
-                  encoding=encoding, data_lines=record_lines[1:], record_start_lines=record_lines,
-                  quoted_newlines=newline_count > len(ends))
+                  encoding=encoding, record_start_lines=record_lines, bad_ordinals=wrong + 1,
+                  quoted_newlines=newline_count > len(ends), bad_rows=bad_rows)
 
 
 def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
@@ -160,11 +183,8 @@ def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
     from charset_normalizer import from_path
 
     best = from_path(path).best()
-    if best is not None:
-        guess = best.encoding
-        ascii_compatible = 'a,"\n'.encode(guess, errors="replace") == b'a,"\n'
-        if ascii_compatible and _decodes(path, guess):
-            return guess
+    if best is not None and best.encoding in FALLBACK_ENCODINGS and _decodes(path, best.encoding):
+        return best.encoding
     raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) のいずれでもありません）",
                     "unknown encoding (neither UTF-8, UTF-8 with BOM nor CP932/Shift_JIS)")
 
@@ -183,18 +203,12 @@ def _decodes(path: Path, encoding: str) -> bool:
 
 def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     positional = [f"c{i}" for i in range(len(source.raw_columns))]
-    invalid_ordinals: list[int] = []
+    skipped = [0]
 
     def on_invalid(row) -> str:
-        # row.number: 1-based ordinal among non-blank records, header included
-        number = row.number if row.number is not None and row.number > 0 else None
-        if number is None or number > len(source.record_start_lines):
-            raise ReadError("unreadable", "行番号を特定できない不正な行があります",
-                            f"a malformed row without a known position: {row.text[:40]!r}")
-        invalid_ordinals.append(number)
-        source.bad_rows.append(BadRow(
-            line=int(source.record_start_lines[number - 1]),
-            message=f"{row.actual_columns} fields, expected {row.expected_columns}"))
+        # Which rows are malformed is known from the line scan (source.bad_rows); the
+        # parser's own row numbers are unknown when values hold newlines, so only count here.
+        skipped[0] += 1
         return "skip"
 
     encoding = source.encoding or "utf-8"
@@ -217,7 +231,7 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
             candidates = np.arange(next_ordinal, min(next_ordinal + wanted, total + 1))
             if len(candidates) == 0:
                 raise ReadError("unreadable", "行数が一致しません", "row count mismatch while reading")
-            keep = candidates[~np.isin(candidates, invalid_ordinals)] if invalid_ordinals else candidates
+            keep = candidates[~np.isin(candidates, source.bad_ordinals)] if len(source.bad_ordinals) else candidates
             taken.append(keep)
             wanted -= len(keep)
             next_ordinal = int(candidates[-1]) + 1
@@ -225,6 +239,12 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         frame = batch.to_pandas(types_mapper={pa.string(): _STRING}.get)
         frame.columns = source.columns
         yield frame, source.record_start_lines[ordinals - 1]
+    unread = np.setdiff1d(np.arange(next_ordinal, total + 1), source.bad_ordinals)
+    if skipped[0] != len(source.bad_rows) or unread.size:
+        # The parser and the line scan disagree (e.g. a stray quote inside a field): the
+        # line numbers could not be trusted, so the file is refused rather than mislabelled.
+        raise ReadError("unreadable", "引用符の対応が取れない行があり、行番号を確定できません",
+                        "unbalanced quotes: rows cannot be matched to their lines")
 
 
 # ----------------------------------------------------------------------------- Parquet

@@ -1,0 +1,158 @@
+"""値の正規化 / value normalisation: each accepted spelling → its canonical value (table-driven)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from reconcile.feeds import eras, values
+
+DATES = [
+    {"description": "ISO", "text": "2026-11-01", "expected": dt.date(2026, 11, 1)},
+    {"description": "slashes", "text": "2026/11/01", "expected": dt.date(2026, 11, 1)},
+    {"description": "slashes, no zero padding", "text": "2026/1/8", "expected": dt.date(2026, 1, 8)},
+    {"description": "compact YYYYMMDD", "text": "20261101", "expected": dt.date(2026, 11, 1)},
+    {"description": "西暦 with 年月日", "text": "2026年11月1日", "expected": dt.date(2026, 11, 1)},
+    {"description": "midnight time part from a spreadsheet", "text": "2026-11-01 00:00:00", "expected": dt.date(2026, 11, 1)},
+    {"description": "昭和 in kanji", "text": "昭和45年3月12日", "expected": dt.date(1970, 3, 12)},
+    {"description": "昭和 letter with dots", "text": "S45.03.12", "expected": dt.date(1970, 3, 12)},
+    {"description": "昭和 letter, lower case", "text": "s45.03.12", "expected": dt.date(1970, 3, 12)},
+    {"description": "昭和 letter compact", "text": "S450312", "expected": dt.date(1970, 3, 12)},
+    {"description": "平成 first day, letter with slashes", "text": "H1/1/8", "expected": dt.date(1989, 1, 8)},
+    {"description": "平成元年 in kanji", "text": "平成元年1月8日", "expected": dt.date(1989, 1, 8)},
+    {"description": "令和 letter, zero padded", "text": "R06.04.01", "expected": dt.date(2024, 4, 1)},
+    {"description": "令和元年 first day", "text": "令和元年5月1日", "expected": dt.date(2019, 5, 1)},
+    {"description": "大正元年 first day", "text": "大正元年7月30日", "expected": dt.date(1912, 7, 30)},
+    {"description": "明治 last day", "text": "明治45年7月29日", "expected": dt.date(1912, 7, 29)},
+    {"description": "昭和 last day", "text": "昭和64年1月7日", "expected": dt.date(1989, 1, 7)},
+    {"description": "平成 last day", "text": "平成31年4月30日", "expected": dt.date(2019, 4, 30)},
+    {"description": "full-width digits and letter (NFKC)", "text": "Ｓ４５．０３．１２", "expected": dt.date(1970, 3, 12)},
+    {"description": "full-width ISO", "text": "２０２６－１１－０１", "expected": dt.date(2026, 11, 1)},
+    {"description": "era ligature ㍼ (NFKC → 昭和)", "text": "㍼45年3月12日", "expected": dt.date(1970, 3, 12)},
+    {"description": "spaces inside", "text": "昭和 45年 3月 12日", "expected": dt.date(1970, 3, 12)},
+]
+
+BAD_DATES = [
+    {"description": "no 30 February", "text": "1999-02-30"},
+    {"description": "month 13", "text": "2026-13-01"},
+    {"description": "昭和64年1月8日 is 平成", "text": "昭和64年1月8日"},
+    {"description": "平成31年5月1日 is 令和", "text": "平成31年5月1日"},
+    {"description": "令和 before its first day", "text": "令和元年4月30日"},
+    {"description": "year 0 of an era", "text": "H0.01.01"},
+    {"description": "unknown era letter", "text": "X45.03.12"},
+    {"description": "words", "text": "不明"},
+    {"description": "two-digit year", "text": "70-03-12"},
+]
+
+
+@pytest.mark.parametrize("case", DATES, ids=[c["description"] for c in DATES])
+def test_date_forms(case):
+    assert values.parse_date(case["text"]) == case["expected"]
+
+
+@pytest.mark.parametrize("case", BAD_DATES, ids=[c["description"] for c in BAD_DATES])
+def test_bad_dates_are_none(case):
+    assert values.parse_date(case["text"]) is None
+
+
+def test_date_normaliser_maps_distinct_values_and_flags_bad_ones():
+    column = pd.Series(["S45.03.12", None, "1970-03-12", "1999-02-30", "S45.03.12"], dtype="string")
+    parsed, bad = values.DateNormaliser()(column)
+    assert parsed.tolist()[0] == pd.Timestamp("1970-03-12")
+    assert parsed.isna().tolist() == [False, True, False, True, False]
+    assert bad.tolist() == [False, False, False, True, False]
+    assert str(parsed.dtype) == "datetime64[ns]"
+
+
+def test_era_table_is_contiguous():
+    for earlier, later in zip(eras.ERAS, eras.ERAS[1:]):
+        assert earlier.end + dt.timedelta(days=1) == later.start
+
+
+CODES = [
+    {"normaliser": "sex", "text": "1", "expected": 1},
+    {"normaliser": "sex", "text": "2", "expected": 2},
+    {"normaliser": "sex", "text": "男", "expected": 1},
+    {"normaliser": "sex", "text": "女", "expected": 2},
+    {"normaliser": "sex", "text": "M", "expected": 1},
+    {"normaliser": "sex", "text": "f", "expected": 2},
+    {"normaliser": "sex", "text": "２", "expected": 2},
+    {"normaliser": "burden_ratio", "text": "10", "expected": 10},
+    {"normaliser": "burden_ratio", "text": "30", "expected": 30},
+    {"normaliser": "burden_ratio", "text": "1割", "expected": 10},
+    {"normaliser": "burden_ratio", "text": "２割", "expected": 20},
+    {"normaliser": "burden_ratio", "text": "3", "expected": 30},
+    {"normaliser": "limit_category", "text": "A", "expected": "A"},
+    {"normaliser": "limit_category", "text": "ア", "expected": "A"},
+    {"normaliser": "limit_category", "text": "ｱ", "expected": "A"},
+    {"normaliser": "limit_category", "text": "オ", "expected": "O"},
+    {"normaliser": "limit_category", "text": "現役並みⅢ", "expected": "G3"},
+    {"normaliser": "limit_category", "text": "現役並みIII", "expected": "G3"},
+    {"normaliser": "limit_category", "text": "現役並みⅠ", "expected": "G1"},
+    {"normaliser": "limit_category", "text": "一般", "expected": "IP"},
+    {"normaliser": "limit_category", "text": "低所得Ⅱ", "expected": "L2"},
+    {"normaliser": "limit_category", "text": "A03", "expected": "U"},
+    {"normaliser": "limit_category", "text": "B04", "expected": "IP"},
+    {"normaliser": "limit_category", "text": "g1", "expected": "G1"},
+    {"normaliser": "boolean", "text": "0", "expected": False},
+    {"normaliser": "boolean", "text": "1", "expected": True},
+    {"normaliser": "boolean", "text": "true", "expected": True},
+    {"normaliser": "boolean", "text": "FALSE", "expected": False},
+    {"normaliser": "boolean", "text": "有", "expected": True},
+    {"normaliser": "boolean", "text": "無", "expected": False},
+    {"normaliser": "money", "text": "1,234,567", "expected": 1234567.0},
+    {"normaliser": "money", "text": "１，０００", "expected": 1000.0},
+    {"normaliser": "money", "text": "0", "expected": 0.0},
+    {"normaliser": "individual_number", "text": "123456789018", "expected": "123456789018"},
+    {"normaliser": "individual_number", "text": "1234 5678 9018", "expected": "123456789018"},
+    {"normaliser": "individual_number", "text": "1234-5678-9018", "expected": "123456789018"},
+    {"normaliser": "individual_number", "text": "１２３４－５６７８－９０１８", "expected": "123456789018"},
+    {"normaliser": "last4", "text": "９０１８", "expected": "9018"},
+    {"normaliser": "last4", "text": "0123", "expected": "0123"},
+    {"normaliser": "identifier", "text": "１３１０１６", "expected": "131016"},
+]
+
+BAD_CODES = [
+    {"normaliser": "sex", "text": "3"},
+    {"normaliser": "sex", "text": "不明"},
+    {"normaliser": "burden_ratio", "text": "15"},
+    {"normaliser": "burden_ratio", "text": "4割"},
+    {"normaliser": "limit_category", "text": "ZZ"},
+    {"normaliser": "limit_category", "text": "現役並み"},
+    {"normaliser": "boolean", "text": "maybe"},
+    {"normaliser": "money", "text": "12万"},
+    {"normaliser": "individual_number", "text": "12345678901"},
+    {"normaliser": "individual_number", "text": "1234567890123"},
+    {"normaliser": "individual_number", "text": "12345678901a"},
+    {"normaliser": "last4", "text": "123"},
+]
+
+
+def _normalise(name: str, text: str):
+    return getattr(values, name)(pd.Series([text, None], dtype="string"))
+
+
+@pytest.mark.parametrize("case", CODES, ids=[f"{c['normaliser']}:{c['text']}" for c in CODES])
+def test_code_spellings(case):
+    normalised, bad = _normalise(case["normaliser"], case["text"])
+    assert normalised.iloc[0] == case["expected"]
+    assert pd.isna(normalised.iloc[1])
+    assert bad.tolist() == [False, False]
+
+
+@pytest.mark.parametrize("case", BAD_CODES, ids=[f"{c['normaliser']}:{c['text']}" for c in BAD_CODES])
+def test_unknown_spellings_are_bad_not_defaulted(case):
+    normalised, bad = _normalise(case["normaliser"], case["text"])
+    assert pd.isna(normalised.iloc[0])
+    assert bad.tolist() == [True, False]
+
+
+def test_names_are_only_stripped_never_nfkc():
+    raw = pd.Series(["　髙橋　ｲﾁﾛｳ ", "", None], dtype="string")
+    assert values.strip_text(raw).tolist() == ["髙橋　ｲﾁﾛｳ", pd.NA, pd.NA]
+
+
+def test_masked_shows_at_most_last_four():
+    assert values.masked("1234-5678-90123") == "********0123"
+    assert values.masked("12") == "****"
