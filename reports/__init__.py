@@ -1,0 +1,32 @@
+"""Reports (レポート) — pure builders: frames in, report objects / HTML / CSV / PNG charts out.
+
+Never imports :mod:`reconcile` or :mod:`api`; the service gathers the frames and calls:
+
+- ``build_weekly(findings, work_items_events, scans, quarantine_counts, validation, *, week, lang="ja")``
+  → :class:`reports.weekly.WeeklyReport`; ``write_weekly(report, out_dir)`` → written paths;
+  ``render_weekly_html(report)`` → the page as a string.
+- ``build_national(findings, work_items, *, period, lang="en")`` → DataFrame;
+  ``write_national(frame, path, encoding="utf-8-sig")`` → path.
+- ``assert_no_individual_number(text, where)`` — the 12-digit guard every writer here applies.
+
+Names are resolved lazily so that the national export does not pay for importing matplotlib.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "WeeklyReport": "reports.weekly", "build_weekly": "reports.weekly", "write_weekly": "reports.weekly",
+    "render_weekly_html": "reports.weekly",
+    "build_national": "reports.national", "write_national": "reports.national",
+    "NATIONAL_COLUMNS": "reports.national", "NATIONAL_COLUMNS_JA": "reports.national",
+    "IndividualNumberLeak": "reports.guard", "assert_no_individual_number": "reports.guard",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'reports' has no attribute {name!r}")
