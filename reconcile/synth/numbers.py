@@ -199,7 +199,11 @@ def inject(world: World) -> None:
                 loss = as_of + int(rng.integers(5, 60)) * DAY
             _set(world, pos, loss_date=loss, loss_reason="4" if len(soon) else "9")
         else:  # acquisition_after_as_of: a future enrolment keyed in early
-            pos = _take(rng, _eligible(world, with_number=False), 1, used)
+            # Only members alone in their household: leaving the household on as_of would
+            # change the others' household income figures (limit categories) as a side effect.
+            pool = _eligible(world, with_number=False)
+            alone = pool[~M["household_id"].duplicated(keep=False).to_numpy()[pool]]
+            pos = _take(rng, alone, 1, used)
             if not pos:
                 continue
             pos = pos[0]
