@@ -62,24 +62,6 @@ RULES = {
     "FEED_DRIFT": ("フィード統計の急変", "Feed statistic drifted"),
 }
 
-# Reason codes the name matchers may put in evidence; unknown codes are shown as they are.
-REASON_CODES = {
-    "variant_kanji": ("異体字・旧字体", "Variant / old kanji"),
-    "gaiji": ("外字プレースホルダ", "Gaiji placeholder"),
-    "gaiji_placeholder": ("外字プレースホルダ", "Gaiji placeholder"),
-    "kana_small": ("小書きカナ", "Small kana written large"),
-    "kana_variant": ("カナ表記ゆれ", "Kana variant"),
-    "long_vowel": ("長音記号", "Long-vowel mark"),
-    "width": ("全角・半角", "Full / half width"),
-    "spacing": ("空白・中黒", "Spaces / middle dot"),
-    "foreign_order": ("外国人氏名の順序", "Foreign-name order"),
-    "foreign_script": ("外国人氏名の文字種", "Foreign-name script"),
-    "alias": ("通称", "Alias (tsusho)"),
-    "former_surname": ("旧氏", "Former surname"),
-    "married_name": ("婚姻による氏の変更", "Married name"),
-}
-
-
 def _pick(table: dict[str, tuple[str, str]], key: object, lang: str) -> str:
     pair = table.get(str(key))
     if pair is None:
@@ -101,10 +83,6 @@ def severity(key: object, lang: str) -> str:
 
 def rule(key: object, lang: str) -> str:
     return _pick(RULES, key, lang)
-
-
-def reason_code(key: object, lang: str) -> str:
-    return _pick(REASON_CODES, key, lang)
 
 
 def check_lang(lang: str) -> str:

@@ -29,9 +29,12 @@ Inputs (every frame may hold more columns than listed; extra ones are ignored):
     value, reason``, which are counted), or None.
 ``validation``  feed validation summary, or None: ``{"success": bool, "checks": [{"file", "check",
     "column", "success", "unexpected_count", "message"}, ...], "messages": [str, ...],
-    "skipped_rules": [(rule_id, reason), ...]}``. Also read: the feed loader's per-file shape
-    ``{"members": {"success": bool, "expectations": [{"expectation", "column", "success",
-    "unexpected_count", "exception"}, ...]}, ...}`` and Great Expectations' ``{"results": [...]}``.
+    "skipped_rules": [(rule_id, reason), ...]}``. The feed loader's per-file shape (what the store
+    keeps in ``feeds.validation``) is read too: ``{"members": {"file", "format", "encoding",
+    "rows_read", "rows_valid", "rows_quarantined", "gx": {"success", "expectations": [{"expectation",
+    "column", "success", "unexpected_count", "exception"}, ...]}}, ...}``.
+Notation reason codes are read from the evidence key ``reasons`` (as the NOTATION_DIFFERENCE detector
+    writes it) or ``reason_codes``, at the top level or inside a compared field.
 ``skipped_rules`` (keyword)  ``[(rule_id, reason), ...]`` or dicts; default: the validation dict's,
     else the latest scan of the week's ``summary["skipped_rules"]``.
 
@@ -59,6 +62,8 @@ from reports.timeutil import local_times
 # Rules whose findings are "this member is probably someone else" — the suspects list.
 SUSPECT_RULES = ("MISLINK_SUSPECTED", "NUMBER_SHARED")
 NOTATION_RULE = "NOTATION_DIFFERENCE"
+# Evidence keys holding notation reason codes: the detector writes ``reasons`` (VARIANT_KANJI, …).
+REASON_KEYS = ("reasons", "reason_codes", "reason_code")
 TOP_SUSPECTS = 20
 
 BY_RULE_COLUMNS = [
@@ -74,6 +79,7 @@ SUSPECT_COLUMNS = [
     "suggested_last4", "status", "first_seen_scan",
 ]
 CHECK_COLUMNS = ["file", "check", "column", "success", "unexpected_count", "message"]
+FILE_COLUMNS = ["file", "format", "encoding", "rows_read", "rows_valid", "rows_quarantined", "success"]
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -94,7 +100,8 @@ class WeeklyReport:
     top_suspects: pd.DataFrame         # SUSPECT_COLUMNS, score descending
     notation_reasons: pd.DataFrame | None     # reason_code, reason_label, findings, backlog; None if no codes
     validation_success: bool | None
-    validation_checks: pd.DataFrame    # CHECK_COLUMNS
+    validation_checks: pd.DataFrame    # CHECK_COLUMNS, every check (the page lists the failed ones)
+    validation_files: pd.DataFrame     # FILE_COLUMNS, one row per feed file read
     validation_messages: list[str]
     quarantine: pd.DataFrame           # file, reason, count
     skipped_rules: pd.DataFrame        # rule_id, reason
@@ -209,34 +216,33 @@ def _quarantine(quarantine_counts: pd.DataFrame | None) -> pd.DataFrame:
     return out.sort_values(["file", "count", "reason"], ascending=[True, False, True]).reset_index(drop=True)[columns]
 
 
-def _validation(validation: Mapping[str, Any] | None) -> tuple[bool | None, pd.DataFrame, list[str]]:
+def _check_column(item: Mapping[str, Any]) -> Any:
+    columns = item.get("column") or item.get("column_list") or item.get("column_set")
+    return ", ".join(map(str, columns)) if isinstance(columns, (list, tuple)) else columns
+
+
+def _validation(validation: Mapping[str, Any] | None
+                ) -> tuple[bool | None, pd.DataFrame, pd.DataFrame, list[str]]:
+    """(overall success, checks, per-file intake, messages) from either accepted shape."""
     if not validation:
-        return None, pd.DataFrame(columns=CHECK_COLUMNS), []
+        return None, pd.DataFrame(columns=CHECK_COLUMNS), pd.DataFrame(columns=FILE_COLUMNS), []
     rows: list[dict[str, Any]] = [dict(c) for c in validation.get("checks") or []]
-    per_file = {name: part for name, part in validation.items()
-                if isinstance(part, Mapping) and isinstance(part.get("expectations"), list)}
-    for name, part in per_file.items():                    # the feed loader's shape: per file
-        for item in part["expectations"]:
-            rows.append({"file": name, "check": item.get("expectation"), "column": item.get("column"),
-                         "success": item.get("success"), "unexpected_count": item.get("unexpected_count"),
-                         "message": item.get("exception")})
-    for result in validation.get("results") or []:        # Great Expectations result shape
-        config = result.get("expectation_config") or {}
-        kwargs = config.get("kwargs") or {}
-        outcome = result.get("result") or {}
-        rows.append({"file": kwargs.get("batch_id") or validation.get("file"),
-                     "check": config.get("type") or config.get("expectation_type"),
-                     "column": kwargs.get("column"), "success": result.get("success"),
-                     "unexpected_count": outcome.get("unexpected_count"),
-                     "message": (result.get("exception_info") or {}).get("exception_message")})
+    files: list[dict[str, Any]] = []
+    # The feed loader's shape: {kind: {"file", "rows_read", …, "gx": {"success", "expectations"}}}.
+    per_file = {kind: part for kind, part in validation.items()
+                if isinstance(part, Mapping) and isinstance(part.get("gx"), Mapping)}
+    for kind, part in per_file.items():
+        name, gx = part.get("file") or kind, part["gx"]
+        files.append({**{c: part.get(c) for c in FILE_COLUMNS}, "file": name, "success": gx.get("success")})
+        rows += [{"file": name, "check": item.get("expectation"), "column": _check_column(item),
+                  "success": item.get("success"), "unexpected_count": item.get("unexpected_count"),
+                  "message": item.get("exception")} for item in gx.get("expectations") or []]
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS) if rows else pd.DataFrame(columns=CHECK_COLUMNS)
     success = validation.get("success")
-    if success is None and per_file:
-        success = all(bool(part.get("success")) for part in per_file.values())
     if success is None and rows:
-        success = bool(all(bool(r.get("success")) for r in rows))
+        success = all(bool(r.get("success")) for r in rows) and all(bool(f["success"]) for f in files)
     messages = [str(m) for m in validation.get("messages") or []]
-    return (None if success is None else bool(success)), checks, messages
+    return (None if success is None else bool(success)), checks, pd.DataFrame(files, columns=FILE_COLUMNS), messages
 
 
 def _skipped(skipped: Any) -> pd.DataFrame:
@@ -263,7 +269,7 @@ def _reason_codes(evidence: Any) -> list[str]:
     def walk(node: Any) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                if key in ("reason_codes", "reason_code"):
+                if key in REASON_KEYS:
                     values = value if isinstance(value, (list, tuple)) else [value]
                     found.extend(str(v) for v in values if v not in (None, ""))
                 else:
@@ -276,7 +282,7 @@ def _reason_codes(evidence: Any) -> list[str]:
     return list(dict.fromkeys(found))    # one count per finding and code
 
 
-def _notation_reasons(findings: pd.DataFrame, lang: str) -> pd.DataFrame | None:
+def _notation_reasons(findings: pd.DataFrame, reason_labels: Mapping[str, str] | None) -> pd.DataFrame | None:
     notation = findings.loc[findings["rule_id"] == NOTATION_RULE, ["evidence", "is_open"]]
     if notation.empty:
         return None
@@ -288,7 +294,7 @@ def _notation_reasons(findings: pd.DataFrame, lang: str) -> pd.DataFrame | None:
     out = (codes.groupby("reason_code").agg(findings=("reason_code", "size"), backlog=("is_open", "sum"))
            .reset_index().sort_values(["findings", "reason_code"], ascending=[False, True]))
     out["backlog"] = out["backlog"].astype("int64")
-    out.insert(1, "reason_label", [labels.reason_code(c, lang) for c in out["reason_code"]])
+    out.insert(1, "reason_label", [(reason_labels or {}).get(c, c) for c in out["reason_code"]])
     return out.reset_index(drop=True)
 
 
@@ -410,11 +416,14 @@ def _charts(report: WeeklyReport, findings: pd.DataFrame, font: str | None) -> d
 def build_weekly(findings: pd.DataFrame, work_items_events: pd.DataFrame | None, scans: pd.DataFrame,
                  quarantine_counts: pd.DataFrame | None, validation: Mapping[str, Any] | None, *,
                  week: str, lang: str = "ja", skipped_rules: Any = None, top_n: int = TOP_SUSPECTS,
-                 chart_font: str | None | bool = True, with_charts: bool = True) -> WeeklyReport:
+                 reason_labels: Mapping[str, str] | None = None, chart_font: str | None | bool = True,
+                 with_charts: bool = True) -> WeeklyReport:
     """Build the weekly report for ISO ``week`` (``YYYY-Www``) — 週次点検レポートを組み立てる.
 
     ``skipped_rules``: ``[(rule_id, reason), ...]`` as the engine's ``RuleRun.skipped``; default
-    ``validation["skipped_rules"]``. ``chart_font``: True finds an installed Japanese font, False
+    ``validation["skipped_rules"]``. ``reason_labels``: notation reason code → label in the report
+    language (the detectors' ``REASON_LABELS_JA``; codes are shown as they are without it).
+    ``chart_font``: True finds an installed Japanese font, False
     forces ASCII chart labels, a string names the family to use. ``with_charts=False`` skips the
     charts (about half a second each), e.g. for a JSON view of the same figures.
     """
@@ -424,7 +433,7 @@ def build_weekly(findings: pd.DataFrame, work_items_events: pd.DataFrame | None,
     frame = _findings(findings, future_ids, week_ids)
     resolved = _resolved_events(work_items_events, frame, monday)
     by_rule = _by_rule(frame, resolved, lang)
-    success, checks, messages = _validation(validation)
+    success, checks, files, messages = _validation(validation)
     quarantine = _quarantine(quarantine_counts)
     if skipped_rules is None and validation:
         skipped_rules = validation.get("skipped_rules")
@@ -445,8 +454,8 @@ def build_weekly(findings: pd.DataFrame, work_items_events: pd.DataFrame | None,
         week=week, lang=lang, week_start=monday, week_end=sunday, scans=week_scans,
         by_rule=by_rule, by_category=_by_category(by_rule), queue_status=_queue_status(frame, resolved),
         resolved_this_week=_resolved_table(resolved), top_suspects=_top_suspects(frame, top_n),
-        notation_reasons=_notation_reasons(frame, lang), validation_success=success,
-        validation_checks=checks, validation_messages=messages, quarantine=quarantine,
+        notation_reasons=_notation_reasons(frame, reason_labels), validation_success=success,
+        validation_checks=checks, validation_files=files, validation_messages=messages, quarantine=quarantine,
         skipped_rules=_skipped(skipped_rules), totals=totals,
     )
     font = charts.japanese_font() if chart_font is True else (chart_font or None)
@@ -501,7 +510,8 @@ TEXT: dict[str, dict[str, str]] = {
         "no_suspects": "未処理の紐付け誤りの疑いはありません。",
         "h_notation": "表記ゆれの理由別内訳", "no_notation": "表記ゆれの検出結果に理由コードが含まれていないため、内訳は表示していません。",
         "h_validation": "フィード検証結果", "validation_ok": "検証：合格", "validation_ng": "検証：不合格あり",
-        "validation_none": "検証結果は渡されていません。", "h_checks": "検証項目", "h_messages": "メッセージ",
+        "validation_none": "検証結果は渡されていません。", "h_checks": "不合格の検証項目", "h_messages": "メッセージ",
+        "h_files": "ファイル別の取込結果", "checks_passed": "検証項目 {passed} / {total} 件合格",
         "h_quarantine": "隔離された行（ファイル・理由別）", "no_quarantine": "隔離された行はありません。",
         "h_skipped": "実行しなかったルールと理由", "no_skipped": "すべてのルールを実行しました。",
         "privacy": "個人番号は下4桁のみ表示しています。", "total": "合計",
@@ -520,7 +530,8 @@ TEXT: dict[str, dict[str, str]] = {
         "c_suggested_last4": "候補の個人番号下4桁", "c_status": "状態", "c_first_seen_scan": "初回検出スキャン",
         "c_reason_code": "理由コード", "c_reason_label": "理由", "c_file": "ファイル", "c_check": "検証項目",
         "c_column": "列", "c_success": "結果", "c_unexpected_count": "不適合件数", "c_message": "メッセージ",
-        "c_reason": "理由", "c_count": "行数", "c_count_findings": "件数",
+        "c_reason": "理由", "c_count": "行数", "c_format": "形式", "c_encoding": "文字コード",
+        "c_rows_read": "読込行数", "c_rows_valid": "有効行数", "c_rows_quarantined": "隔離行数", "c_count_findings": "件数",
     },
     "en": {
         "title": "Weekly reconciliation report", "period": "Week", "generated_for": "For",
@@ -536,7 +547,8 @@ TEXT: dict[str, dict[str, str]] = {
         "h_notation": "Notation differences by reason",
         "no_notation": "Notation findings carry no reason codes, so no breakdown is shown.",
         "h_validation": "Feed validation", "validation_ok": "Validation: passed", "validation_ng": "Validation: failures",
-        "validation_none": "No validation results were given.", "h_checks": "Checks", "h_messages": "Messages",
+        "validation_none": "No validation results were given.", "h_checks": "Failed checks", "h_messages": "Messages",
+        "h_files": "Files read", "checks_passed": "{passed} of {total} checks passed",
         "h_quarantine": "Quarantined rows (by file and reason)", "no_quarantine": "No rows were quarantined.",
         "h_skipped": "Rules not run, and why", "no_skipped": "Every rule ran.",
         "privacy": "Individual numbers are shown by their last four digits only.", "total": "Total",
@@ -554,7 +566,8 @@ TEXT: dict[str, dict[str, str]] = {
         "c_suggested_last4": "Suggested number (last 4)", "c_status": "Status", "c_first_seen_scan": "First seen",
         "c_reason_code": "Reason code", "c_reason_label": "Reason", "c_file": "File", "c_check": "Check",
         "c_column": "Column", "c_success": "Result", "c_unexpected_count": "Unexpected", "c_message": "Message",
-        "c_reason": "Reason", "c_count": "Rows", "c_count_findings": "Findings",
+        "c_reason": "Reason", "c_count": "Rows", "c_format": "Format", "c_encoding": "Encoding",
+        "c_rows_read": "Rows read", "c_rows_valid": "Valid", "c_rows_quarantined": "Quarantined", "c_count_findings": "Findings",
     },
 }
 
@@ -628,6 +641,10 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
     category = {"category": lambda c: labels.category(c, lang)}
     when = {c: (lambda v: _cell(pd.to_datetime(v, errors="coerce")) or _cell(v))
             for c in ("started_at", "finished_at", "as_of")}
+    verdict = {"success": lambda v: "" if v is None or v is pd.NA else (t["yes"] if bool(v) else t["no"])}
+    checks = report.validation_checks
+    failed = checks.loc[checks["success"].map(lambda v: v is not None and v is not pd.NA and not bool(v))]
+    checks_passed = t["checks_passed"].format(passed=len(checks) - len(failed), total=len(checks))
     cat_cols = ["category", *counts]
     rule_cols = ["rule_id", "rule_label", "category", *counts]
     queue_frame = report.queue_status.assign(no=range(1, len(report.queue_status) + 1),
@@ -644,9 +661,9 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
                            formatters={"status": lambda s: labels.status(s, lang),
                                        "score": lambda v: "–" if pd.isna(v) else f"{float(v):.2f}"}),
         "quarantine": _table(report.quarantine, ["file", "reason", "count"], lang, numeric=["count"], total=True),
-        "checks": _table(report.validation_checks, CHECK_COLUMNS, lang, numeric=["unexpected_count"],
-                         formatters={"success": lambda v: "" if v is None or v is pd.NA
-                                     else (t["yes"] if bool(v) else t["no"])}),
+        "checks": _table(failed, CHECK_COLUMNS, lang, numeric=["unexpected_count"], formatters=verdict),
+        "files": _table(report.validation_files, FILE_COLUMNS, lang, formatters=verdict,
+                        numeric=["rows_read", "rows_valid", "rows_quarantined"]),
         "skipped": _table(report.skipped_rules, ["rule_id", "reason"], lang),
         "resolved": None,
         "notation": None,
@@ -661,5 +678,5 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
                                     heading_keys={"findings": "c_count_findings", "backlog": "c_backlog"})
     chart_uris = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
                   for name, png in report.charts.items()}
-    return {"r": report, "t": t, "lang": lang, "tables": tables, "charts": chart_uris,
+    return {"r": report, "t": t, "lang": lang, "tables": tables, "charts": chart_uris, "checks_passed": checks_passed,
             "week_start": report.week_start.isoformat(), "week_end": report.week_end.isoformat()}

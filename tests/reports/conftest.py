@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 WEEK = "2026-W47"
+# As the service passes the detectors' table (detectors.rules.mislink.REASON_LABELS_JA); a subset.
+REASON_LABELS_JA = {"WIDTH": "全角半角", "VARIANT_KANJI": "異体字・旧字体", "KANA_SMALL": "拗音・促音の大書き"}
 
 
 def finding(finding_id: str, rule_id: str, category: str, status: str, first_seen: str, *,
@@ -39,13 +41,13 @@ def findings() -> pd.DataFrame:
                 suggested_resident_id="R4", last4="123456789018"),   # a full number handed in by mistake
         finding("f05", "NUMBER_INVALID", "mislink", "resolved_fixed", "S1", member_id="M5"),
         finding("f06", "NOTATION_DIFFERENCE", "notation", "open", "S2", queue="notation", severity="low",
-                member_id="M6", evidence={"name_kanji": {"left": "髙橋", "right": "高橋",
-                                                         "reason_codes": ["variant_kanji", "width"]}}),
+                member_id="M6", evidence={"reasons": ["WIDTH", "VARIANT_KANJI"], "pattern": "WIDTH+VARIANT_KANJI",
+                                          "fields": {"name_kanji": {"member": "髙橋", "resident": "高橋"}}}),
         finding("f07", "NOTATION_DIFFERENCE", "notation", "resolved_false_positive", "S1", queue="notation",
-                severity="low", member_id="M7", evidence={"reason_codes": ["variant_kanji"]}),
+                severity="low", member_id="M7", evidence={"reasons": ["VARIANT_KANJI"]}),
         finding("f08", "NOTATION_DIFFERENCE", "notation", "open", "S1", queue="notation", severity="low",
-                member_id="M8", evidence={"name_kana": {"reason_codes": ["kana_small"]},
-                                          "name_kanji": {"reason_codes": ["variant_kanji"]}}),
+                member_id="M8", evidence={"name_kana": {"reason_codes": ["KANA_SMALL"]},      # nested, other key
+                                          "name_kanji": {"reason_codes": ["VARIANT_KANJI"]}}),
         finding("f09", "BURDEN_RATIO_OQS_MISMATCH", "burden_ratio", "open", "S2", queue="benefits", member_id="M9"),
         finding("f10", "QUAL_DATE_INVALID", "qualification_date", "open", "S3", queue="qualification",
                 member_id="M10"),                                           # after the week: left out

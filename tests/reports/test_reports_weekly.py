@@ -15,7 +15,7 @@ from PIL import Image
 from reports.guard import IndividualNumberLeak, find_individual_numbers
 from reports.weekly import build_weekly, render_weekly_html, week_bounds, write_weekly
 
-from .conftest import WEEK, finding
+from .conftest import REASON_LABELS_JA, WEEK, finding
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -29,7 +29,8 @@ def read_csv(path: Path) -> list[list[str]]:
 @pytest.fixture(scope="module")
 def report(findings, events, scans, quarantine, validation):
     """Built once: charts take about half a second each. Tests must not modify it."""
-    return build_weekly(findings, events, scans, quarantine, validation, week=WEEK, lang="ja")
+    return build_weekly(findings, events, scans, quarantine, validation, week=WEEK, lang="ja",
+                        reason_labels=REASON_LABELS_JA)
 
 
 def test_findings_by_rule_csv_has_exact_counts(report, tmp_path):
@@ -117,10 +118,15 @@ def test_top_suspects_respects_top_n(findings, scans):
 
 def test_notation_breakdown_counts_each_code_once_per_finding(report):
     assert report.notation_reasons.to_dict("records") == [
-        {"reason_code": "variant_kanji", "reason_label": "異体字・旧字体", "findings": 3, "backlog": 2},
-        {"reason_code": "kana_small", "reason_label": "小書きカナ", "findings": 1, "backlog": 1},
-        {"reason_code": "width", "reason_label": "全角・半角", "findings": 1, "backlog": 1},
+        {"reason_code": "VARIANT_KANJI", "reason_label": "異体字・旧字体", "findings": 3, "backlog": 2},
+        {"reason_code": "KANA_SMALL", "reason_label": "拗音・促音の大書き", "findings": 1, "backlog": 1},
+        {"reason_code": "WIDTH", "reason_label": "全角半角", "findings": 1, "backlog": 1},
     ]
+
+
+def test_notation_reason_without_a_label_shows_its_code(findings, scans):
+    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
+    assert report.notation_reasons["reason_label"].tolist() == ["VARIANT_KANJI", "KANA_SMALL", "WIDTH"]
 
 
 def test_notation_without_reason_codes_is_skipped_gracefully(scans):
@@ -229,13 +235,17 @@ def test_guard_also_covers_the_csvs(findings, scans, tmp_path):
 
 
 def test_validation_in_the_feed_loaders_per_file_shape_and_raw_quarantine_rows(findings, scans):
-    validation = {
-        "members": {"success": True, "expectations": [
-            {"expectation": "expect_column_values_to_not_be_null", "column": "member_id", "success": True,
-             "unexpected_count": 0}]},
-        "residents": {"success": False, "expectations": [
-            {"expectation": "expect_column_values_to_be_in_set", "column": "sex", "success": False,
-             "unexpected_count": 2, "exception": None}]},
+    validation = {   # as the feed loader builds it and the store keeps it in feeds.validation
+        "members": {"file": "members.csv", "format": "csv", "encoding": "cp932", "rows_read": 100,
+                    "rows_valid": 99, "rows_quarantined": 1, "gx": {"success": True, "expectations": [
+                        {"expectation": "expect_column_values_to_not_be_null", "column": "member_id",
+                         "success": True, "unexpected_count": 0},
+                        {"expectation": "expect_compound_columns_to_be_unique",
+                         "column_list": ["insurer_number", "member_id"], "success": True, "unexpected_count": 0}]}},
+        "residents": {"file": "residents.csv", "format": "csv", "encoding": "utf-8-sig", "rows_read": 120,
+                      "rows_valid": 118, "rows_quarantined": 2, "gx": {"success": False, "expectations": [
+                          {"expectation": "expect_column_values_to_be_in_set", "column": "sex", "success": False,
+                           "unexpected_count": 2}]}},
     }
     raw_rows = pd.DataFrame({"file": ["residents.csv"] * 2 + ["members.csv"], "line": [5, 9, 3],
                              "column": ["sex", "sex", "birth_date"], "value": ["9", "x", "2026-02-30"],
@@ -243,9 +253,19 @@ def test_validation_in_the_feed_loaders_per_file_shape_and_raw_quarantine_rows(f
     report = build_weekly(findings, None, scans, raw_rows, validation, week=WEEK, with_charts=False)
     assert report.validation_success is False
     assert report.validation_checks[["file", "column", "success", "unexpected_count"]].to_dict("records") == [
-        {"file": "members", "column": "member_id", "success": True, "unexpected_count": 0},
-        {"file": "residents", "column": "sex", "success": False, "unexpected_count": 2},
+        {"file": "members.csv", "column": "member_id", "success": True, "unexpected_count": 0},
+        {"file": "members.csv", "column": "insurer_number, member_id", "success": True, "unexpected_count": 0},
+        {"file": "residents.csv", "column": "sex", "success": False, "unexpected_count": 2},
     ]
+    assert report.validation_files[["file", "encoding", "rows_read", "rows_quarantined", "success"]
+                                   ].to_dict("records") == [
+        {"file": "members.csv", "encoding": "cp932", "rows_read": 100, "rows_quarantined": 1, "success": True},
+        {"file": "residents.csv", "encoding": "utf-8-sig", "rows_read": 120, "rows_quarantined": 2, "success": False},
+    ]
+    html = render_weekly_html(report)
+    assert "検証項目 2 / 3 件合格" in html and "ファイル別の取込結果" in html
+    # only the failed check is listed
+    assert "expect_column_values_to_be_in_set" in html and "expect_column_values_to_not_be_null" not in html
     assert report.quarantine.to_dict("records") == [
         {"file": "members.csv", "reason": "bad date", "count": 1},
         {"file": "residents.csv", "reason": "bad sex", "count": 2},
