@@ -24,15 +24,26 @@ Mask = Callable[[pd.DataFrame], np.ndarray]
 
 
 # --- vectorised helpers --------------------------------------------------------------------
+def _cached(pairs, key: str, compute):
+    cache = getattr(pairs, "attrs", None)
+    if cache is None or not isinstance(pairs, PairView):
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def _obj(pairs: pd.DataFrame, column: str) -> np.ndarray:
-    values = pairs[column]
-    if values.dtype == object:
-        return values.to_numpy()
-    return values.astype(object).where(values.notna(), None).to_numpy()
+    def compute():
+        values = pairs[column]
+        if values.dtype == object:
+            return values.to_numpy()
+        return values.to_numpy(dtype=object, na_value=None)
+    return _cached(pairs, f"__obj__{column}", compute)
 
 
 def present(pairs: pd.DataFrame, column: str) -> np.ndarray:
-    return pairs[column].notna().to_numpy()
+    return _cached(pairs, f"__present__{column}", lambda: pairs[column].notna().to_numpy())
 
 
 def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
@@ -166,18 +177,18 @@ class Comparison:
             return -1
         return len(self.levels) - 1 - position
 
-    def apply(self, pairs: pd.DataFrame) -> pd.DataFrame:
+    def apply(self, pairs: pd.DataFrame) -> dict[str, object]:
         """``gamma_<field>``, ``label_<field>`` and ``level_<field>`` (level code) for every pair."""
         masks = [level.mask(pairs) for level in self.levels]
         position = np.select(masks, np.arange(len(self.levels)), default=len(self.levels) - 1)
         gammas = np.array([self.gamma_of(i) for i in range(len(self.levels))])
-        labels = np.array(self.labels, dtype=object)
-        codes = np.array([level.code for level in self.levels], dtype=object)
-        return pd.DataFrame({
+        # Categoricals: one copy of each label, and no per-row string inference.
+        return {
             f"gamma_{self.field}": gammas[position].astype(np.int8),
-            f"label_{self.field}": labels[position],
-            f"level_{self.field}": codes[position],
-        })
+            f"label_{self.field}": pd.Categorical.from_codes(position, categories=pd.Index(self.labels, dtype=object)),
+            f"level_{self.field}": pd.Categorical.from_codes(
+                position, categories=pd.Index([level.code for level in self.levels], dtype=object)),
+        }
 
 
 # --- the declared comparisons -----------------------------------------------------------------
@@ -202,10 +213,10 @@ def _household_surname(p: pd.DataFrame) -> np.ndarray:
 
 
 NAME_KANJI = Comparison("name_kanji", levels=[
-    # Alphabet against kanji is not comparable here: the alphabet comparison judges it.
+    # Alphabet names (either side) are judged by the alphabet comparison, not here.
     Level("null", "missing or other script / 欠損・表記体系違い",
           lambda p: ~(present(p, "kanji_key_l") & present(p, "kanji_key_r"))
-          | (p["latin_l"].to_numpy(dtype=bool) != p["latin_r"].to_numpy(dtype=bool))),
+          | p["latin_l"].to_numpy(dtype=bool) | p["latin_r"].to_numpy(dtype=bool)),
     ExactLevel("kanji_raw_l", "kanji_raw_r"),
     KeyLevel("notation", "kanji_key_l", "kanji_key_r", "same after width / 異体字 folding / 表記ゆれ（異体字・字形）"),
     Level("gaiji", "same except 外字 placeholder / 外字", _kanji_wildcard, notation=True),
@@ -259,6 +270,12 @@ def _alpha_vs_katakana(p: pd.DataFrame) -> np.ndarray:
     return left | right | both
 
 
+def _registered_reading(p: pd.DataFrame) -> np.ndarray:
+    # One side has only katakana, the other the alphabet name plus the same registered reading.
+    alpha_l, alpha_r = present(p, "alpha_tokens_l"), present(p, "alpha_tokens_r")
+    return (alpha_l != alpha_r) & equal(p, "kana_key_l", "kana_key_r")
+
+
 def _alpha_null(p: pd.DataFrame) -> np.ndarray:
     alpha_l, alpha_r = present(p, "alpha_tokens_l"), present(p, "alpha_tokens_r")
     kata_l, kata_r = present(p, "kana_raw_l"), present(p, "kana_raw_r")
@@ -273,6 +290,8 @@ NAME_ALPHA = Comparison("name_alpha", levels=[
           lambda p: _pairwise(p, "alpha_tokens_l", "alpha_tokens_r", tokens_subset), notation=True),
     Level("katakana_alphabet", "katakana matches the alphabet name / カナと英字が一致",
           _alpha_vs_katakana, notation=True),
+    Level("registered_reading", "katakana equals the registered reading of the alphabet name / 登録フリガナと一致",
+          _registered_reading, notation=True),
     JaroWinklerLevel("alpha_sorted_l", "alpha_sorted_r", 0.90),
     ElseLevel(),
 ])
@@ -282,9 +301,9 @@ def _date_digits(p: pd.DataFrame, column: str) -> np.ndarray:
     cache_key = f"__digits__{column}"
     if cache_key not in p.attrs:
         values = p[column]
-        text = values.dt.strftime("%Y%m%d").fillna("00000000").to_numpy(dtype=object)
-        p.attrs[cache_key] = (np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8)
-                              .reshape(-1, 8) if len(text) else np.zeros((0, 8), np.uint8))
+        ymd = (values.dt.year * 10000 + values.dt.month * 100 + values.dt.day).fillna(0).to_numpy(dtype=np.int64)
+        # Eight decimal digits per date (YYYYMMDD), most significant first.
+        p.attrs[cache_key] = (ymd[:, None] // (10 ** np.arange(7, -1, -1))) % 10
     return p.attrs[cache_key]
 
 
@@ -330,9 +349,11 @@ SEX = Comparison("sex", levels=[NullLevel("sex_l", "sex_r"), ExactLevel("sex_l",
 
 
 def _last4_digits(p: pd.DataFrame, column: str) -> np.ndarray:
-    text = p[column].fillna("0000").to_numpy(dtype=object)
-    return (np.frombuffer("".join(text).encode("ascii"), dtype=np.uint8).reshape(-1, 4)
-            if len(text) else np.zeros((0, 4), np.uint8))
+    def compute():
+        values = _obj(p, column)
+        text = np.where(present(p, column), values, "0000").astype("U4").astype("S4")
+        return np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 4) if len(text) else np.zeros((0, 4), np.uint8)
+    return _cached(p, f"__last4__{column}", compute)
 
 
 LAST4 = Comparison("last4", levels=[
@@ -394,7 +415,6 @@ def compare(pairs: pd.DataFrame, comparisons: Sequence[Comparison] = COMPARISONS
     """Apply ``comparisons`` in order, adding gamma/label/level columns to ``pairs`` (in place)."""
     view = PairView(pairs)
     for comparison in comparisons:
-        result = comparison.apply(view)
-        for column in result.columns:
-            pairs[column] = result[column].to_numpy()
+        for column, values in comparison.apply(view).items():
+            pairs[column] = values
     return pairs

@@ -49,15 +49,16 @@ REASONS = (VARIATION_SELECTOR, WIDTH, SPACING, VARIANT_KANJI, GAIJI, KANA_HALFWI
 
 WILDCARD = "\uFFFD"  # one 外字 placeholder after normalisation
 _GAIJI_PLACEHOLDERS = "〓●■◆□○"
-_SEPARATORS = re.compile(r"[\s\u3000・･·,/\.\-‐]+")
+SEPARATORS = re.compile(r"[\s\u3000・･·,/\.\-‐]+")
 
 
 # --- single steps (one character class each) ---------------------------------------------
+_VS_DELETE = {cp: None for lo, hi in ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF)) for cp in range(lo, hi + 1)}
+
+
 def strip_variation_selectors(text: str) -> str:
     """Drop ideographic variation selectors (U+FE00–FE0F, U+E0100–E01EF): 葛󠄀 → 葛."""
-    if text.isascii():
-        return text
-    return "".join(ch for ch in text if not is_variation_selector(ch))
+    return text if text.isascii() else text.translate(_VS_DELETE)
 
 
 def nfkc(text: str) -> str:
@@ -67,23 +68,45 @@ def nfkc(text: str) -> str:
 
 def strip_spacing(text: str) -> str:
     """Remove spaces (ASCII and 全角), ・ and similar separators."""
-    return _SEPARATORS.sub("", text)
+    return SEPARATORS.sub("", text)
 
 
 def split_tokens(text: str) -> list[str]:
     """Name tokens on spaces and ・ (surname first for Japanese names)."""
-    return [t for t in _SEPARATORS.split(text) if t]
+    return [t for t in SEPARATORS.split(text) if t]
+
+
+GAIJI_TABLE = {ord(ch): WILDCARD for ch in _GAIJI_PLACEHOLDERS} | {cp: WILDCARD for cp in range(0xE000, 0xF900)}
 
 
 def mark_gaiji(text: str) -> str:
     """外字 placeholders (〓 ● ■, private-use U+E000–F8FF) become one wildcard character."""
-    return "".join(WILDCARD if (ch in _GAIJI_PLACEHOLDERS or 0xE000 <= ord(ch) <= 0xF8FF) else ch
-                   for ch in text)
+    return text if text.isascii() else text.translate(GAIJI_TABLE)
+
+
+_FOLD: dict[int, str] = {}
+_FOLD_SEEN: set[str] = set()
+
+
+def extend_fold_table(chars: set[str]) -> dict[int, str]:
+    """Add the variant folds of ``chars`` to the shared translate table (computed once per character)."""
+    new = chars - _FOLD_SEEN
+    if new:
+        _FOLD.update(fold_table(new))
+        _FOLD_SEEN.update(new)
+    return _FOLD
+
+
+def fold_table_now() -> dict[int, str]:
+    """The shared fold table as extended so far."""
+    return _FOLD
 
 
 def fold_variants(text: str) -> str:
     """異体字・旧字体 to their base form (MJ 縮退マップ + OpenCC t2jp + surname table)."""
-    return text.translate(fold_table(set(text)))
+    if text.isascii():
+        return text
+    return text.translate(extend_fold_table(set(text)))
 
 
 _HIRA_TO_KATA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
@@ -91,7 +114,6 @@ _SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲ�
                                 "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
 _VU_ROW = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ", "ヴ": "ブ"}
 _VU = re.compile("|".join(sorted(_VU_ROW, key=len, reverse=True)))
-_LONG_VOWEL = re.compile("[ー～〜\u2015\u2500ｰ-]")
 
 
 def hiragana_to_katakana(text: str) -> str:
@@ -104,6 +126,9 @@ def vu_to_bu(text: str) -> str:
     return _VU.sub(lambda m: _VU_ROW[m.group(0)], text) if "ヴ" in text else text
 
 
+_LONG_DELETE = {ord(c): None for c in "ー～〜\u2015\u2500ｰ"}
+
+
 def small_to_large(text: str) -> str:
     """Small kana as large: キョウコ → キヨウコ (old systems could not hold small kana)."""
     return text.translate(_SMALL_TO_LARGE)
@@ -111,7 +136,7 @@ def small_to_large(text: str) -> str:
 
 def drop_long_vowels(text: str) -> str:
     """Drop long-vowel marks (ー, ～)."""
-    return _LONG_VOWEL.sub("", text)
+    return text.translate(_LONG_DELETE)
 
 
 def is_latin(text: str) -> bool:

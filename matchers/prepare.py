@@ -11,9 +11,10 @@ import re
 import numpy as np
 import pandas as pd
 
-from matchers.normalise import (KANA_STEPS, KANJI_STEPS, WILDCARD, alpha_tokens, chain_series, is_latin,
-                                kana_part_key, kanji_part_key, nfkc, per_unique, split_tokens,
-                                strip_variation_selectors)
+from matchers.normalise import (GAIJI_TABLE, SEPARATORS, WILDCARD, alpha_tokens, drop_long_vowels,
+                                extend_fold_table, fold_table_now, hiragana_to_katakana, nfkc,
+                                small_to_large, split_tokens, strip_spacing, strip_variation_selectors,
+                                vu_to_bu)
 
 SIDE_COLUMNS = [
     "kanji_raw", "kanji_key", "kanji_wild", "kanji_sur", "kanji_given", "latin",
@@ -34,83 +35,105 @@ def address_key(text: str) -> str:
     return key.strip("-")
 
 
-def _parts(text: str) -> tuple[str | None, str | None]:
-    parts = split_tokens(nfkc(strip_variation_selectors(text)))
-    if len(parts) < 2:
-        return None, None
-    return parts[0], "".join(parts[1:])
+_LATIN = re.compile(r"[A-Za-z][A-Za-z .,'\-]*")
 
 
-def _kanji_parts(text: str) -> tuple[str | None, str | None]:
-    sur, given = _parts(text)
-    return kanji_part_key(sur), kanji_part_key(given)
-
-
-def _kana_parts(text: str) -> tuple[str | None, str | None, str, int]:
-    parts = split_tokens(nfkc(text))
-    keys = [kana_part_key(p) or "" for p in parts]
-    keys = [k for k in keys if k]
-    if len(parts) < 2:
-        return None, None, " ".join(keys), len(keys)
-    return keys[0] if keys else None, "".join(keys[1:]) or None, " ".join(keys), len(keys)
-
-
-def _alpha(text: str) -> tuple[str | None, str | None]:
-    tokens = alpha_tokens(text)
-    if not tokens:
-        return None, None
-    return " ".join(tokens), " ".join(sorted(tokens))
-
-
-def _unzip(values: np.ndarray, width: int) -> list[np.ndarray]:
-    out = [np.empty(len(values), dtype=object) for _ in range(width)]
-    for i in range(width):
-        out[i][:] = [None if v is None else v[i] for v in values]
+def _unique_map(values: pd.Series, compute) -> dict[str, np.ndarray]:
+    """Run ``compute(uniques) -> {column: list aligned with uniques}`` once per unique value and
+    spread the results back over ``values`` (None where missing)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    columns = compute(uniques.tolist())
+    out = {}
+    for name, column in columns.items():
+        arr = np.empty(len(uniques) + 1, dtype=object)
+        arr[:-1] = column
+        arr[-1] = None
+        out[name] = arr[codes]
     return out
+
+
+def kanji_features(uniques: list[str]) -> dict[str, list]:
+    """Kanji name columns for unique names (same result as the KANJI_STEPS chain, in bulk)."""
+    normal = [nfkc(strip_variation_selectors(u)).strip() for u in uniques]
+    extend_fold_table(set("".join(normal)))
+    table = {**fold_table_now(), **GAIJI_TABLE}
+    keys, surs, givens, latin = [], [], [], []
+    for text in normal:
+        keys.append(strip_spacing(text).translate(table) or None)
+        parts = SEPARATORS.split(text, maxsplit=1)
+        if len(parts) == 2 and parts[0] and parts[1]:
+            surs.append(parts[0].translate(table))
+            givens.append(strip_spacing(parts[1]).translate(table) or None)
+        else:
+            surs.append(None)
+            givens.append(None)
+        latin.append(bool(_LATIN.fullmatch(text)))
+    return {"kanji_key": keys, "kanji_sur": surs, "kanji_given": givens, "latin": latin}
+
+
+def _kana_token(token: str) -> str:
+    return drop_long_vowels(small_to_large(vu_to_bu(token)))
+
+
+def kana_features(uniques: list[str]) -> dict[str, list]:
+    """Kana name columns for unique readings (same result as the KANA_STEPS chain, in bulk)."""
+    keys, surs, givens, tokens, ntok = [], [], [], [], []
+    for u in uniques:
+        parts = [t for t in (_kana_token(p) for p in split_tokens(hiragana_to_katakana(nfkc(u)))) if t]
+        keys.append("".join(parts) or None)
+        tokens.append(" ".join(parts) or None)
+        ntok.append(len(parts))
+        if len(parts) >= 2:
+            surs.append(parts[0])
+            givens.append("".join(parts[1:]))
+        else:
+            surs.append(None)
+            givens.append(None)
+    return {"kana_key": keys, "kana_sur": surs, "kana_given": givens, "kana_tokens": tokens, "kana_ntok": ntok}
+
+
+def alpha_features(uniques: list[str]) -> dict[str, list]:
+    tokens = [alpha_tokens(u) for u in uniques]
+    return {"alpha_tokens": [" ".join(t) or None for t in tokens],
+            "alpha_sorted": [" ".join(sorted(t)) or None for t in tokens]}
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column in frame:
+        return frame[column]
+    return pd.Series(pd.NA, index=frame.index, dtype="string")
 
 
 def prepare_side(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Comparison columns for a canonical ``members`` / ``residents`` / ``oqs`` frame (same order)."""
     n = len(frame)
-    kanji = frame["name_kanji"] if "name_kanji" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-    kana = frame["name_kana"] if "name_kana" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    kanji, kana = _text(frame, "name_kanji"), _text(frame, "name_kana")
     out: dict[str, object] = {}
-    out["kanji_raw"] = kanji.str.strip().to_numpy(dtype=object, na_value=None)
-    out["kanji_key"] = chain_series(kanji, KANJI_STEPS)
+    out["kanji_raw"] = kanji.to_numpy(dtype=object, na_value=None)
+    out.update(_unique_map(kanji, kanji_features))
+    out["latin"] = np.array([bool(v) for v in out["latin"]], dtype=bool)
     out["kanji_wild"] = np.array([k is not None and WILDCARD in k for k in out["kanji_key"]], dtype=bool)
-    latin = per_unique(kanji, is_latin)
-    out["latin"] = np.array([bool(v) for v in latin], dtype=bool)
-    out["kanji_sur"], out["kanji_given"] = _unzip(per_unique(kanji, _kanji_parts), 2)
-    out["kana_raw"] = kana.str.strip().to_numpy(dtype=object, na_value=None)
-    out["kana_key"] = chain_series(kana, KANA_STEPS)
-    sur, given, tokens, ntok = _unzip(per_unique(kana, _kana_parts), 4)
-    out["kana_sur"], out["kana_given"], out["kana_tokens"] = sur, given, tokens
-    out["kana_ntok"] = np.array([0 if v is None else v for v in ntok], dtype=np.int16)
-
-    alpha_source = frame["name_alpha"] if "name_alpha" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    out["kana_raw"] = kana.to_numpy(dtype=object, na_value=None)
+    out.update(_unique_map(kana, kana_features))
+    out["kana_ntok"] = np.array([0 if v is None else v for v in out["kana_ntok"]], dtype=np.int16)
+    alpha_source = _text(frame, "name_alpha")
     # Foreign residents' registered name is often the alphabet name in name_kanji.
     alpha_source = alpha_source.where(alpha_source.notna(), kanji.where(out["latin"]))
-    out["alpha_tokens"], out["alpha_sorted"] = _unzip(per_unique(alpha_source, _alpha), 2)
+    out.update(_unique_map(alpha_source, alpha_features))
     if kind == "residents":
-        out["alias_key"] = chain_series(frame["alias_name"], KANJI_STEPS)
-        out["former_key"] = per_unique(frame["former_surname"], lambda t: kanji_part_key(nfkc(t).strip()))
+        out["alias_key"] = _unique_map(_text(frame, "alias_name"), kanji_features)["kanji_key"]
+        out["former_key"] = _unique_map(_text(frame, "former_surname"), kanji_features)["kanji_key"]
         out["municipality"] = frame["municipality_code"].to_numpy(dtype=object, na_value=None)
     else:
         out["alias_key"] = np.full(n, None, dtype=object)
         out["former_key"] = np.full(n, None, dtype=object)
-        if "insurer_type" in frame:
-            # 市町村国保: the insurer number is the municipality's own code.
-            kokuho = (frame["insurer_type"].fillna("kokuho") == "kokuho").to_numpy()
-            out["municipality"] = np.where(kokuho, frame["insurer_number"].to_numpy(dtype=object, na_value=None), None)
-        else:
-            out["municipality"] = np.full(n, None, dtype=object)
-    out["birth_date"] = frame["birth_date"].to_numpy()
+        out["municipality"] = np.full(n, None, dtype=object)  # filled by the resolver (insurer's home)
     out["sex"] = frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None)
     out["number_last4"] = frame["number_last4"].to_numpy(dtype=object, na_value=None)
-    address = frame["address"] if "address" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-    out["address_key"] = per_unique(address, lambda t: address_key(t) or None)
-    prepared = pd.DataFrame(out)
-    prepared["birth_date"] = pd.to_datetime(prepared["birth_date"])
+    out["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": [address_key(t) or None for t in u]})["k"]
+    prepared = pd.DataFrame({c: pd.Series(out[c], dtype=object) if c not in ("latin", "kanji_wild", "kana_ntok")
+                             else out[c] for c in SIDE_COLUMNS if c != "birth_date"})
+    prepared["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()
     return prepared[SIDE_COLUMNS]
 
 

@@ -53,8 +53,13 @@ class Resolution:
 
 # --- blocking -----------------------------------------------------------------------------------
 def _codes(*arrays: np.ndarray) -> tuple[np.ndarray, int]:
-    """Factorise the values of several arrays together (same value → same code)."""
-    joined = pd.Series(np.concatenate(arrays).astype(object))
+    """Factorise the values of several arrays together (same value → same code; missing → −1)."""
+    if all(a.dtype.kind in "iu" for a in arrays):
+        joined = np.concatenate(arrays)
+        codes, uniques = pd.factorize(np.where(joined < 0, np.iinfo(np.int64).min, joined))
+        codes = np.where(joined < 0, -1, codes)
+        return codes, len(uniques)
+    joined = np.concatenate([a.astype(object) for a in arrays])
     codes, uniques = pd.factorize(joined, use_na_sentinel=True)
     return codes, len(uniques)
 
@@ -83,16 +88,18 @@ def _block(left: list[np.ndarray], right: list[np.ndarray], max_right: int,
 
 
 def _days(values: pd.Series) -> np.ndarray:
-    out = values.to_numpy(dtype="datetime64[D]").astype(object)
-    out[pd.isna(values).to_numpy()] = None
+    """Dates as int64 day numbers (−1 when missing) — cheap block keys."""
+    days = values.to_numpy(dtype="datetime64[D]")
+    out = days.astype(np.int64) + 1_000_000  # days before 1970 stay positive
+    out[np.isnat(days)] = -1
     return out
 
 
 def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int) -> tuple[np.ndarray, np.ndarray]:
     """Union of the blocking rules' pairs (member pos, resident pos), deduplicated."""
     bd_m, bd_r = _days(m["birth_date"]), _days(r["birth_date"])
-    sex_m = m["sex"].to_numpy(dtype=object)
-    sex_r = r["sex"].to_numpy(dtype=object)
+    sex_m = pd.to_numeric(m["sex"]).fillna(-1).to_numpy(dtype=np.int64)
+    sex_r = pd.to_numeric(r["sex"]).fillna(-1).to_numpy(dtype=np.int64)
     col = lambda f, side: side[f].to_numpy(dtype=object)  # noqa: E731
     foreign_m = m["alpha_tokens"].notna().to_numpy() | m["latin"].to_numpy()
     foreign_r = r["alpha_tokens"].notna().to_numpy() | r["latin"].to_numpy()
@@ -142,6 +149,21 @@ def linked_positions(members: pd.DataFrame, residents: pd.DataFrame) -> pd.DataF
     return by_hash
 
 
+def home_municipality(members: pd.DataFrame, residents: pd.DataFrame, links: pd.DataFrame) -> np.ndarray:
+    """Per member, the municipality code of its insurer's home (市町村国保): the code most of the
+    insurer's linked residents have, when they are a clear majority (> 50 %); else None
+    (an employee insurer's members live anywhere)."""
+    insurer = members["insurer_number"].to_numpy(dtype=object)
+    code = residents["municipality_code"].to_numpy(dtype=object)
+    table = pd.DataFrame({"insurer": insurer[links["li"].to_numpy()], "code": code[links["ri"].to_numpy()]}).dropna()
+    if table.empty:
+        return np.full(len(members), None, dtype=object)
+    counts = table.groupby(["insurer", "code"]).size().reset_index(name="n")
+    totals = counts.groupby("insurer")["n"].transform("sum")
+    best = counts[counts["n"] > 0.5 * totals].drop_duplicates("insurer").set_index("insurer")["code"]
+    return pd.Series(insurer).map(best).astype(object).where(lambda s: s.notna(), None).to_numpy(dtype=object)
+
+
 # --- household agreement ----------------------------------------------------------------------
 def household_state(members: pd.DataFrame, residents: pd.DataFrame, links: pd.DataFrame,
                     li: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -181,6 +203,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     r = prepare_side(residents, "residents")
 
     links = linked_positions(members, residents)
+    m["municipality"] = home_municipality(members, residents, links)
     li, ri = candidate_pairs(m, r, int(conf["block_max_residents"]))
     key_all = np.unique(np.concatenate([li * np.int64(len(r) + 1) + ri,
                                         links["li"].to_numpy(np.int64) * np.int64(len(r) + 1) + links["ri"].to_numpy(np.int64)]))
@@ -295,3 +318,23 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (np.integer,)):
         return int(value)
     return value
+
+
+def compare_members(members: pd.DataFrame, li: np.ndarray, lj: np.ndarray,
+                    model: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Member-against-member pairs (one number held by two members): are they one person?
+
+    Judged on the identity items only — names, birth date, sex: household, address and
+    municipality are set to unknown, since one person may well be insured twice in two places
+    (an old qualification left valid), which is not a shared number of different persons.
+    """
+    model = dict(model or load_model())
+    side = prepare_side(members.reset_index(drop=True), "members")
+    side["address_key"] = None
+    side["municipality"] = None
+    pairs = pairs_frame(side, side, np.asarray(li, dtype=np.int64), np.asarray(lj, dtype=np.int64))
+    pairs["household_state"] = "unknown"
+    compare(pairs, COMPARISONS)
+    pairs["logit"] = pair_logit(pairs, model)
+    pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
+    return pairs

@@ -18,7 +18,8 @@ Labelled-pairs CSV (UTF-8, header; one row per decided pair)::
 
     label                        1 = same person, 0 = different persons (required)
     name_kanji_l, name_kana_l, name_alpha_l, birth_date_l, sex_l, address_l,
-    number_last4_l, insurer_number_l, insurer_type_l           the member side
+    number_last4_l, municipality_code_l                        the member side (municipality:
+                                                               the 国保 insurer's own code)
     name_kanji_r, name_kana_r, name_alpha_r, alias_name_r, former_surname_r, birth_date_r,
     sex_r, address_r, number_last4_r, municipality_code_r      the resident side
     household_agrees             1 / 0 / empty (unknown): the resident is in the registry
@@ -43,7 +44,7 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 LINK_FEATURES = ("logit_linked", "logit_other", "has_other")
 
 LABEL_COLUMNS_LEFT = ["name_kanji", "name_kana", "name_alpha", "birth_date", "sex", "address",
-                      "number_last4", "insurer_number", "insurer_type"]
+                      "number_last4", "municipality_code"]
 LABEL_COLUMNS_RIGHT = ["name_kanji", "name_kana", "name_alpha", "alias_name", "former_surname",
                        "birth_date", "sex", "address", "number_last4", "municipality_code"]
 
@@ -154,6 +155,7 @@ def compare_labelled(frame: pd.DataFrame) -> pd.DataFrame:
     left = _side(frame, "_l", LABEL_COLUMNS_LEFT)
     right = _side(frame, "_r", LABEL_COLUMNS_RIGHT)
     prepared_l = prepare_side(left, "members")
+    prepared_l["municipality"] = left["municipality_code"].to_numpy(dtype=object, na_value=None)
     prepared_r = prepare_side(right, "residents")
     idx = np.arange(len(frame))
     pairs = pairs_frame(prepared_l, prepared_r, idx, idx)

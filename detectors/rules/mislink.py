@@ -175,7 +175,7 @@ def _mislink_reasons(linked: pd.Series, other: pd.Series | None) -> list[str]:
     for field in ("name_kanji", "name_kana", "name_alpha", "birth_date", "sex", "household", "address", "municipality"):
         level = linked[f"level_{field}"]
         if level not in ("null", "exact", "same", "notation", "gaiji", "alias", "former_surname",
-                         "household_surname", "order", "tokens_subset", "katakana_alphabet"):
+                         "household_surname", "order", "tokens_subset", "katakana_alphabet", "registered_reading"):
             reasons.append(f"LINKED_{field.upper()}_{str(level).upper()}")
     if other is not None:
         for field in ("household", "address", "municipality", "last4"):
@@ -190,7 +190,7 @@ def _mislink_reasons(linked: pd.Series, other: pd.Series | None) -> list[str]:
 _EXPLAINED = {
     "name_kanji": {"exact", "notation", "gaiji", "alias", "former_surname", "household_surname", "null"},
     "name_kana": {"exact", "notation", "tokens_subset", "null"},
-    "name_alpha": {"exact", "order", "tokens_subset", "katakana_alphabet", "null"},
+    "name_alpha": {"exact", "order", "tokens_subset", "katakana_alphabet", "registered_reading", "null"},
 }
 
 
@@ -207,12 +207,15 @@ def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
     explained &= kana_ok
     explained &= np.isin(alpha, list(_EXPLAINED["name_alpha"]))
     # Kanji not comparable (alphabet vs kanji): the alphabet comparison must have judged it.
-    script = (kanji == "null") & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
-    explained &= ~script | np.isin(alpha, ["exact", "order", "tokens_subset", "katakana_alphabet"])
+    latin_l, latin_r = pairs["latin_l"].to_numpy(dtype=bool), pairs["latin_r"].to_numpy(dtype=bool)
+    script = ((kanji == "null") & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
+              & (latin_l != latin_r))
+    explained &= ~script | np.isin(alpha, ["exact", "order", "tokens_subset", "katakana_alphabet",
+                                           "registered_reading"])
     some_name = (kanji != "null") | (kana != "null") | (alpha != "null")
     differs = (np.isin(kanji, ["notation", "gaiji", "alias", "former_surname", "household_surname"])
                | (kana != "exact") & (kana != "null")
-               | np.isin(alpha, ["order", "tokens_subset", "katakana_alphabet"]) | script)
+               | np.isin(alpha, ["order", "tokens_subset", "katakana_alphabet", "registered_reading"]) | script)
     return explained & some_name & differs
 
 
@@ -239,14 +242,14 @@ def notation_reasons(pair: pd.Series, member: pd.Series, resident: pd.Series) ->
         reasons.append(ALPHA_ORDER)
     elif alpha == "tokens_subset":
         reasons.append(ALPHA_MIDDLE_NAME)
-    elif alpha == "katakana_alphabet":
+    elif alpha in ("katakana_alphabet", "registered_reading"):
         reasons.append(KATAKANA_ALPHABET)
         m_alpha = alpha_tokens(_text(member.get("name_alpha")) or "")
         r_alpha = alpha_tokens(_text(resident.get("name_alpha")) or "")
         if m_alpha and r_alpha and m_alpha != r_alpha:
             reasons.append(ALPHA_ORDER if set(m_alpha) == set(r_alpha) else ALPHA_MIDDLE_NAME)
     if kanji == "null" and pair["kanji_key_l"] is not None and pair["kanji_key_r"] is not None \
-            and KATAKANA_ALPHABET not in reasons:
+            and bool(pair["latin_l"]) != bool(pair["latin_r"]) and KATAKANA_ALPHABET not in reasons:
         reasons.append(KATAKANA_ALPHABET)
     ordered = [r for r in REASONS if r in set(reasons)]
     return ordered or [ALPHA_CASE]

@@ -1,14 +1,454 @@
-"""氏名表記ゆれ・紐付け誤りの注入 / notation variants and mis-link injection (owned by the matcher engineer).
+"""氏名表記ゆれ・紐付け誤りの注入 / notation variants and true mis-links (owned by the matcher engineer).
 
-Stub: the generator calls :func:`inject` after the number and benefit injectors.
+Two kinds of change, each recorded in ``world.truth``:
+
+**Benign notation differences** (3–6 % of members; ``NOTATION_DIFFERENCE``, ``pattern`` says
+which): the member *is* the linked resident, only the name is written differently —
+variant kanji in either direction (高/髙, 崎/﨑, 辺/邊 …, never 斎↔斉), 外字 placeholders on the
+insurer side (〓, ●, private-use code points), an ideographic variation selector, half-width
+kana, hiragana, small kana written large, ヴ written バ, long-vowel marks dropped, spacing,
+foreign names in another order / without a middle name / in katakana only, the 通称 (alias)
+used by the insurer, and a married name: the insurer still holds the former surname, shown
+as 旧氏 on the registry or explained by the household.
+
+**True mis-links** (0.1–0.3 % of members; ``MISLINK_SUSPECTED`` with ``true_resident_id`` = the
+resident the member really is): the member's own name, birth date and sex stay the true
+person's; only the linked number is someone else's, and that someone is in residents.csv
+(possibly in another municipality) — every pattern of domain brief §1:
+
+- ``same_name_birth_date``: a stranger with the same name, birth date and sex (registered
+  elsewhere) — the number is the stranger's;
+- ``twin``: the twin sibling's number; ``family_member``: another household member's number;
+- ``number_typo``: one mistyped digit or two swapped adjacent digits that still pass the check
+  digit, and the result belongs to another resident (elsewhere);
+- ``household_swap``: two members of one household hold each other's numbers (recorded on both).
+
+When a mis-linked number is also held by another member (twin, family member), both members
+also get a ``NUMBER_SHARED`` truth row. The OQS copy mirrors the insurer's changes.
 """
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from reconcile.synth.world import World
 
+KEY = ["insurer_number", "member_id"]
 
+NOTATION_SHARE = {"default": 0.045, "hard": 0.06}
+MISLINK_SHARE = {"default": 0.002, "hard": 0.003}
+
+MISLINK_PATTERNS = ("same_name_birth_date", "twin", "family_member", "number_typo", "household_swap")
+
+# Base form → variant form, as they appear in real registers (domain brief §2).
+VARIANT_OF = {
+    "高": "髙", "崎": "﨑", "辺": "邊", "沢": "澤", "広": "廣", "吉": "𠮷", "柳": "栁", "富": "冨",
+    "浜": "濱", "桜": "櫻", "国": "國", "徳": "德", "恵": "惠", "真": "眞", "竜": "龍", "島": "嶋",
+    "斎": "齋", "斉": "齊", "渡": "渡", "沼": "沼",
+}
+VARIANT_OF = {k: v for k, v in VARIANT_OF.items() if k != v}
+GAIJI_PLACEHOLDERS = ("〓", "●", "\ue001", "\ue0a5")
+# Where a stranger holding a mis-linked number is registered (J-LIS look-up finds them there).
+OTHER_PLACES = (("131016", "東京都千代田区"), ("141003", "神奈川県横浜市"), ("271004", "大阪府大阪市"),
+                ("231002", "愛知県名古屋市"), ("011002", "北海道札幌市"))
+VARIATION_SELECTOR = "\U000E0100"
+_SMALL = dict(zip("ァィゥェォッャュョ", "アイウエオツヤユヨ"))
+
+
+def _is_kanji(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch in VARIANT_OF.values() or ord(ch) > 0x20000
+
+
+# --- notation variants: each returns the new (insurer or registry) values, or None if not applicable
+def variant_kanji_member(m: dict, r: dict) -> dict | None:
+    """The insurer writes a base form the registry holds as a variant, or the reverse."""
+    name = m["name_kanji"]
+    if not isinstance(name, str):
+        return None
+    for base, variant in VARIANT_OF.items():
+        if base in name:
+            return {"side": "member", "name_kanji": name.replace(base, variant, 1)}
+        if variant in name:
+            return {"side": "member", "name_kanji": name.replace(variant, base, 1)}
+    return None
+
+
+def variant_kanji_registry(m: dict, r: dict) -> dict | None:
+    change = variant_kanji_member(m, r)
+    return None if change is None else {**change, "side": "resident"}
+
+
+def gaiji_placeholder(m: dict, r: dict, rng: np.random.Generator) -> dict | None:
+    """The insurer's system could not hold one character: 〓, ● or a private-use code point."""
+    name = m["name_kanji"]
+    if not isinstance(name, str):
+        return None
+    positions = [i for i, ch in enumerate(name) if _is_kanji(ch)]
+    if not positions:
+        return None
+    i = positions[int(rng.integers(len(positions)))]
+    mark = GAIJI_PLACEHOLDERS[int(rng.integers(len(GAIJI_PLACEHOLDERS)))]
+    return {"side": "member", "name_kanji": name[:i] + mark + name[i + 1:]}
+
+
+def variation_selector(m: dict, r: dict) -> dict | None:
+    """The registry holds an IVS after the first kanji (葛󠄀); the insurer the plain character."""
+    name = r["name_kanji"]
+    if not isinstance(name, str) or not name or not _is_kanji(name[0]):
+        return None
+    return {"side": "resident", "name_kanji": name[0] + VARIATION_SELECTOR + name[1:]}
+
+
+def kana_halfwidth(m: dict, r: dict) -> dict | None:
+    import jaconv
+    kana = m["name_kana"]
+    if not isinstance(kana, str):
+        return None
+    return {"side": "member", "name_kana": jaconv.z2h(kana, kana=True, ascii=False, digit=False)}
+
+
+def kana_hiragana(m: dict, r: dict) -> dict | None:
+    import jaconv
+    kana = m["name_kana"]
+    if not isinstance(kana, str) or not any("\u30a1" <= c <= "\u30f6" for c in kana) or "ヴ" in kana:
+        return None
+    return {"side": "member", "name_kana": jaconv.kata2hira(kana)}
+
+
+def kana_small_large(m: dict, r: dict) -> dict | None:
+    kana = m["name_kana"]
+    if not isinstance(kana, str) or not any(c in _SMALL for c in kana):
+        return None
+    return {"side": "member", "name_kana": "".join(_SMALL.get(c, c) for c in kana)}
+
+
+def kana_vu(m: dict, r: dict) -> dict | None:
+    kana = m["name_kana"]
+    if not isinstance(kana, str) or "ヴ" not in kana:
+        return None
+    new = kana.replace("ヴァ", "バ").replace("ヴィ", "ビ").replace("ヴェ", "ベ").replace("ヴォ", "ボ").replace("ヴ", "ブ")
+    return {"side": "member", "name_kana": new}
+
+
+def kana_long_vowel(m: dict, r: dict) -> dict | None:
+    kana = m["name_kana"]
+    if not isinstance(kana, str) or "ー" not in kana:
+        return None
+    return {"side": "member", "name_kana": kana.replace("ー", "")}
+
+
+def spacing(m: dict, r: dict, rng: np.random.Generator) -> dict | None:
+    name = m["name_kanji"]
+    if not isinstance(name, str) or " " not in name:
+        return None
+    return {"side": "member", "name_kanji": name.replace(" ", "" if rng.random() < 0.5 else "\u3000")}
+
+
+def foreign_order(m: dict, r: dict) -> dict | None:
+    alpha = m["name_alpha"]
+    if not isinstance(alpha, str) or len(alpha.split()) < 2:
+        return None
+    tokens = alpha.split()
+    swapped = " ".join(tokens[1:] + tokens[:1])
+    change = {"side": "member", "name_alpha": swapped}
+    if m["name_kanji"] == alpha:
+        change["name_kanji"] = swapped
+    return change
+
+
+def foreign_middle_name(m: dict, r: dict) -> dict | None:
+    alpha = m["name_alpha"]
+    if not isinstance(alpha, str) or len(alpha.split()) < 3:
+        return None
+    tokens = alpha.split()
+    shorter = " ".join(tokens[:1] + tokens[2:])
+    change = {"side": "member", "name_alpha": shorter}
+    if m["name_kanji"] == alpha:
+        change["name_kanji"] = shorter
+    return change
+
+
+def foreign_katakana(m: dict, r: dict) -> dict | None:
+    """The insurer holds only the katakana name (no alphabet), in 名・姓 order with ・ sometimes."""
+    alpha, kana = m["name_alpha"], m["name_kana"]
+    if not isinstance(alpha, str) or not isinstance(kana, str) or m["name_kanji"] != alpha:
+        return None
+    return {"side": "member", "name_kanji": kana.replace(" ", "・"), "name_alpha": None}
+
+
+def alias_used(m: dict, r: dict) -> dict | None:
+    alias = r.get("alias_name")
+    if not isinstance(alias, str) or not alias:
+        return None
+    return {"side": "member", "name_kanji": alias, "name_alpha": None}
+
+
+def married_former_surname(m: dict, r: dict, rng: np.random.Generator) -> dict | None:
+    """The insurer still holds the surname before marriage; the registry shows it as 旧氏."""
+    former = r.get("former_surname")
+    name, kana = m["name_kanji"], m["name_kana"]
+    if not isinstance(former, str) or not isinstance(name, str) or " " not in name:
+        return None
+    from reconcile.synth.names import japanese_pools
+    pools = japanese_pools().surnames
+    match = np.flatnonzero(pools.kanji == former)
+    if not len(match) or not isinstance(kana, str) or " " not in kana:
+        return None
+    return {"side": "member", "name_kanji": former + " " + name.split(" ", 1)[1],
+            "name_kana": pools.kana[match[0]] + " " + kana.split(" ", 1)[1]}
+
+
+NOTATION_PATTERNS = {
+    "variant_kanji_insurer": (variant_kanji_member, 5.0),
+    "variant_kanji_registry": (variant_kanji_registry, 3.0),
+    "gaiji_placeholder": (gaiji_placeholder, 3.0),
+    "variation_selector": (variation_selector, 1.0),
+    "kana_halfwidth": (kana_halfwidth, 3.0),
+    "kana_hiragana": (kana_hiragana, 1.0),
+    "kana_small_large": (kana_small_large, 3.0),
+    "kana_vu": (kana_vu, 2.0),
+    "kana_long_vowel": (kana_long_vowel, 2.0),
+    "spacing": (spacing, 1.0),
+    "foreign_order": (foreign_order, 3.0),
+    "foreign_middle_name": (foreign_middle_name, 2.0),
+    "foreign_katakana": (foreign_katakana, 4.0),
+    "alias_used": (alias_used, 3.0),
+    "married_former_surname": (married_former_surname, 4.0),
+}
+_NEEDS_RNG = {"gaiji_placeholder", "spacing", "married_former_surname"}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _check_digit(body: str) -> int:
+    weights = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+    r = sum(int(d) * w for d, w in zip(body, weights)) % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def valid_number(number: str) -> bool:
+    return len(number) == 12 and number.isdigit() and _check_digit(number[:11]) == int(number[11])
+
+
+def typo_numbers(number: str) -> list[str]:
+    """Single-digit typos and adjacent swaps of ``number`` that still pass the check digit."""
+    out = []
+    for i in range(12):
+        for d in "0123456789":
+            if d != number[i]:
+                cand = number[:i] + d + number[i + 1:]
+                if valid_number(cand):
+                    out.append(cand)
+    for i in range(11):
+        if number[i] != number[i + 1]:
+            cand = number[:i] + number[i + 1] + number[i] + number[i + 2:]
+            if valid_number(cand):
+                out.append(cand)
+    return sorted(set(out))
+
+
+class _Oqs:
+    """Row positions of the OQS copy by member key (the copy mirrors the insurer's changes)."""
+
+    def __init__(self, world: World):
+        oqs = world.oqs
+        self.pos = {} if oqs is None or not len(oqs) else dict(
+            zip(zip(oqs["insurer_number"], oqs["member_id"]), range(len(oqs))))
+
+
+def _set_member(world: World, oqs: _Oqs, idx: int, **values) -> None:
+    members = world.members
+    for col, value in values.items():
+        members.iat[idx, members.columns.get_loc(col)] = value
+    hit = oqs.pos.get((members.iat[idx, members.columns.get_loc("insurer_number")],
+                       members.iat[idx, members.columns.get_loc("member_id")]))
+    if hit is not None:
+        for col, value in values.items():
+            if col in world.oqs.columns:
+                world.oqs.iat[hit, world.oqs.columns.get_loc(col)] = value
+
+
+# --- the injector ------------------------------------------------------------------------------
 def inject(world: World) -> None:
-    """Add notation variants (異体字, 外字, kana, foreign-name order, 旧氏 …) and true mis-links
-    (same name + birth date strangers, twins, family mix-ups) to ``world``; record each in
-    ``world.truth`` via ``world.record`` and skip members already in ``world.touched``.
-    """
+    """Add notation variants and true mis-links to ``world`` (see the module docstring)."""
+    rng = np.random.default_rng(world.rng.integers(2**32))
+    members = world.members
+    if members is None or len(members) == 0 or "_resident_id" not in members:
+        return
+    profile = world.profile if world.profile in NOTATION_SHARE else "default"
+    # One member row per person is eligible (re-enrolled persons have two rows).
+    single_row = members["_resident_id"].map(members["_resident_id"].value_counts()).to_numpy() == 1
+    full_number = members["individual_number"].notna().to_numpy()
+    touched = np.array([(i, m) in world.touched for i, m in zip(members["insurer_number"], members["member_id"])],
+                       dtype=bool)
+    eligible = np.flatnonzero(single_row & ~touched)
+    order = rng.permutation(eligible)
+    oqs = _Oqs(world)
+    n_mislinks = max(len(MISLINK_PATTERNS), int(round(len(members) * MISLINK_SHARE[profile])))
+    n_notation = int(round(len(members) * NOTATION_SHARE[profile]))
+    used: set[int] = set()
+    mislinked: list[int] = []
+    _inject_mislinks(world, rng, oqs, order, full_number, n_mislinks, used, mislinked)
+    _inject_notation(world, rng, oqs, order, n_notation, used)
+    _record_shared(world, mislinked)
+
+
+def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: int, used: set[int]) -> None:
+    members = world.members
+    residents = world.residents
+    res_pos = pd.Series(np.arange(len(residents)), index=residents["resident_id"].to_numpy())
+    names = list(NOTATION_PATTERNS)
+    weights = np.array([NOTATION_PATTERNS[n][1] for n in names], dtype=float)
+    quota = np.floor(target * weights / weights.sum()).astype(int)
+    quota[names.index("kana_halfwidth")] += target - quota.sum()
+    rpos_of = res_pos.reindex(members["_resident_id"].to_numpy()).to_numpy()
+    same_name = ((members["name_kanji"].to_numpy(dtype=object) == residents["name_kanji"].to_numpy(dtype=object)[rpos_of])
+                 & (members["name_kana"].to_numpy(dtype=object) == residents["name_kana"].to_numpy(dtype=object)[rpos_of]))
+    pool = [i for i in order if same_name[i]]
+    leftover = 0
+    m_cols = {c: members.columns.get_loc(c) for c in ("insurer_number", "member_id", "name_kanji", "name_kana",
+                                                       "name_alpha", "_resident_id")}
+    r_cols = {c: residents.columns.get_loc(c) for c in ("name_kanji", "name_kana", "name_alpha", "alias_name",
+                                                         "former_surname")}
+    for name, q in zip(names, quota):
+        q += leftover
+        func = NOTATION_PATTERNS[name][0]
+        done = 0
+        for idx in pool:
+            if done >= q:
+                break
+            if idx in used:
+                continue
+            m = {c: members.iat[idx, j] for c, j in m_cols.items()}
+            m = {k: (None if (v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA) else v) for k, v in m.items()}
+            rpos = int(rpos_of[idx])
+            r = {c: residents.iat[rpos, j] for c, j in r_cols.items()}
+            r = {k: (None if (v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA) else v) for k, v in r.items()}
+            change = func(m, r, rng) if name in _NEEDS_RNG else func(m, r)
+            if change is None:
+                continue
+            side = change.pop("side")
+            if side == "resident":
+                for col, value in change.items():
+                    residents.iat[rpos, residents.columns.get_loc(col)] = value
+            else:
+                _set_member(world, oqs, idx, **change)
+            world.record(m["insurer_number"], m["member_id"], "NOTATION_DIFFERENCE", name, m["_resident_id"])
+            used.add(idx)
+            done += 1
+        leftover = q - done
+
+
+def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_number: np.ndarray, target: int,
+                     used: set[int], mislinked: list[int]) -> None:
+    members = world.members
+    per_pattern = {p: target // len(MISLINK_PATTERNS) + (1 if i < target % len(MISLINK_PATTERNS) else 0)
+                   for i, p in enumerate(MISLINK_PATTERNS)}
+    residents = world.residents
+    res_pos = pd.Series(np.arange(len(residents)), index=residents["resident_id"].to_numpy())
+    hh_of_res = residents.groupby("household_id").indices
+    rows_of_resident = members.groupby("_resident_id").indices
+    member_hh = members.groupby("household_id").indices
+    taken_numbers = set(residents["individual_number"].dropna()) | set(members["individual_number"].dropna())
+    candidates = [i for i in order if full_number[i]]
+    rid_of = members["_resident_id"].to_numpy(dtype=object)
+    r_birth = residents["birth_date"].to_numpy()
+    r_number = residents["individual_number"].to_numpy(dtype=object)
+    r_rid = residents["resident_id"].to_numpy(dtype=object)
+    nationality = residents["_nationality"].to_numpy(dtype=object) if "_nationality" in residents else None
+    new_rows: list[pd.Series] = []
+
+    def take(idx: int, number: str, pattern: str) -> None:
+        _set_member(world, oqs, idx, individual_number=number)
+        world.record(members.at[idx, "insurer_number"], members.at[idx, "member_id"], "MISLINK_SUSPECTED",
+                     pattern, rid_of[idx])
+        used.add(idx)
+        mislinked.append(idx)
+
+    def new_resident(template: pd.Series, number: str) -> None:
+        row = template.copy()
+        row["resident_id"] = str(int(rng.integers(10**10, 10**11 - 1))).zfill(11)
+        row["individual_number"] = number
+        code, prefix = OTHER_PLACES[int(rng.integers(len(OTHER_PLACES)))]
+        row["municipality_code"] = code
+        row["household_id"] = str(int(rng.integers(9 * 10**9, 10**10 - 1)))
+        row["address"] = prefix + f"{int(rng.integers(1, 9))}丁目{int(rng.integers(1, 30))}番{int(rng.integers(1, 20))}号"
+        row["status"], row["status_date"] = "active", pd.NaT
+        for col in ("_twin_of", "_stranger_of", "alias_name", "former_surname"):
+            if col in row.index:
+                row[col] = None
+        new_rows.append(row)
+        taken_numbers.add(number)
+
+    for pattern in MISLINK_PATTERNS:
+        need = per_pattern[pattern]
+        for idx in candidates:
+            if need <= 0:
+                break
+            if idx in used:
+                continue
+            rpos = int(res_pos[rid_of[idx]])
+            if pattern == "same_name_birth_date":
+                if nationality is not None and nationality[rpos] not in ("", None):
+                    continue
+                # A stranger elsewhere with the same name, birth date and sex holds the number.
+                while True:
+                    body = str(int(rng.integers(10**10, 10**11 - 1))).zfill(11)
+                    number = body + str(_check_digit(body))
+                    if number not in taken_numbers:
+                        break
+                new_resident(residents.iloc[rpos], number)
+                take(idx, number, pattern)
+                need -= 1
+            elif pattern in ("twin", "family_member"):
+                mates = [p for p in hh_of_res.get(residents.at[rpos, "household_id"], []) if p != rpos]
+                if pattern == "twin":
+                    mates = [p for p in mates if r_birth[p] == r_birth[rpos]]
+                else:
+                    mates = [p for p in mates if r_birth[p] != r_birth[rpos]]
+                # The sibling / family member must not be mis-linked themselves.
+                mates = [p for p in mates if isinstance(r_number[p], str)
+                         and not any(j in used for j in rows_of_resident.get(r_rid[p], []))]
+                if not mates:
+                    continue
+                take(idx, r_number[mates[int(rng.integers(len(mates)))]], pattern)
+                need -= 1
+            elif pattern == "number_typo":
+                typos = [t for t in typo_numbers(members.at[idx, "individual_number"]) if t not in taken_numbers]
+                if not typos:
+                    continue
+                number = typos[int(rng.integers(len(typos)))]
+                # Whoever really holds the mistyped number: some person registered elsewhere.
+                new_resident(residents.iloc[int(rng.integers(len(residents)))], number)
+                take(idx, number, pattern)
+                need -= 1
+            elif pattern == "household_swap":
+                mates = [j for j in member_hh.get(members.at[idx, "household_id"], [])
+                         if j != idx and j not in used and full_number[j]
+                         and (members.at[j, "insurer_number"], members.at[j, "member_id"]) not in world.touched
+                         and len(rows_of_resident.get(rid_of[j], [])) == 1]
+                if not mates:
+                    continue
+                j = mates[int(rng.integers(len(mates)))]
+                a_num, b_num = members.at[idx, "individual_number"], members.at[j, "individual_number"]
+                take(idx, b_num, pattern)
+                take(j, a_num, pattern)
+                need -= 1
+    if new_rows:
+        added = pd.DataFrame(new_rows).reset_index(drop=True)
+        world.residents = pd.concat([residents, added.astype(residents.dtypes.to_dict(), errors="ignore")],
+                                    ignore_index=True)
+
+
+def _record_shared(world: World, mislinked: list[int]) -> None:
+    """NUMBER_SHARED truth for every member holding a number that a mis-link made shared."""
+    members = world.members
+    if not mislinked:
+        return
+    numbers = set(members.loc[mislinked, "individual_number"].dropna())
+    holders = members[members["individual_number"].isin(numbers)]
+    for number, group in holders.groupby("individual_number"):
+        if group["_resident_id"].nunique() < 2:
+            continue
+        for _, row in group.iterrows():
+            world.record(row["insurer_number"], row["member_id"], "NUMBER_SHARED", "shared_by_mislink",
+                         row["_resident_id"])
