@@ -110,7 +110,9 @@ def stacked_barh(labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
     ax.set_yticks(positions, labels=list(labels), **family)
     _style(ax, text)
     if len(series) > 1:
-        ax.legend(loc="lower right", fontsize=8, frameon=False, prop={"family": text.font} if text.font else None)
+        # Above the plot, right of the title, so it never covers a bar.
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(series), fontsize=8, frameon=False,
+                  prop={"family": text.font, "size": 8} if text.font else {"size": 8})
     if not labels:
         ax.text(0.5, 0.5, "-", transform=ax.transAxes, ha="center")
     return _png(fig)

@@ -368,8 +368,10 @@ def _resolved_table(resolved: pd.DataFrame | None) -> pd.DataFrame | None:
 
 def _top_suspects(findings: pd.DataFrame, top_n: int) -> pd.DataFrame:
     suspects = findings.loc[findings["rule_id"].isin(SUSPECT_RULES) & findings["is_open"]]
-    suspects = suspects.sort_values(["score", "insurer_number", "member_id"], ascending=[False, True, True],
-                                    na_position="last", kind="stable")
+    # Ties (many scores are 1.0) go to MISLINK_SUSPECTED first: it names the resident to check.
+    suspects = suspects.assign(_rule=suspects["rule_id"].map({r: i for i, r in enumerate(SUSPECT_RULES)}))
+    suspects = suspects.sort_values(["score", "_rule", "insurer_number", "member_id"],
+                                    ascending=[False, True, True, True], na_position="last", kind="stable")
     return suspects.head(top_n)[SUSPECT_COLUMNS].reset_index(drop=True)
 
 
@@ -506,6 +508,7 @@ TEXT: dict[str, dict[str, str]] = {
         "h_scans": "今週のスキャン", "no_scans": "この週に実行されたスキャンはありません。",
         "h_category": "区分別の件数", "h_rule": "ルール別の件数",
         "h_resolved": "今週の解決（区分・結果別）", "no_events": "作業履歴が渡されていないため、今週の解決件数は表示していません。",
+        "none_resolved": "今週解決した指摘はありません。",
         "h_queue": "作業キューの滞留状況", "h_suspects": "紐付け誤りの疑い（スコア上位）",
         "no_suspects": "未処理の紐付け誤りの疑いはありません。",
         "h_notation": "表記ゆれの理由別内訳", "no_notation": "表記ゆれの検出結果に理由コードが含まれていないため、内訳は表示していません。",
@@ -527,7 +530,7 @@ TEXT: dict[str, dict[str, str]] = {
         "c_backlog": "未処理計", "c_total": "総数", "c_resolved_this_week": "今週解決",
         "c_queue": "キュー", "c_no": "#", "c_score": "スコア", "c_insurer_number": "保険者番号",
         "c_member_id": "被保険者ID", "c_summary": "概要", "c_suggested_resident_id": "本来の住民（候補）",
-        "c_suggested_last4": "候補の個人番号下4桁", "c_status": "状態", "c_first_seen_scan": "初回検出スキャン",
+        "c_suggested_last4": "候補の番号下4桁", "c_status": "状態", "c_first_seen_scan": "初回検出スキャン",
         "c_reason_code": "理由コード", "c_reason_label": "理由", "c_file": "ファイル", "c_check": "検証項目",
         "c_column": "列", "c_success": "結果", "c_unexpected_count": "不適合件数", "c_message": "メッセージ",
         "c_reason": "理由", "c_count": "行数", "c_format": "形式", "c_encoding": "文字コード",
@@ -542,6 +545,7 @@ TEXT: dict[str, dict[str, str]] = {
         "h_category": "Findings by category", "h_rule": "Findings by rule",
         "h_resolved": "Resolved this week (by category and outcome)",
         "no_events": "No work-item history was given, so resolutions this week are not shown.",
+        "none_resolved": "Nothing was resolved this week.",
         "h_queue": "Work-queue backlog", "h_suspects": "Top mis-link suspects (by score)",
         "no_suspects": "No open mis-link suspects.",
         "h_notation": "Notation differences by reason",

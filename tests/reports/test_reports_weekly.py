@@ -329,3 +329,20 @@ def test_empty_findings_still_make_a_report(scans, tmp_path):
     assert [p.name for p in paths] == ["index.html", "findings_by_rule.csv", "queue_status.csv"]
     assert read_csv(tmp_path / "findings_by_rule.csv")[1:] == []
     assert "未処理の紐付け誤りの疑いはありません。" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_suspects_with_equal_scores_put_mislink_suspected_first(scans):
+    findings = pd.DataFrame([
+        finding("s1", "NUMBER_SHARED", "mislink", "open", "S2", score=1.0, member_id="A1"),
+        finding("s2", "MISLINK_SUSPECTED", "mislink", "open", "S2", score=1.0, member_id="B1"),
+        finding("s3", "MISLINK_SUSPECTED", "mislink", "open", "S2", score=0.5, member_id="A0"),
+    ])
+    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
+    assert report.top_suspects["member_id"].tolist() == ["B1", "A1", "A0"]
+
+
+def test_events_without_a_resolution_this_week_say_so(findings, scans):
+    events = pd.DataFrame([{"finding_id": "f01", "status": "in_progress", "changed_at": "2026-11-18T09:00:00+09:00"}])
+    report = build_weekly(findings, events, scans, None, None, week=WEEK, with_charts=False)
+    assert report.totals["resolved_this_week"] == 0
+    assert "今週解決した指摘はありません。" in render_weekly_html(report)
