@@ -13,7 +13,6 @@ CATEGORY_ORDER = ("mislink", "notation", "burden_ratio", "limit_category", "qual
 STATUS_ORDER = ("open", "in_progress", "resolved_fixed", "resolved_false_positive", "resolved_wont_fix")
 OPEN_STATUSES = ("open", "in_progress")
 RESOLVED_STATUSES = ("resolved_fixed", "resolved_false_positive", "resolved_wont_fix")
-SEVERITY_ORDER = ("high", "medium", "low", "info")
 
 CATEGORIES = {
     "mislink": ("紐付け誤り", "Mis-link"),
@@ -31,13 +30,6 @@ STATUSES = {
     "resolved_fixed": ("修正済み", "Fixed"),
     "resolved_false_positive": ("誤検知", "False positive"),
     "resolved_wont_fix": ("対応不要", "Won't fix"),
-}
-
-SEVERITIES = {
-    "high": ("高", "High"),
-    "medium": ("中", "Medium"),
-    "low": ("低", "Low"),
-    "info": ("参考", "Info"),
 }
 
 RULES = {
@@ -75,10 +67,6 @@ def category(key: object, lang: str) -> str:
 
 def status(key: object, lang: str) -> str:
     return _pick(STATUSES, key, lang)
-
-
-def severity(key: object, lang: str) -> str:
-    return _pick(SEVERITIES, key, lang)
 
 
 def rule(key: object, lang: str) -> str:
