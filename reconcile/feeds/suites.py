@@ -25,6 +25,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reconcile.feeds import spec
@@ -162,65 +163,123 @@ class Validator:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         self.datasource = self.context.data_sources.add_pandas("feed")
+        self._gx = gx
 
     def validate(self, feed_file: spec.FeedFile, frame: pd.DataFrame, file_name: str
-                 ) -> tuple[dict[str, Any], pd.DataFrame]:
-        """Validate the normalised ``frame`` (index = line) → (JSON summary, quarantine rows)."""
+                 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
+        """Validate the normalised ``frame`` (index = line) → (JSON summary, quarantine rows).
+
+        The file's suite runs as two GX validations: value expectations on the frame of
+        *distinct* values per column (a value's verdict does not depend on its row; a 1M-row
+        file has ~40k distinct dates), whose unexpected values are mapped back to every row
+        holding them; key uniqueness on the full key columns, whose unexpected rows are lines.
+        """
         suite, checks = build_suite(feed_file, list(frame.columns), name=f"{feed_file.kind}_suite")
-        suite = self.context.suites.add_or_update(suite)
-        asset = self.datasource.add_dataframe_asset(name=f"{feed_file.kind}_{id(frame)}")
-        batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+        pairs = list(zip(suite.expectations, checks))
+        is_key = [c is not None and c.reason == "duplicate_key" for c in checks]
+        value_columns = {getattr(e, "column", None) for e, c in pairs
+                         if c is not None and c.reason in ("not_in_set", "bad_format", "out_of_range")}
+        presence_columns = {getattr(e, "column", None) for e, c in pairs
+                            if c is not None and c.reason in ("missing_required", "name_missing")}
+        distinct = _distinct_frame(frame, sorted(value_columns), sorted(presence_columns - value_columns),
+                                   all_columns=list(frame.columns))
 
         summary_rows, quarantine = [], []
-        # Results come back in the suite's order; match them to checks by expectation id.
-        check_by_id = {exp.id: check for exp, check in zip(suite.expectations, checks)}
-        for item in result.results:
-            config = item.expectation_config
-            check = check_by_id.get(config.id)
-            info = item.result or {}
-            raised = _exception_message(item.exception_info)
-            kwargs = {k: _jsonable(v) for k, v in config.kwargs.items() if k in ("column", "column_list", "column_set",
-                                                                   "value_set", "min_value", "max_value", "regex")}
-            summary_rows.append({
-                "expectation": config.type, **kwargs,
-                "success": bool(item.success),
-                "element_count": _number(info.get("element_count")),
-                "unexpected_count": _number(info.get("unexpected_count")),
-                "unexpected_percent": _number(info.get("unexpected_percent")),
-                **({"exception": raised} if raised else {}),
-            })
-            if raised:
-                log.warning("GX expectation %s on %s could not be evaluated: %s", config.type, file_name, raised)
-            lines = info.get("unexpected_index_list") or []
-            if check is None or not lines:
+        statistics = {"evaluated_expectations": 0, "successful_expectations": 0, "unsuccessful_expectations": 0}
+        success = True
+        for part, data in (("values", distinct), ("keys", frame[list(feed_file.unique_key)])):
+            selected = [(e, c) for (e, c), key in zip(pairs, is_key) if key == (part == "keys")]
+            if not selected:
                 continue
-            # With a named index GX reports rows as dicts holding the index (``line``) value.
-            lines = pd.Index([int(row["line"]) if isinstance(row, dict) else int(row) for row in lines])
-            if check.reason == "duplicate_key":
-                key = list(feed_file.unique_key)
-                group = frame.loc[lines, key].sort_index()
-                lines = group.index[group.duplicated(keep="first")]
-                values = group.loc[lines].astype("string").agg("|".join, axis=1) if len(lines) else []
-            elif check.reason in ("missing_required", "name_missing"):
-                values = [""] * len(lines)
-            else:
-                values = frame.loc[lines, check.column].astype("string").fillna("")
-            quarantine.append(pd.DataFrame({
-                "file": file_name, "line": lines.to_numpy(dtype="int64"), "column": check.column,
-                "value": pd.array(list(values), dtype="string"),
-                "reason": reason_text(check.reason, "gx"),
-            }))
-        statistics = result.statistics
+            part_suite = self.context.suites.add_or_update(self._gx.ExpectationSuite(
+                name=f"{feed_file.kind}_suite.{part}", expectations=[e for e, _ in selected]))
+            # GX returns results in its own order: match them back by the ids it assigned.
+            part_checks = {e.id: c for e, (_, c) in zip(part_suite.expectations, selected)}
+            asset = self.datasource.add_dataframe_asset(name=f"{feed_file.kind}_{part}_{id(data)}")
+            batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": data})
+            result = batch.validate(part_suite, result_format={"result_format": "COMPLETE"})
+            self.datasource.delete_asset(asset.name)
+            success = success and bool(result.success)
+            for k in statistics:
+                statistics[k] += int(result.statistics.get(k, 0))
+            for item in result.results:
+                config = item.expectation_config
+                check = part_checks.get(config.id)
+                info = item.result or {}
+                raised = _exception_message(item.exception_info)
+                if raised:
+                    log.warning("GX expectation %s on %s could not be evaluated: %s", config.type, file_name, raised)
+                kwargs = {k: _jsonable(v) for k, v in config.kwargs.items() if k in (
+                    "column", "column_list", "column_set", "value_set", "min_value", "max_value", "regex")}
+                lines, values = self._failing_rows(feed_file, frame, data, part, check, info,
+                                                   config.kwargs.get("column"))
+                summary_rows.append({
+                    "expectation": config.type, **kwargs, "success": bool(item.success),
+                    "checked": "distinct_values" if part == "values" else "rows",
+                    "element_count": _number(info.get("element_count")),
+                    "unexpected_count": _number(info.get("unexpected_count")),
+                    "unexpected_rows": int(len(lines)) if check is not None else None,
+                    **({"exception": raised} if raised else {}),
+                })
+                if len(lines):
+                    quarantine.append(pd.DataFrame({
+                        "file": file_name, "line": np.asarray(lines, dtype="int64"), "column": check.column,
+                        "value": pd.array(list(values), dtype="string"), "reason": reason_text(check.reason, "gx"),
+                    }))
         summary = {
-            "gx_version": self.gx_version,
-            "suite": suite.name,
-            "success": bool(result.success),
-            "evaluated_expectations": int(statistics.get("evaluated_expectations", 0)),
-            "successful_expectations": int(statistics.get("successful_expectations", 0)),
-            "unsuccessful_expectations": int(statistics.get("unsuccessful_expectations", 0)),
-            "expectations": summary_rows,
+            "gx_version": self.gx_version, "suite": suite.name, "success": success,
+            **statistics, "expectations": summary_rows,
         }
-        self.datasource.delete_asset(asset.name)
-        frame_q = pd.concat(quarantine, ignore_index=True) if quarantine else None
-        return summary, frame_q
+        return summary, (pd.concat(quarantine, ignore_index=True) if quarantine else None)
+
+    @staticmethod
+    def _failing_rows(feed_file: spec.FeedFile, frame: pd.DataFrame, data: pd.DataFrame, part: str,
+                      check: "Check | None", info: dict, gx_column: str | None
+                      ) -> tuple[np.ndarray, list[str]]:
+        """The lines (and shown values) of rows failing one expectation."""
+        unexpected = info.get("unexpected_index_list") or []
+        if check is None or not unexpected:
+            return np.zeros(0, dtype=np.int64), []
+        # With a named index GX reports rows as dicts holding the index value; else positions.
+        labels = [row["line"] if isinstance(row, dict) and "line" in row else row for row in unexpected]
+        if part == "keys":
+            lines = pd.Index([int(label) for label in labels])
+            group = frame.loc[lines, list(feed_file.unique_key)].sort_index()
+            later = group.duplicated(keep="first")
+            shown = group[later].astype("string").agg("|".join, axis=1).tolist() if later.any() else []
+            return group.index[later].to_numpy(dtype=np.int64), shown
+        column = gx_column
+        bad_values = data[column].iloc[[int(label) for label in labels]]
+        hit = frame[column].isin(bad_values.dropna().unique())
+        if bad_values.isna().any():
+            hit = hit | frame[column].isna()
+        hit = hit.fillna(False).astype(bool)
+        if check.reason in ("missing_required", "name_missing"):
+            shown = [""] * int(hit.sum())
+        else:
+            shown = frame.loc[hit, column].astype("string").fillna("").tolist()
+        return frame.index[hit.to_numpy()].to_numpy(dtype=np.int64), shown
+
+
+def _distinct_frame(frame: pd.DataFrame, value_columns: list[str], presence_columns: list[str],
+                    all_columns: list[str]) -> pd.DataFrame:
+    """One frame holding, per column, its distinct values (value checks) or one present value and
+    one missing value (presence checks); columns padded to one length by repeating their first value."""
+    parts: dict[str, pd.Series] = {}
+    for column in value_columns:
+        parts[column] = frame[column].drop_duplicates()
+    for column in presence_columns:
+        values = frame[column]
+        present, missing = values.notna(), values.isna()
+        picks = [values[present].iloc[:1], values[missing].iloc[:1]]
+        parts[column] = pd.concat([p for p in picks if len(p)]) if any(len(p) for p in picks) else values.iloc[:0]
+    for column in all_columns:  # the other columns only need to exist for the table-level check
+        parts.setdefault(column, frame[column].iloc[:1])
+    length = max((len(p) for p in parts.values()), default=0)
+    if len(frame) == 0:
+        length = 0
+    padded = {}
+    for column, values in parts.items():
+        positions = np.concatenate([np.arange(len(values)), np.zeros(length - len(values), dtype=np.int64)])
+        padded[column] = values.iloc[positions[:length]].reset_index(drop=True) if len(values) else values.reset_index(drop=True)
+    return pd.DataFrame(padded, columns=all_columns)

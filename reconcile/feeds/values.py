@@ -40,7 +40,7 @@ def strip_text(raw: pd.Series) -> pd.Series:
 def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -> tuple[pd.Series, pd.Series]:
     """Apply ``convert`` once per distinct non-missing value; ``convert`` returns ``_BAD`` on failure."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    converted = [convert(u) for u in uniques]
+    converted = [convert(u) for u in uniques.tolist()]
     bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
     good = [None if c is _BAD else c for c in converted] + [None]
     # codes == -1 (missing) picks the trailing None
@@ -101,12 +101,19 @@ class DateNormaliser:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         parsed = np.empty(len(uniques) + 1, dtype="datetime64[ns]")
         bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
+        # Fast path: canonical YYYY-MM-DD strings in one vectorised call; the rest one by one.
+        iso = pd.to_datetime(pd.Series(uniques, dtype="string"), format="%Y-%m-%d", errors="coerce")
+        parsed[:-1] = iso.to_numpy(dtype="datetime64[ns]")
         cache = self._cache
-        for i, text in enumerate(uniques):
+        leftovers = np.flatnonzero(np.isnat(parsed[:-1]))
+        texts = uniques.take(leftovers).tolist() if len(leftovers) else []
+        for i, text in zip(leftovers, texts):
             found = cache.get(text)
             if found is None:
                 date = parse_date(text)
-                found = np.datetime64(date, "ns") if date is not None else np.datetime64("NaT", "ns")
+                # datetime64[ns] spans 1677–2262 and numpy wraps silently outside it
+                representable = date is not None and 1678 <= date.year <= 2261
+                found = np.datetime64(date, "ns") if representable else np.datetime64("NaT", "ns")
                 cache[text] = found
             parsed[i] = found
         bad_unique[:-1] = np.isnat(parsed[:-1])
@@ -175,6 +182,31 @@ def code(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return map_distinct(values, lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
 
 
+def _arrow(values: pd.Series):
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string())
+
+
+def _series(array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.array(array, dtype=pd.StringDtype("pyarrow")), index=index)
+
+
+def regex_replace(values: pd.Series, pattern: str, replacement: str = "") -> pd.Series:
+    """RE2 replace through pyarrow (pandas falls back to Python per row for some patterns)."""
+    import pyarrow.compute as pc
+
+    return _series(pc.replace_substring_regex(_arrow(values), pattern=pattern, replacement=replacement), values.index)
+
+
+def regex_fullmatch(values: pd.Series, pattern: str) -> pd.Series:
+    """Boolean mask: the whole value matches (RE2 via pyarrow); missing → False."""
+    import pyarrow.compute as pc
+
+    matched = pc.fill_null(pc.match_substring_regex(_arrow(values), pattern=f"^(?:{pattern})$"), False)
+    return pd.Series(matched.to_numpy(zero_copy_only=False), index=values.index)
+
+
 def non_ascii(values: pd.Series) -> pd.Series:
     """Mask of present values holding any non-ASCII character (pyarrow kernel, no Python per row)."""
     import pyarrow as pa
@@ -201,9 +233,14 @@ _MONEY_NOISE = r"[,\s円¥\\]"
 
 def money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Yen amounts: commas, spaces, 円 and ¥ allowed; full-width digits through NFKC."""
-    cleaned = values.str.replace(_MONEY_NOISE, "", regex=True)
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype("Float64")
-    failed = values.notna() & numbers.isna()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cleaned = regex_replace(values, _MONEY_NOISE)
+    plain = regex_fullmatch(cleaned, r"-?[0-9]+(?:\.[0-9]+)?")
+    parsed = pc.cast(pc.if_else(pa.array(plain.to_numpy()), _arrow(cleaned), None), pa.float64())
+    numbers = pd.Series(pd.array(parsed.to_numpy(zero_copy_only=False), dtype="Float64"), index=values.index)
+    failed = values.notna() & ~plain
     if failed.any():
         def convert(text: str) -> Any:
             try:
@@ -227,7 +264,7 @@ def _digits_only(values: pd.Series) -> pd.Series:
         values = values.copy()
         folded, _ = map_distinct(values[wide], nfkc, "string")
         values[wide] = folded
-    return values.str.replace(_NUMBER_SEPARATORS, "", regex=True)
+    return regex_replace(values, _NUMBER_SEPARATORS)
 
 
 def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -237,7 +274,7 @@ def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     finding (number_status ``bad_check``), not a row error.
     """
     cleaned = _digits_only(values)
-    ok = cleaned.str.fullmatch(r"[0-9]{12}").fillna(False).astype(bool)
+    ok = regex_fullmatch(cleaned, r"[0-9]{12}")
     bad = values.notna() & ~ok
     return cleaned.where(ok), bad
 
@@ -245,7 +282,7 @@ def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def last4(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """個人番号の下4桁 / last four digits → 4 ASCII digits."""
     cleaned = _digits_only(values)
-    ok = cleaned.str.fullmatch(r"[0-9]{4}").fillna(False).astype(bool)
+    ok = regex_fullmatch(cleaned, r"[0-9]{4}")
     return cleaned.where(ok), values.notna() & ~ok
 
 

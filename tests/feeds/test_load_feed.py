@@ -181,8 +181,15 @@ def test_gx_runs_and_its_summary_is_json(write_feed):
     assert gx["gx_version"].startswith("1.")
     assert gx["success"] is False
     unique = [e for e in gx["expectations"] if e["expectation"] == "expect_compound_columns_to_be_unique"]
+    # GX flags both rows of the key; the later one is quarantined
     assert unique == [{"expectation": "expect_compound_columns_to_be_unique", "column_list": ["insurer_number", "member_id"],
-                       "success": False, "element_count": 2, "unexpected_count": 2, "unexpected_percent": 50 * 2}]
+                       "success": False, "checked": "rows", "element_count": 2, "unexpected_count": 2,
+                       "unexpected_rows": 1}]
+    sex = [e for e in gx["expectations"] if e["expectation"] == "expect_column_values_to_be_in_set" and e["column"] == "sex"]
+    assert sex == [{"expectation": "expect_column_values_to_be_in_set", "column": "sex", "value_set": [1, 2],
+                    "success": True, "checked": "distinct_values", "element_count": 1, "unexpected_count": 0,
+                    "unexpected_rows": 0}]
+    assert _quarantine(feed) == [("members.csv", 3, "insurer_number+member_id", "131016|M1", "duplicate_key")]
     assert feed.validation["residents"]["gx"]["success"] is True
     json.dumps(feed.validation)
 

@@ -65,6 +65,12 @@ def test_date_normaliser_maps_distinct_values_and_flags_bad_ones():
     assert str(parsed.dtype) == "datetime64[ns]"
 
 
+def test_dates_outside_the_datetime64_range_are_bad_not_wrapped():
+    parsed, bad = values.DateNormaliser()(pd.Series(["1026-05-01", "9999-12-31", "1890-01-01"], dtype="string"))
+    assert parsed.isna().tolist() == [True, True, False]
+    assert bad.tolist() == [True, True, False]
+
+
 def test_era_table_is_contiguous():
     for earlier, later in zip(eras.ERAS, eras.ERAS[1:]):
         assert earlier.end + dt.timedelta(days=1) == later.start
