@@ -272,19 +272,28 @@ LEGAL_OVERLAP_DAYS = 1  # 国保 → 被用者保険, 国保 → 後期: lost th
 def qual_overlap(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """同一人の資格期間が重複している / The same person holds overlapping qualifications.
 
-    Same person = the same keyed individual number with the same birth date and sex (a number
-    on different persons is NUMBER_SHARED). The typical case is an old qualification left
+    Same person = the same keyed individual number with the same birth date, sex and kana or
+    kanji name (spaces ignored); a number on different persons is NUMBER_SHARED, a number on
+    the wrong twin MISLINK_SUSPECTED. The typical case is an old qualification left
     valid, so that one number carries two members. The legal one-day overlaps (国保 → 被用者
     保険, 国保 → 後期) are accepted; any other common day is an anomaly. High when both are
     active on ``as_of``.
     """
-    cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date", "_line"]
+    cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date",
+            "name_kanji", "name_kana", "_line"]
     with_number = members.loc[members["number_hash"].notna(), cols]
-    dup = with_number[with_number.duplicated("number_hash", keep=False)]
+    dup = with_number[with_number.duplicated("number_hash", keep=False)].copy()
     if dup.empty:
         return dup
+    for column in ("name_kanji", "name_kana"):
+        dup[column] = dup[column].str.replace(r"[\s\u3000・]", "", regex=True)
     pairs = dup.merge(dup, on=["number_hash", "birth_date", "sex"], suffixes=("", "_other"))
     pairs = pairs.loc[(pairs["insurer_number"] != pairs["insurer_number_other"]) | (pairs["member_id"] != pairs["member_id_other"])]
+    # Same person: a name that also agrees (twins share birth date and sex but not the given name;
+    # a number on the wrong twin is a mis-link, not an overlap).
+    same_name = ((pairs["name_kana"] == pairs["name_kana_other"]).fillna(False)
+                 | (pairs["name_kanji"] == pairs["name_kanji_other"]).fillna(False)).astype(bool)
+    pairs = pairs.loc[same_name]
     start = np.maximum(pairs["acquisition_date"].fillna(pd.Timestamp.min).to_numpy(),
                        pairs["acquisition_date_other"].fillna(pd.Timestamp.min).to_numpy())
     end = np.minimum(pairs["loss_date"].fillna(_NOT_ENDED).to_numpy(), pairs["loss_date_other"].fillna(_NOT_ENDED).to_numpy())

@@ -169,9 +169,16 @@ def test_overlap_of_the_same_person():
         # Back-to-back without a common day.
         {"member_id": "M9", "number": "000000000005", "acquisition_date": "2018-04-01", "loss_date": "2024-04-01"},
         {"member_id": "MA", "number": "000000000005", "acquisition_date": "2024-04-01"},
+        # Twins: same birth date and sex, different given name — the number is on the wrong twin.
+        {"member_id": "MB", "number": "000000000006", "name_kanji": "山田 一郎", "name_kana": "ヤマダ イチロウ"},
+        {"member_id": "MC", "number": "000000000006", "name_kanji": "山田 次郎", "name_kana": "ヤマダ ジロウ"},
+        # The same person written with a full-width space is still the same person.
+        {"member_id": "MD", "number": "000000000007", "acquisition_date": "2018-04-01", "name_kanji": "山田\u3000太郎",
+         "name_kana": "ヤマダ\u3000タロウ"},
+        {"member_id": "ME", "number": "000000000007", "acquisition_date": "2025-04-01"},
     ])
     out = findings("QUAL_OVERLAP", members)
-    assert sorted(out.index) == ["M1", "M2", "M5", "M6"]
+    assert sorted(out.index) == ["M1", "M2", "M5", "M6", "MD", "ME"]
     assert out.loc["M1", "severity"] == "high"
     assert evidence(out, "M1")["other_members"] == "131016:M2"
     assert evidence(out, "M1")["overlap_from"] == "2024-06-01"
