@@ -103,6 +103,7 @@ class DateNormaliser:
         bad_unique = np.zeros(len(uniques) + 1, dtype=bool)
         # Fast path: canonical YYYY-MM-DD strings in one vectorised call; the rest one by one.
         iso = pd.to_datetime(pd.Series(uniques, dtype="string"), format="%Y-%m-%d", errors="coerce")
+        iso = iso.where((iso.dt.year >= 1678) & (iso.dt.year <= 2261))  # ns range; see below
         parsed[:-1] = iso.to_numpy(dtype="datetime64[ns]")
         cache = self._cache
         leftovers = np.flatnonzero(np.isnat(parsed[:-1]))
