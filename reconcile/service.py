@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from detectors import RULES
 from reconcile import pipeline, store
 from reconcile.config import Settings, get_settings
 from reconcile.feeds import Feed, load_feed
@@ -90,7 +92,10 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
             row_counts=feed.row_counts)
         scan_id = store.start_scan(session, feed_id=feed_id, as_of=feed.as_of.date())
         store.save_quarantine(session, scan_id, feed.quarantine)
-        merged = store.merge_findings(session, scan_id, evaluation.findings)
+        skipped_ids = {rule_id for rule_id, _ in evaluation.skipped}
+        merged = store.merge_findings(session, scan_id, evaluation.findings,
+                                      rules_run=[r for r in RULES if r not in skipped_ids],
+                                      insurer_numbers=insurers)
         store.save_feed_stats(session, scan_id, evaluation.stats)
         timings["persist"] = time.perf_counter() - step
         timings["total"] = time.perf_counter() - started
@@ -119,7 +124,8 @@ def export_findings(out: str | Path | None, *, scan_id: int | None = None, encod
     engine = open_store(settings or get_settings())
     with store.session_scope(engine) as session:
         frame = store.findings_frame(session, scan_id=scan_id, lang=lang)
-    return write_findings_csv(frame, out, encoding=encoding), len(frame)
+    count = write_findings_csv(frame, out if out is not None else sys.stdout.buffer, encoding=encoding)
+    return (Path(out) if out is not None else None), count
 
 
 def export_quarantine(out: str | Path | None, *, scan_id: int | None = None,
@@ -129,4 +135,101 @@ def export_quarantine(out: str | Path | None, *, scan_id: int | None = None,
     engine = open_store(settings or get_settings())
     with store.session_scope(engine) as session:
         frame = store.quarantine_frame(session, scan_id=scan_id)
-    return write_quarantine_csv(frame, out), len(frame)
+    count = write_quarantine_csv(frame, out if out is not None else sys.stdout.buffer)
+    return (Path(out) if out is not None else None), count
+
+
+def _latest_feed_validation(session, scans: list[dict]) -> dict | None:
+    if not scans:
+        return None
+    feed = session.get(store.Feed, scans[0]["feed_id"])
+    return feed.validation if feed is not None else None
+
+
+def current_week(scans: list[dict]) -> str:
+    """The ISO week (Japan time) of the latest scan, else of today."""
+    from reports.timeutil import local_times
+
+    if scans and scans[0].get("started_at") is not None:
+        moment = local_times(pd.Series([scans[0]["started_at"]])).iloc[0]
+    else:
+        moment = pd.Timestamp.now(tz="Asia/Tokyo")
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", lang: str = "ja",
+                  settings: Settings | None = None) -> list[Path]:
+    """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first."""
+    from detectors.rules.mislink import REASON_LABELS_JA
+    from reports import build_weekly, write_weekly
+
+    engine = open_store(settings or get_settings())
+    with store.session_scope(engine) as session:
+        scans = store.list_scans(session)
+        findings = store.findings_frame(session, lang=lang)
+        events = store.events_frame(session)
+        quarantine = store.quarantine_frame(session)
+        validation = _latest_feed_validation(session, scans)
+    report = build_weekly(findings, events, pd.DataFrame(scans), quarantine, validation,
+                          week=week or current_week(scans), lang=lang,
+                          reason_labels=REASON_LABELS_JA if lang == "ja" else None)
+    files = write_weekly(report, Path(out_dir))
+    index = [f for f in files if f.name == "index.html"]
+    return index + [f for f in files if f.name != "index.html"]
+
+
+def export_national(out: str | Path | None, *, period: str, lang: str = "ja", encoding: str = "utf-8-sig",
+                    settings: Settings | None = None) -> tuple[Path | None, int]:
+    """全国報告用の集計 / national-reporting export for one period (YYYY-MM)."""
+    from reports import build_national, write_national
+
+    engine = open_store(settings or get_settings())
+    with store.session_scope(engine) as session:
+        findings = store.findings_frame(session, lang=lang)
+        items = pd.DataFrame(store.list_work_items(session, limit=None))
+    frame = build_national(findings, items, period=period, lang=lang)
+    if out is None:
+        sys.stdout.write(frame.to_csv(index=False))
+        return None, len(frame)
+    return write_national(frame, out, encoding=encoding), len(frame)
+
+
+def export_kakuninsho(out: str | Path | None, *, feed_dir: str | Path | None = None, as_of: str | None = None,
+                      encoding: str = "utf-8", settings: Settings | None = None) -> tuple[Path | None, int]:
+    """資格確認書 職権交付対象者一覧 from a feed (default: the feed of the latest scan)."""
+    from detectors.kakuninsho import issuance_list
+    from reconcile.exports import write_frame_csv
+    from reconcile.feeds import FeedRejected
+
+    settings = settings or get_settings()
+    if feed_dir is None:
+        engine = open_store(settings)
+        with store.session_scope(engine) as session:
+            scans = store.list_scans(session, limit=1)
+        if not scans:
+            raise FeedRejected("-", None, "走査がまだありません。--feed でフィードを指定してください / "
+                                          "no scan yet: name the feed with --feed")
+        feed_dir = scans[0]["path"]
+        as_of = as_of or (scans[0]["as_of"].isoformat() if scans[0]["as_of"] else None)
+    feed = load_feed(Path(feed_dir), key=settings.require_key(), as_of=as_of)
+    if feed.frames.get("card_status") is None:
+        raise FeedRejected("card_status.csv", None, f"{feed_dir} に card_status.csv がないため一覧を作れません / "
+                                                    "card_status.csv is needed for the issuance list")
+    frame = issuance_list(feed.frames["members"], feed.frames["card_status"], feed.as_of)
+    count = write_frame_csv(frame, out if out is not None else sys.stdout.buffer, encoding=encoding,
+                            what="kakuninsho")
+    return (Path(out) if out is not None else None), count
+
+
+def train_scorer(labels: str | Path, *, out: str | Path | None = None,
+                 settings: Settings | None = None) -> tuple[Path, dict[str, Any]]:
+    """Retrain the mis-link scorer from a labelled-pairs CSV of stewards' decisions."""
+    from matchers.scorer import train_from_labels
+
+    settings = settings or get_settings()
+    target = Path(out) if out else (settings.model_path or Path("mislink_model.json"))
+    saved = train_from_labels(labels, out_path=target)
+    import json
+    trained_on = json.loads(Path(saved).read_text(encoding="utf-8")).get("trained_on", {})
+    return saved, trained_on

@@ -29,7 +29,9 @@ def doctor_command() -> None:
     key = settings.secret_key or ""
     line(len(key) >= 16, f"ハッシュ鍵: {'設定済み' if key else '未設定'}（{len(key)} 文字、16 文字以上が必要）",
          f"secret key: {'set' if key else 'missing'} ({len(key)} chars, 16 or more needed)")
-    url = store.safe_url(settings.database_url)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store.normalise_url(settings.database_url)).render_as_string(hide_password=True)
     try:
         engine = store.get_engine(settings.database_url)
         with engine.connect():
@@ -38,7 +40,7 @@ def doctor_command() -> None:
     except Exception as exc:  # noqa: BLE001 — doctor reports every failure as a line
         line(False, f"データベース接続: {url}: {exc}", f"database: {url}: {exc}")
         raise SystemExit(EXIT_INTERNAL)
-    current, head = store.migration_status(engine)
+    current, head = store.current_revision(engine), store.head_revision()
     line(current == head, f"マイグレーション: 現在 {current} / 最新 {head}（reconcile scan で自動適用）",
          f"migrations: at {current}, head {head} (applied automatically by reconcile scan)")
     if problems:
