@@ -2,9 +2,11 @@
 
 ``feed_stats(frames, as_of)`` returns one row per (insurer, statistic). The pipeline stores
 them with the scan (``scan_id, as_of, period``) and hands the earlier ones back to FEED_DRIFT
-as ``feed_history``. It may add its own statistics in the same shape — ``quarantine_rate``
-(quarantined rows / rows read) and ``notation_share`` (NOTATION_DIFFERENCE findings / members)
-— which :func:`statistic_kind` already knows as shares.
+as ``feed_history``. It adds its own statistics in the same shape — ``quarantine_rate_members``
+(quarantined member rows / rows read) and ``share_notation_findings`` (NOTATION_DIFFERENCE
+findings / members) — which :func:`statistic_kind` treats as shares. FEED_DRIFT judges a
+statistic of the current feed only when it is given one: pass such figures known before the
+rules run as ``settings["feed_stats_extra"]``.
 
 Statistics (values are floats):
 
@@ -29,7 +31,7 @@ from detectors.codes import BURDEN_RATIOS, LIMIT_CATEGORIES
 
 STAT_COLUMNS = ["insurer_number", "statistic", "value"]
 COUNT_STATISTICS = ("members", "active_members", "acquisitions", "losses")
-PIPELINE_SHARES = ("quarantine_rate", "notation_share")
+PIPELINE_SHARES = ("quarantine_rate_members", "share_notation_findings")
 
 
 def statistic_kind(statistic: str) -> str:

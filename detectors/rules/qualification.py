@@ -31,13 +31,14 @@ def qual_date_invalid(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     if not failing.any():
         return members.iloc[0:0]
     out = members.loc[failing, [*KEY, "birth_date", "acquisition_date", "loss_date", "card_issue_date", "_line"]].copy()
-    sub = masks.loc[failing]
-    out["reason_codes"] = [[c for c in sub.columns if row[c]] for _, row in sub.iterrows()]
-    ja = {code: text for _, text, _, code in checks}
-    en = {code: text for _, _, text, code in checks}
-    out["problems_ja"] = ["、".join(ja[c] for c in codes) for codes in out["reason_codes"]]
-    out["problems_en"] = ["; ".join(en[c] for c in codes) for codes in out["reason_codes"]]
-    out["facts"] = [",".join(codes) for codes in out["reason_codes"]]
+    held = masks.loc[failing].to_numpy(bool)
+    codes = np.array([code for _, _, _, code in checks])
+    ja = np.array([text for _, text, _, _ in checks])
+    en = np.array([text for _, _, text, _ in checks])
+    out["reason_codes"] = [list(codes[row]) for row in held]
+    out["problems_ja"] = ["、".join(ja[row]) for row in held]
+    out["problems_en"] = ["; ".join(en[row]) for row in held]
+    out["facts"] = [",".join(codes[row]) for row in held]
     out["as_of"] = as_of
     return out.rename(columns={"_line": "line"})
 
