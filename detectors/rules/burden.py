@@ -10,9 +10,16 @@ import pandas as pd
 
 from detectors import ages
 from detectors.households import (GENEKI_TAXABLE_MIN, KOKUHO_TYPES, KOUKI_IPPAN_II_TAXABLE_MIN,
-                                  column_present, household_income, insurer_types)
-from detectors.registry import rule
+                                  column_present, insurer_types)
+from detectors.households import household_income as compute_household_income
+from detectors.registry import provider, rule
 from detectors.schema import KEY
+
+
+@provider("household_income")
+def household_income_provider(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Household figures of the members active on ``as_of`` (see :func:`detectors.households.household_income`), once per scan."""
+    return compute_household_income(members, as_of)
 
 
 def compare_with_oqs(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp, column: str) -> pd.DataFrame:
@@ -81,7 +88,7 @@ def _yen(values: pd.Series) -> pd.Series:
 @rule("BURDEN_RATIO_RULE", category="burden_ratio", severity="high", requires=("members",),
       summary_ja="一部負担割合 {burden_ratio}% が基準日 {as_of} の規定と合いません: {reason_ja}（年齢 {age}歳）",
       summary_en="Burden ratio {burden_ratio}% contradicts the rules on {as_of}: {reason_en} (age {age})")
-def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_income: pd.DataFrame) -> pd.DataFrame:
     """一部負担割合が年齢・所得の規定と合わない / Burden ratio contradicts the age and income rules on as_of.
 
     国保 (市町村・組合) and 被用者保険: 20% through the first March 31 after reaching 6, 30% up to
@@ -96,7 +103,7 @@ def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     frame = members.loc[active & members["burden_ratio"].notna() & members["birth_date"].notna()]
     if frame.empty:
         return frame.iloc[0:0]
-    household = household_income(members, as_of).loc[frame.index]
+    household = household_income.loc[frame.index]
     band = household["age_band"]
     kind = insurer_types(frame)
     ratio = frame["burden_ratio"].astype("Int64")

@@ -10,7 +10,7 @@ import pandas as pd
 from detectors import ages
 from detectors.codes import GENEKI_NAMI, LIMIT_CATEGORIES, SEVENTY_PLUS, UNDER_70
 from detectors.households import (KOKUHO_TYPES, column_present, expected_seventy_plus_category,
-                                  expected_under_70_category, household_income, insurer_types)
+                                  expected_under_70_category, insurer_types)
 from detectors.registry import rule
 from detectors.rules.burden import compare_with_oqs
 from detectors.schema import KEY
@@ -51,7 +51,7 @@ LIMIT_REASONS = {
 @rule("LIMIT_CATEGORY_RULE", category="limit_category", severity="high", requires=("members",),
       summary_ja="限度額適用区分「{label}」が規定と合いません: {reason_ja}（期待: {expected_label}）",
       summary_en="Limit category {limit_category} contradicts the rules: {reason_en} (expected {expected_category})")
-def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_income: pd.DataFrame) -> pd.DataFrame:
     """限度額適用区分が年齢区分・所得・課税状況・負担割合と合わない / Limit category contradicts age band, income, tax status or ratio.
 
     Checks, first failing reason reported:
@@ -70,7 +70,7 @@ def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFr
     frame = members.loc[active & members["limit_category"].notna() & members["birth_date"].notna()]
     if frame.empty:
         return frame.iloc[0:0]
-    household = household_income(members, as_of).loc[frame.index]
+    household = household_income.loc[frame.index]
     band = household["age_band"]
     category = frame["limit_category"].astype("string")
     family = category.map({code: fam for code, (_, fam) in LIMIT_CATEGORIES.items()})
