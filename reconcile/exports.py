@@ -104,6 +104,18 @@ def _render(frame: pd.DataFrame, columns: list[str], what: str) -> tuple[pd.Data
     return ordered, ordered.to_csv(index=False, lineterminator="\n")
 
 
+def write_frame_csv(frame: pd.DataFrame, out: str | os.PathLike | IO, *, encoding: str = "utf-8",
+                    what: str = "export", columns: list[str] | None = None) -> int:
+    """Write any export frame as CSV (all columns, or ``columns`` in that order); returns rows.
+
+    Same encodings and the same full-number guard as the findings export; ``what`` names the
+    export in error messages.
+    """
+    ordered, text = _render(frame, list(frame.columns) if columns is None else list(columns), what)
+    _write(_encode(text, encoding), out, encoding)
+    return len(ordered)
+
+
 def write_findings_csv(frame: pd.DataFrame, out: str | os.PathLike | IO,
                        encoding: str = "utf-8") -> int:
     """Write the findings export (columns exactly :data:`FINDINGS_EXPORT_COLUMNS`); returns rows.
@@ -112,14 +124,10 @@ def write_findings_csv(frame: pd.DataFrame, out: str | os.PathLike | IO,
     CP932 become 〓 (see above) instead of failing. Raises :class:`PrivacyLeak` (nothing written)
     when a checked column holds a 12-digit number.
     """
-    ordered, text = _render(frame, FINDINGS_EXPORT_COLUMNS, "findings")
-    _write(_encode(text, encoding), out, encoding)
-    return len(ordered)
+    return write_frame_csv(frame, out, encoding=encoding, what="findings", columns=FINDINGS_EXPORT_COLUMNS)
 
 
 def write_quarantine_csv(frame: pd.DataFrame, out: str | os.PathLike | IO,
                          encoding: str = "utf-8") -> int:
     """Write the quarantine export (file, line, column, value, reason); returns rows."""
-    ordered, text = _render(frame, QUARANTINE_EXPORT_COLUMNS, "quarantine")
-    _write(_encode(text, encoding), out, encoding)
-    return len(ordered)
+    return write_frame_csv(frame, out, encoding=encoding, what="quarantine", columns=QUARANTINE_EXPORT_COLUMNS)

@@ -20,6 +20,7 @@ Findings and work queues
     assignee=None, limit=100, offset=0) -> list[dict]``; ``count_work_items(...)``;
     ``queue_counts(session, insurer_numbers=None) -> {queue: {status: n}}``;
     ``get_work_item(session, finding_id) -> dict | None`` (with its events);
+    ``events_frame(session, *, since=None, insurer_numbers=None) -> DataFrame`` (audit trail);
     ``transition(session, finding_id, to_status, actor, note=None) -> dict``;
     ``assign(session, finding_id, assignee, actor, note=None) -> dict``
 
@@ -28,7 +29,8 @@ Quarantine and feed statistics
     ``quarantine_frame(session, scan_id=None) -> DataFrame``
     ``save_feed_stats(session, scan_id, frame) -> int`` (insurer_number, statistic, value)
     ``load_feed_history(session, insurer_numbers=None, *, exclude_fingerprint=None,
-    before_as_of=None) -> DataFrame`` (scan_id, as_of, period, insurer_number, statistic, value)
+    before_as_of=None) -> DataFrame`` (scan_id, as_of, period, insurer_number, statistic, value,
+    fingerprint)
 
 Users (for the API)
     ``add_user(session, *, name, role, token_hash, insurer_scope=None) -> user_id``;
@@ -566,6 +568,31 @@ def get_work_item(session: Session, finding_id: str) -> dict | None:
     return item
 
 
+EVENT_COLUMNS = ["event_id", "finding_id", "work_item_id", "at", "actor", "action", "from_status",
+                 "to_status", "scan_id", "note", "rule_id", "category", "queue", "insurer_number"]
+
+
+def events_frame(session: Session, *, since: Any = None,
+                 insurer_numbers: Iterable[str] | None = None) -> pd.DataFrame:
+    """The audit trail as a frame (oldest first), with each event's finding, rule, category and queue.
+
+    監査証跡。``since`` keeps events at or after that instant; ``at`` is UTC (naive on SQLite).
+    """
+    E, W, F = Event.__table__, _WORK_ITEMS, _FINDINGS
+    stmt = (sa.select(E.c.id, W.c.finding_id, E.c.work_item_id, E.c.at, E.c.actor, E.c.action, E.c.from_status,
+                      E.c.to_status, E.c.scan_id, E.c.note, F.c.rule_id, F.c.category, W.c.queue,
+                      W.c.insurer_number)
+            .join(W, W.c.id == E.c.work_item_id).join(F, F.c.finding_id == W.c.finding_id)
+            .where(_insurer_filter(W.c.insurer_number, insurer_numbers)).order_by(E.c.id))
+    if since is not None:
+        stmt = stmt.where(E.c.at >= pd.Timestamp(since).to_pydatetime())
+    frame = _frame(session.execute(stmt).all(), EVENT_COLUMNS)
+    frame["at"] = pd.to_datetime(frame["at"])
+    return frame.astype({"event_id": "int64", "work_item_id": "int64", "scan_id": "Int64",
+                         **{c: "string" for c in EVENT_COLUMNS
+                            if c not in ("event_id", "work_item_id", "at", "scan_id")}})
+
+
 def _locked_item(session: Session, finding_id: str) -> WorkItem:
     item = session.scalars(sa.select(WorkItem).where(WorkItem.finding_id == finding_id)
                            .with_for_update()).first()
@@ -654,7 +681,7 @@ def quarantine_frame(session: Session, scan_id: int | None = None) -> pd.DataFra
 
 # --- feed statistics ---------------------------------------------------------------------------
 
-FEED_HISTORY_COLUMNS = ["scan_id", "as_of", "period", "insurer_number", "statistic", "value"]
+FEED_HISTORY_COLUMNS = ["scan_id", "as_of", "period", "insurer_number", "statistic", "value", "fingerprint"]
 
 
 def save_feed_stats(session: Session, scan_id: int, frame: pd.DataFrame) -> int:
@@ -683,7 +710,7 @@ def load_feed_history(session: Session, insurer_numbers: Iterable[str] | None = 
     if exclude_fingerprint is not None:
         latest = latest.where(Feed.fingerprint != exclude_fingerprint)
     stmt = (sa.select(_FEED_STATS.c.scan_id, Scan.as_of, Feed.period, _FEED_STATS.c.insurer_number,
-                      _FEED_STATS.c.statistic, _FEED_STATS.c.value)
+                      _FEED_STATS.c.statistic, _FEED_STATS.c.value, Feed.fingerprint)
             .join(Scan, Scan.id == _FEED_STATS.c.scan_id)
             .join(Feed, Feed.id == Scan.feed_id)
             .where(_FEED_STATS.c.scan_id.in_(latest),
@@ -693,7 +720,7 @@ def load_feed_history(session: Session, insurer_numbers: Iterable[str] | None = 
     frame = _frame(session.execute(stmt).all(), FEED_HISTORY_COLUMNS)
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     frame = frame.astype({"scan_id": "int64", "period": "string", "insurer_number": "string",
-                          "statistic": "string", "value": "float64"})
+                          "statistic": "string", "value": "float64", "fingerprint": "string"})
     frame["period"] = frame["period"].fillna(frame["as_of"].dt.strftime("%Y-%m").astype("string"))
     return frame.sort_values(["as_of", "scan_id", "insurer_number", "statistic"],
                              na_position="last", kind="stable").reset_index(drop=True)
@@ -725,7 +752,7 @@ def list_users(session: Session) -> list[User]:
 
 __all__ = [
     "CHUNK", "FEED_HISTORY_COLUMNS", "MergeResult", "SCAN_DONE", "SCAN_FAILED", "SCAN_FINAL_STATUSES",
-    "SCAN_REJECTED", "SCAN_RUNNING", "add_feed", "add_user", "assign", "count_work_items",
+    "EVENT_COLUMNS", "SCAN_REJECTED", "SCAN_RUNNING", "add_feed", "events_frame", "add_user", "assign", "count_work_items",
     "find_feed", "find_user_by_token_hash", "findings_frame", "finish_scan", "get_work_item",
     "latest_scan_id", "list_scans", "list_users", "list_work_items", "load_feed_history",
     "merge_findings", "quarantine_frame", "queue_counts", "save_feed_stats", "save_quarantine",
