@@ -1,0 +1,112 @@
+"""氏名正規化の各段階 / each normalisation step, with real Japanese examples."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from matchers import normalise as n
+from matchers.normalise import KANA_STEPS, KANJI_STEPS, explain, kana_key, kanji_key
+from matchers.prepare import address_key, kana_features, kanji_features
+from matchers.variants import NEVER_FOLD, fold_char, mj_candidates
+
+STEP_CASES = [
+    {"description": "IVS after 葛 is dropped", "step": n.strip_variation_selectors, "text": "葛\U000E0100飾", "out": "葛飾"},
+    {"description": "standard variation selector dropped", "step": n.strip_variation_selectors, "text": "辻\ufe00", "out": "辻"},
+    {"description": "NFKC folds full-width letters and half-width kana", "step": n.nfkc, "text": "ＳＡＴＯ ｷﾖｳｺ", "out": "SATO キヨウコ"},
+    {"description": "NFKC does not fold 髙 or 﨑", "step": n.nfkc, "text": "髙﨑", "out": "髙﨑"},
+    {"description": "spaces, 全角空白 and ・ removed", "step": n.strip_spacing, "text": "グエン・ヴァン　アン", "out": "グエンヴァンアン"},
+    {"description": "旧字体 folded: 髙橋 → 高橋", "step": n.fold_variants, "text": "髙橋", "out": "高橋"},
+    {"description": "山﨑 → 山崎", "step": n.fold_variants, "text": "山﨑", "out": "山崎"},
+    {"description": "渡邊 and 渡邉 → 渡辺", "step": n.fold_variants, "text": "渡邊渡邉", "out": "渡辺渡辺"},
+    {"description": "𠮷田 (outside the BMP) → 吉田", "step": n.fold_variants, "text": "𠮷田", "out": "吉田"},
+    {"description": "澤・廣・國・櫻 → 沢・広・国・桜", "step": n.fold_variants, "text": "澤廣國櫻", "out": "沢広国桜"},
+    {"description": "嶋 → 島 (hand surname table)", "step": n.fold_variants, "text": "嶋田", "out": "島田"},
+    {"description": "齋藤 → 斎藤 but never 斉藤", "step": n.fold_variants, "text": "齋藤", "out": "斎藤"},
+    {"description": "齊藤 → 斉藤 but never 斎藤", "step": n.fold_variants, "text": "齊藤", "out": "斉藤"},
+    {"description": "〓 is a one-character wildcard", "step": n.mark_gaiji, "text": "〓田", "out": n.WILDCARD + "田"},
+    {"description": "private-use code point is a wildcard", "step": n.mark_gaiji, "text": "\ue001木", "out": n.WILDCARD + "木"},
+    {"description": "ひらがな → カタカナ", "step": n.hiragana_to_katakana, "text": "きょうこ", "out": "きょうこ".translate({c: c + 0x60 for c in range(0x3041, 0x3097)})},
+    {"description": "ヴァン → バン", "step": n.vu_to_bu, "text": "ヴァン", "out": "バン"},
+    {"description": "ヴ alone → ブ", "step": n.vu_to_bu, "text": "ヴー", "out": "ブー"},
+    {"description": "small kana written large", "step": n.small_to_large, "text": "キョウコ ホッタ", "out": "キヨウコ ホツタ"},
+    {"description": "long-vowel marks dropped", "step": n.drop_long_vowels, "text": "ルーカス～", "out": "ルカス"},
+]
+
+
+@pytest.mark.parametrize("case", STEP_CASES, ids=[c["description"] for c in STEP_CASES])
+def test_each_step(case):
+    assert case["step"](case["text"]) == case["out"]
+
+
+KEY_CASES = [
+    {"description": "旧字体 髙 matches 高", "left": "髙橋 一郎", "right": "高橋 一郎", "kind": "kanji", "same": True},
+    {"description": "﨑 matches 崎", "left": "山﨑 花子", "right": "山崎 花子", "kind": "kanji", "same": True},
+    {"description": "邊 matches 辺", "left": "渡邊 恵", "right": "渡辺 恵", "kind": "kanji", "same": True},
+    {"description": "𠮷 matches 吉", "left": "𠮷田 茂", "right": "吉田 茂", "kind": "kanji", "same": True},
+    {"description": "斎藤 is not 斉藤 (two surname families)", "left": "斎藤 茂", "right": "斉藤 茂", "kind": "kanji", "same": False},
+    {"description": "齋藤 is not 齊藤", "left": "齋藤 茂", "right": "齊藤 茂", "kind": "kanji", "same": False},
+    {"description": "half-width kana matches full-width", "left": "ﾀｶﾊｼ ｲﾁﾛｳ", "right": "タカハシ イチロウ", "kind": "kana", "same": True},
+    {"description": "キヨウコ matches キョウコ", "left": "キヨウコ", "right": "キョウコ", "kind": "kana", "same": True},
+    {"description": "ヴ matches ブ", "left": "ヴー", "right": "ブー", "kind": "kana", "same": True},
+    {"description": "ひらがな matches カタカナ", "left": "さとう きょうこ", "right": "サトウ キョウコ", "kind": "kana", "same": True},
+    {"description": "グエン・ヴァン・アン matches グエン バン アン", "left": "グエン・ヴァン・アン", "right": "グエン バン アン", "kind": "kana", "same": True},
+    {"description": "different readings stay different", "left": "サイトウ", "right": "サトウ", "kind": "kana", "same": False},
+]
+
+
+@pytest.mark.parametrize("case", KEY_CASES, ids=[c["description"] for c in KEY_CASES])
+def test_keys(case):
+    key = kanji_key if case["kind"] == "kanji" else kana_key
+    assert (key(case["left"]) == key(case["right"])) is case["same"]
+
+
+def test_saito_families_never_fold_together():
+    family_a, family_b = NEVER_FOLD
+    folded_a = {fold_char(c) for c in family_a}
+    folded_b = {fold_char(c) for c in family_b}
+    assert folded_a.isdisjoint(folded_b)
+    assert kanji_key("斎藤") != kanji_key("斉藤")
+
+
+def test_mj_candidate_sets_come_from_jntajis():
+    assert set(mj_candidates("邉")) == {"辺", "邊", "邉"}
+    assert set(mj_candidates("辺")) == {"辺"}
+
+
+EXPLAIN_CASES = [
+    {"left": "髙橋 一郎", "right": "高橋 一郎", "steps": KANJI_STEPS, "reasons": ["VARIANT_KANJI"]},
+    {"left": "山田　太郎", "right": "山田太郎", "steps": KANJI_STEPS, "reasons": ["SPACING"]},
+    {"left": "葛\U000E0100西 一郎", "right": "葛西 一郎", "steps": KANJI_STEPS, "reasons": ["VARIATION_SELECTOR"]},
+    {"left": "ｷﾖｳｺ", "right": "キョウコ", "steps": KANA_STEPS, "reasons": ["KANA_HALFWIDTH", "KANA_SMALL"]},
+    {"left": "グエン・ヴァン", "right": "グエン バン", "steps": KANA_STEPS, "reasons": ["SPACING", "KANA_VU"]},
+    {"left": "グエン ヴァン", "right": "グエン バン", "steps": KANA_STEPS, "reasons": ["KANA_VU"]},
+    {"left": "ルーカス", "right": "ルカス", "steps": KANA_STEPS, "reasons": ["KANA_LONG_VOWEL"]},
+]
+
+
+@pytest.mark.parametrize("case", EXPLAIN_CASES, ids=[f"{c['left']}|{c['right']}" for c in EXPLAIN_CASES])
+def test_explain_names_only_the_needed_steps(case):
+    assert explain(case["left"], case["right"], case["steps"]) == case["reasons"]
+
+
+def test_bulk_features_match_the_step_chains():
+    names = ["髙橋 一郎", "渡邉　恵", "〓田 花子", "NGUYEN VAN AN"]
+    bulk = kanji_features(names)
+    assert bulk["kanji_key"] == [kanji_key(x) for x in names]
+    assert bulk["kanji_sur"] == ["高橋", "渡辺", n.WILDCARD + "田", "NGUYEN"]
+    assert bulk["latin"] == [False, False, False, True]
+    readings = ["ｷﾖｳｺ ｻﾄｳ", "グエン・ヴァン・アン"]
+    kana = kana_features(readings)
+    assert kana["kana_key"] == [kana_key(x) for x in readings]
+    assert kana["kana_tokens"] == ["キヨウコ サトウ", "グエン バン アン"]
+
+
+def test_katakana_romanisation_and_phonetic_key():
+    assert n.katakana_tokens_romanised("グエン・ヴァン・アン") == ("GUEN", "VAN", "AN")
+    assert n.phonetic_key("SANTOSU") == n.phonetic_key("SANTOS")
+    assert n.phonetic_key("VAN") == n.phonetic_key("BAN")
+
+
+def test_address_key_folds_banchi_notation():
+    assert address_key("千葉県八千代市大和田1丁目2番3号") == address_key("千葉県八千代市大和田１－２－３")
+    assert address_key("大字小池123番地") == "小池123"
