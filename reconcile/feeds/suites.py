@@ -61,12 +61,9 @@ class Check:
     reason: str      # reason code (REASONS)
 
 
-def build_suite(feed_file: spec.FeedFile, columns: list[str], name: str):
-    """The expectation suite of one feed file over the columns the normalised frame has.
-
-    Returns ``(suite, checks)`` where ``checks[i]`` says how expectation ``i`` maps to quarantine.
-    """
-    import great_expectations as gx
+def expectations_for(feed_file: spec.FeedFile, columns: list[str]) -> list[tuple[Any, Check | None]]:
+    """The expectations of one feed file over the columns its normalised frame has, each with
+    the :class:`Check` saying what a failing row means for quarantine (``None``: table level)."""
     import great_expectations.expectations as gxe
 
     present = set(columns)
@@ -115,12 +112,18 @@ def build_suite(feed_file: spec.FeedFile, columns: list[str], name: str):
         expectations.append((gxe.ExpectCompoundColumnsToBeUnique(column_list=key),
                              Check("+".join(key), "duplicate_key")))
 
-    suite = gx.ExpectationSuite(name=name)
-    checks: list[Check | None] = []
-    for expectation, check in expectations:
-        suite.add_expectation(expectation)
-        checks.append(check)
-    return suite, checks
+    # meta["check"] ties each GX result back to its quarantine meaning (GX reorders results).
+    for position, (expectation, _) in enumerate(expectations):
+        expectation.meta = {"check": position}
+    return expectations
+
+
+def build_suite(feed_file: spec.FeedFile, columns: list[str], name: str | None = None):
+    """The declared GX expectation suite of one feed file (all its expectations, one suite)."""
+    import great_expectations as gx
+
+    return gx.ExpectationSuite(name=name or f"{feed_file.kind}_suite",
+                               expectations=[e for e, _ in expectations_for(feed_file, columns)])
 
 
 def _exception_message(info: Any) -> str | None:
@@ -163,6 +166,7 @@ class Validator:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         self.datasource = self.context.data_sources.add_pandas("feed")
+        self.batches = self.datasource.add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole")
         self._gx = gx
 
     def validate(self, feed_file: spec.FeedFile, frame: pd.DataFrame, file_name: str
@@ -174,9 +178,9 @@ class Validator:
         file has ~40k distinct dates), whose unexpected values are mapped back to every row
         holding them; key uniqueness on the full key columns, whose unexpected rows are lines.
         """
-        suite, checks = build_suite(feed_file, list(frame.columns), name=f"{feed_file.kind}_suite")
-        pairs = list(zip(suite.expectations, checks))
-        is_key = [c is not None and c.reason == "duplicate_key" for c in checks]
+        pairs = expectations_for(feed_file, list(frame.columns))
+        suite_name = f"{feed_file.kind}_suite"
+        is_key = [c is not None and c.reason == "duplicate_key" for _, c in pairs]
         value_columns = {getattr(e, "column", None) for e, c in pairs
                          if c is not None and c.reason in ("not_in_set", "bad_format", "out_of_range")}
         presence_columns = {getattr(e, "column", None) for e, c in pairs
@@ -188,23 +192,18 @@ class Validator:
         statistics = {"evaluated_expectations": 0, "successful_expectations": 0, "unsuccessful_expectations": 0}
         success = True
         for part, data in (("values", distinct), ("keys", frame[list(feed_file.unique_key)])):
-            selected = [(e, c) for (e, c), key in zip(pairs, is_key) if key == (part == "keys")]
+            selected = [e for (e, _), key in zip(pairs, is_key) if key == (part == "keys")]
             if not selected:
                 continue
-            part_suite = self.context.suites.add_or_update(self._gx.ExpectationSuite(
-                name=f"{feed_file.kind}_suite.{part}", expectations=[e for e, _ in selected]))
-            # GX returns results in its own order: match them back by the ids it assigned.
-            part_checks = {e.id: c for e, (_, c) in zip(part_suite.expectations, selected)}
-            asset = self.datasource.add_dataframe_asset(name=f"{feed_file.kind}_{part}_{id(data)}")
-            batch = asset.add_batch_definition_whole_dataframe("whole").get_batch(batch_parameters={"dataframe": data})
+            part_suite = self._gx.ExpectationSuite(name=f"{suite_name}.{part}", expectations=selected)
+            batch = self.batches.get_batch(batch_parameters={"dataframe": data})
             result = batch.validate(part_suite, result_format={"result_format": "COMPLETE"})
-            self.datasource.delete_asset(asset.name)
             success = success and bool(result.success)
             for k in statistics:
                 statistics[k] += int(result.statistics.get(k, 0))
             for item in result.results:
                 config = item.expectation_config
-                check = part_checks.get(config.id)
+                check = pairs[config.meta["check"]][1]
                 info = item.result or {}
                 raised = _exception_message(item.exception_info)
                 if raised:
@@ -227,7 +226,7 @@ class Validator:
                         "value": pd.array(list(values), dtype="string"), "reason": reason_text(check.reason, "gx"),
                     }))
         summary = {
-            "gx_version": self.gx_version, "suite": suite.name, "success": success,
+            "gx_version": self.gx_version, "suite": suite_name, "success": success,
             **statistics, "expectations": summary_rows,
         }
         return summary, (pd.concat(quarantine, ignore_index=True) if quarantine else None)
