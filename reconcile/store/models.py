@@ -6,6 +6,13 @@ The schema itself is created by the Alembic migrations in ``reconcile/store/migr
 a test checks that these models and the migrations agree.
 
 Timestamps are written as timezone-aware UTC; SQLite hands them back naive (still UTC).
+
+Deliberately without foreign keys: the per-finding link columns (``findings.first_seen_scan`` /
+``last_seen_scan``, ``scan_findings.*``, ``work_items.finding_id``). PostgreSQL checks a foreign
+key with one trigger call per row, which was half the time of a 100k-finding merge; the merge
+is the only writer of these tables and writes them together in one transaction, and
+``tests/store/test_repository.py`` checks that no orphan rows exist after merges. Low-volume
+tables (scans, events, quarantine, feed statistics) keep their foreign keys.
 """
 from __future__ import annotations
 
@@ -62,7 +69,7 @@ class Finding(Base):
     __tablename__ = "findings"
 
     finding_id: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
-    rule_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    rule_id: Mapped[str] = mapped_column(sa.String(64))
     category: Mapped[str] = mapped_column(sa.String(32))
     severity: Mapped[str] = mapped_column(sa.String(8))
     score: Mapped[float | None] = mapped_column(sa.Float)
@@ -74,8 +81,8 @@ class Finding(Base):
     suggested_resident_id: Mapped[str | None] = mapped_column(sa.String(128))
     suggested_individual_number_last4: Mapped[str | None] = mapped_column(sa.String(4))
     facts: Mapped[str | None] = mapped_column(sa.Text)
-    first_seen_scan: Mapped[int] = mapped_column(sa.ForeignKey("scans.id"))
-    last_seen_scan: Mapped[int] = mapped_column(sa.ForeignKey("scans.id"), index=True)
+    first_seen_scan: Mapped[int] = mapped_column(sa.Integer)     # scans.id (no FK: see module doc)
+    last_seen_scan: Mapped[int] = mapped_column(sa.Integer)
 
     __table_args__ = (sa.Index("ix_findings_insurer_member", "insurer_number", "member_id"),)
 
@@ -84,8 +91,8 @@ class ScanFinding(Base):
     """どのスキャンがどの指摘を出したか / Which scan raised which finding (per-scan export)."""
     __tablename__ = "scan_findings"
 
-    scan_id: Mapped[int] = mapped_column(sa.ForeignKey("scans.id"), primary_key=True)
-    finding_id: Mapped[str] = mapped_column(sa.ForeignKey("findings.finding_id"), primary_key=True, index=True)
+    scan_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)          # scans.id
+    finding_id: Mapped[str] = mapped_column(sa.String(24), primary_key=True)   # findings.finding_id
 
 
 class WorkItem(Base):
@@ -93,7 +100,7 @@ class WorkItem(Base):
     __tablename__ = "work_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    finding_id: Mapped[str] = mapped_column(sa.ForeignKey("findings.finding_id"), unique=True)
+    finding_id: Mapped[str] = mapped_column(sa.String(24), unique=True)   # findings.finding_id
     queue: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(32), index=True)
     assignee: Mapped[str | None] = mapped_column(sa.String(128))

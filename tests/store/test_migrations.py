@@ -32,7 +32,7 @@ def test_indexes_the_queries_use(db_engine):
         return {tuple(ix["column_names"]) for ix in inspector.get_indexes(table)}
     assert ("queue", "status") in index_columns("work_items")
     assert ("insurer_number",) in index_columns("work_items")
-    assert ("last_seen_scan",) in index_columns("findings")
+    assert ("insurer_number", "member_id") in index_columns("findings")
     assert ("scan_id",) in index_columns("quarantine")
     assert inspector.get_pk_constraint("scan_findings")["constrained_columns"] == ["scan_id", "finding_id"]
     assert {tuple(u["column_names"]) for u in inspector.get_unique_constraints("work_items")} == {("finding_id",)}

@@ -142,6 +142,28 @@ def test_open_findings_not_raised_again_are_closed_only_for_rules_that_ran(db_se
     assert (back.reopened, statuses(s)[B["finding_id"]]) == (1, "open")
 
 
+def test_no_orphans_after_merges(db_session):
+    """The per-finding tables carry no foreign keys (speed); the merge keeps them consistent."""
+    s = db_session
+    store.merge_findings(s, new_scan(s), findings_input([A, B]))
+    store.merge_findings(s, new_scan(s), findings_input([B, C]))
+    orphans = {
+        "scan_findings→findings": "SELECT count(*) FROM scan_findings sf WHERE NOT EXISTS "
+                                  "(SELECT 1 FROM findings f WHERE f.finding_id = sf.finding_id)",
+        "scan_findings→scans": "SELECT count(*) FROM scan_findings sf WHERE NOT EXISTS "
+                               "(SELECT 1 FROM scans s WHERE s.id = sf.scan_id)",
+        "findings→scans": "SELECT count(*) FROM findings f WHERE NOT EXISTS (SELECT 1 FROM scans s "
+                          "WHERE s.id = f.first_seen_scan) OR NOT EXISTS (SELECT 1 FROM scans s "
+                          "WHERE s.id = f.last_seen_scan)",
+        "findings without work item": "SELECT count(*) FROM findings f WHERE NOT EXISTS "
+                                      "(SELECT 1 FROM work_items w WHERE w.finding_id = f.finding_id)",
+        "work_items→findings": "SELECT count(*) FROM work_items w WHERE NOT EXISTS "
+                               "(SELECT 1 FROM findings f WHERE f.finding_id = w.finding_id)",
+    }
+    assert {name: s.scalar(sa.text(sql)) for name, sql in orphans.items()} == dict.fromkeys(orphans, 0)
+    assert table_counts(s) == {"findings": 3, "scan_findings": 4, "work_items": 3, "events": 1}
+
+
 def test_merge_rejects_malformed_frames(db_session):
     s = db_session
     scan = new_scan(s)
