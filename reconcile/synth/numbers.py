@@ -41,34 +41,46 @@ def injection_count(rule_id: str, members: int) -> int:
     return max(count, 1) if members >= MIN_MEMBERS_FOR_ONE else count
 
 
-def _eligible(world: World, *, active: bool | None = True, with_number: bool = True) -> np.ndarray:
-    """Row positions of members free for injection (untouched, one membership per person)."""
-    M = world.members
-    ok = np.ones(len(M), dtype=bool)
-    if world.touched:
-        keys = pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]])
-        ok &= ~keys.isin(list(world.touched))
-    if "_resident_id" in M:
-        ok &= ~M["_resident_id"].duplicated(keep=False).to_numpy()
-    if active is True:
-        ok &= M["loss_date"].isna().to_numpy()
-    elif active is False:
-        ok &= M["loss_date"].notna().to_numpy()
-    if with_number:
-        ok &= M["individual_number"].notna().to_numpy()
-    return np.flatnonzero(ok)
+class _Targets:
+    """Eligibility masks computed once per injection run (the world has up to 1M members)."""
+
+    def __init__(self, world: World) -> None:
+        M = world.members
+        free = np.ones(len(M), dtype=bool)
+        if world.touched:
+            touched = pd.MultiIndex.from_tuples(list(world.touched))
+            free &= ~pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]]).isin(touched)
+        if "_resident_id" in M:
+            # One membership per person: re-enrolled persons legitimately share their number.
+            free &= ~M["_resident_id"].duplicated(keep=False).to_numpy()
+        self.free = free
+        self.active = M["loss_date"].isna().to_numpy()
+        self.with_number = M["individual_number"].notna().to_numpy()
+        O = world.oqs
+        self.oqs_row = dict(zip(zip(O["insurer_number"], O["member_id"]), range(len(O))))
+
+    def eligible(self, *, active: bool | None = True, with_number: bool = True) -> np.ndarray:
+        """Row positions of members free for injection."""
+        ok = self.free.copy()
+        if active is True:
+            ok &= self.active
+        elif active is False:
+            ok &= ~self.active
+        if with_number:
+            ok &= self.with_number
+        return np.flatnonzero(ok)
 
 
-def _set(world: World, pos: int, **values) -> None:
+def _set(world: World, targets: _Targets, pos: int, **values) -> None:
     """Set member fields and mirror them on the member's OQS row."""
     M, O = world.members, world.oqs
     for column, value in values.items():
-        M.loc[M.index[pos], column] = value
-    hit = np.flatnonzero((O["insurer_number"] == M["insurer_number"].iat[pos]).to_numpy()
-                         & (O["member_id"] == M["member_id"].iat[pos]).to_numpy())
-    for column, value in values.items():
-        if column in O.columns and len(hit):
-            O.loc[O.index[hit], column] = value
+        M.iloc[pos, M.columns.get_loc(column)] = value
+    row = targets.oqs_row.get((M["insurer_number"].iat[pos], M["member_id"].iat[pos]))
+    if row is not None:
+        for column, value in values.items():
+            if column in O.columns:
+                O.iloc[row, O.columns.get_loc(column)] = value
 
 
 def _record(world: World, pos: int, rule_id: str, pattern: str) -> None:
@@ -97,11 +109,18 @@ def _typo(rng: np.random.Generator, number: str, swap: bool) -> str:
 
 
 def _take(rng, pool: np.ndarray, k: int, used: set[int]) -> list[int]:
-    free = np.array([p for p in pool if p not in used]) if used else pool
-    if len(free) == 0 or k <= 0:
-        return []
-    picked = rng.choice(free, size=min(k, len(free)), replace=False).tolist()
-    used.update(picked)
+    """Up to ``k`` random positions of ``pool`` not yet used (rejection sampling: the pools
+    are large and ``used`` is small, so this stays O(k) on a 1M-member world)."""
+    picked: list[int] = []
+    if len(pool) == 0 or k <= 0:
+        return picked
+    for _ in range(50 * k + 100):
+        if len(picked) == k:
+            break
+        pos = int(pool[rng.integers(0, len(pool))])
+        if pos not in used:
+            used.add(pos)
+            picked.append(pos)
     return picked
 
 
@@ -111,50 +130,57 @@ def inject(world: World) -> None:
     M = world.members
     n_members = len(M)
     used: set[int] = set()
+    targets = _Targets(world)
 
     # --- NUMBER_INVALID ---
     patterns = ("typo_single_digit", "typo_adjacent_swap", "missing")
-    picked = _take(rng, _eligible(world), injection_count("NUMBER_INVALID", n_members), used)
+    picked = _take(rng, targets.eligible(), injection_count("NUMBER_INVALID", n_members), used)
     for i, pos in enumerate(picked):
         pattern = patterns[i % len(patterns)] if i < len(patterns) else rng.choice(patterns, p=[0.5, 0.25, 0.25])
         if pattern == "missing":
-            _set(world, pos, individual_number=None, individual_number_last4=None)
+            _set(world, targets, pos, individual_number=None, individual_number_last4=None)
         else:
-            _set(world, pos, individual_number=_typo(rng, M["individual_number"].iat[pos], pattern == "typo_adjacent_swap"))
+            _set(world, targets, pos, individual_number=_typo(rng, M["individual_number"].iat[pos], pattern == "typo_adjacent_swap"))
         _record(world, pos, "NUMBER_INVALID", str(pattern))
         if pattern != "missing":
             # A number failing its check digit belongs to nobody, so the look-up finds no resident either.
             _record(world, pos, "RESIDENT_NOT_FOUND", str(pattern))
 
     # --- RESIDENT_NOT_FOUND: a valid number nobody in the extract (or the insurer) holds ---
-    picked = _take(rng, _eligible(world), injection_count("RESIDENT_NOT_FOUND", n_members), used)
+    picked = _take(rng, targets.eligible(), injection_count("RESIDENT_NOT_FOUND", n_members), used)
     if picked:
         taken = pd.concat([world.residents["individual_number"], M["individual_number"]]).dropna()
         taken_bodies = (taken.str[:11].astype(np.int64)).to_numpy()
         fresh = number_strings(unique_bodies(rng, len(picked), exclude=taken_bodies))
         for pos, number in zip(picked, fresh):
-            _set(world, pos, individual_number=number)
+            _set(world, targets, pos, individual_number=number)
             _record(world, pos, "RESIDENT_NOT_FOUND", "unknown_valid_number")
 
     # --- NUMBER_SHARED: a second, different person carries the first one's number ---
     n_shared = injection_count("NUMBER_SHARED", n_members)
-    pool = _eligible(world)
+    pool = targets.eligible()
     holders = _take(rng, pool, n_shared, used)
     household = M["household_id"].to_numpy(dtype=object)
     birth = M["birth_date"].to_numpy()
     sex = M["sex"].to_numpy()
-    free = np.setdiff1d(pool, np.fromiter(used, dtype=np.int64, count=len(used)))
+    free = pool[np.isin(pool, np.fromiter(used, dtype=np.int64, count=len(used)), invert=True)]
+    by_household = pd.Series(free).groupby(household[free]).indices if len(free) else {}
     for i, x in enumerate(holders):
-        different = (birth[free] != birth[x]) | (sex[free] != sex[x])
-        family = free[(household[free] == household[x]) & different]
-        if i % 2 == 0 and len(family):
+        family = free[by_household.get(household[x], np.empty(0, dtype=np.int64))] if i % 2 == 0 else []
+        family = [p for p in family if p not in used and (birth[p] != birth[x] or sex[p] != sex[x])]
+        if family:
             y, pattern = int(rng.choice(family)), "family_member_number"
         else:
-            others = free[different & (household[free] != household[x])]
-            y, pattern = int(rng.choice(others)), "other_person_number"
+            y, pattern = -1, "other_person_number"
+            for _ in range(1000):
+                p = int(free[rng.integers(0, len(free))])
+                if p not in used and household[p] != household[x] and (birth[p] != birth[x] or sex[p] != sex[x]):
+                    y = p
+                    break
+            if y < 0:
+                continue
         used.add(y)
-        free = free[free != y]
-        _set(world, y, individual_number=M["individual_number"].iat[x])
+        _set(world, targets, y, individual_number=M["individual_number"].iat[x])
         _record(world, x, "NUMBER_SHARED", pattern)
         _record(world, y, "NUMBER_SHARED", pattern)
         _record(world, y, "MISLINK_SUSPECTED", pattern)
@@ -170,26 +196,27 @@ def inject(world: World) -> None:
     births = M["birth_date"].to_numpy(dtype="datetime64[D]")
     turning_75_soon = np.flatnonzero((rt.kokuho_loss_at_75(births) > np.datetime64(as_of.date()))
                                      & (rt.anniversary(births, 75) <= np.datetime64((as_of + 90 * DAY).date())))
+    any_free = targets.eligible(with_number=False)
+    born = any_free[trigger[any_free] == "birth"]
+    soon = np.intersect1d(any_free, turning_75_soon)
+    alone = any_free[~M["household_id"].duplicated(keep=False).to_numpy()[any_free]]
+    lost = targets.eligible(active=False, with_number=False)
     for pattern in plan:
         if pattern == "acquisition_before_birth":
-            pool = _eligible(world, with_number=False)
-            born = pool[trigger[pool] == "birth"]
-            pos = _take(rng, born if len(born) else pool, 1, used)
+            pos = _take(rng, born if len(born) else any_free, 1, used)
             if not pos:
                 continue
             pos = pos[0]
             # A year typed wrong on a newborn's enrolment: one year before the birth.
-            _set(world, pos, acquisition_date=M["birth_date"].iat[pos] - pd.DateOffset(years=1))
+            _set(world, targets, pos, acquisition_date=M["birth_date"].iat[pos] - pd.DateOffset(years=1))
         elif pattern == "loss_before_acquisition":
-            pos = _take(rng, _eligible(world, active=False, with_number=False), 1, used)
+            pos = _take(rng, lost, 1, used)
             if not pos:
                 continue
             pos = pos[0]
-            _set(world, pos, loss_date=M["acquisition_date"].iat[pos] - int(rng.integers(1, 400)) * DAY)
+            _set(world, targets, pos, loss_date=M["acquisition_date"].iat[pos] - int(rng.integers(1, 400)) * DAY)
         elif pattern == "loss_after_as_of":
-            pool = _eligible(world, with_number=False)
-            soon = np.intersect1d(pool, turning_75_soon)
-            pos = _take(rng, soon if len(soon) else pool, 1, used)
+            pos = _take(rng, soon if len(soon) else any_free, 1, used)
             if not pos:
                 continue
             pos = pos[0]
@@ -197,15 +224,13 @@ def inject(world: World) -> None:
                 loss = pd.Timestamp(rt.kokuho_loss_at_75(births[pos:pos + 1])[0])
             else:
                 loss = as_of + int(rng.integers(5, 60)) * DAY
-            _set(world, pos, loss_date=loss, loss_reason="4" if len(soon) else "9")
+            _set(world, targets, pos, loss_date=loss, loss_reason="4" if len(soon) else "9")
         else:  # acquisition_after_as_of: a future enrolment keyed in early
             # Only members alone in their household: leaving the household on as_of would
             # change the others' household income figures (limit categories) as a side effect.
-            pool = _eligible(world, with_number=False)
-            alone = pool[~M["household_id"].duplicated(keep=False).to_numpy()[pool]]
             pos = _take(rng, alone, 1, used)
             if not pos:
                 continue
             pos = pos[0]
-            _set(world, pos, acquisition_date=as_of + int(rng.integers(3, 45)) * DAY)
+            _set(world, targets, pos, acquisition_date=as_of + int(rng.integers(3, 45)) * DAY)
         _record(world, pos, "QUAL_DATE_INVALID", pattern)

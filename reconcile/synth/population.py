@@ -70,6 +70,36 @@ MUNICIPALITY_CODE = local_government_code("12221")
 INSURER_NUMBER = kokuho_insurer_number("12", "221")
 
 
+def _obj(values, index=None) -> pd.Series:
+    """An object-dtype Series: pandas 3 would otherwise convert every string array to Arrow
+    strings and back, which dominated the 1M-member build time."""
+    if values is None or isinstance(values, str):
+        values = np.full(len(index), values, dtype=object)
+    return pd.Series(np.asarray(values, dtype=object), dtype=object, index=index)
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """DataFrame keeping string arrays as object dtype (see :func:`_obj`)."""
+    n = next(len(v) for v in columns.values() if hasattr(v, "__len__") and not isinstance(v, str))
+    index = pd.RangeIndex(n)
+    out = {}
+    for name, values in columns.items():
+        if values is None or isinstance(values, str) or (isinstance(values, np.ndarray) and values.dtype == object):
+            out[name] = _obj(values, index)
+        else:
+            out[name] = values
+    return pd.DataFrame(out, index=index)
+
+
+def zfill_ints(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal strings of non-negative integers (object array), via Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.utf8_lpad(pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string()), width, padding="0")
+    return text.to_numpy(zero_copy_only=False).astype(object)
+
+
 def check_digits(bodies: np.ndarray) -> np.ndarray:
     """Check digit of each 11-digit body (int64 array), domain brief §3."""
     digits = (bodies[:, None] // (10 ** np.arange(10, -1, -1))) % 10
@@ -80,7 +110,7 @@ def check_digits(bodies: np.ndarray) -> np.ndarray:
 def number_strings(bodies: np.ndarray) -> np.ndarray:
     """12-digit individual numbers (object array of str) from 11-digit bodies."""
     full = bodies.astype(np.int64) * 10 + check_digits(bodies)
-    return pd.Series(full).astype(str).str.zfill(12).to_numpy(dtype=object)
+    return zfill_ints(full, 12)
 
 
 def unique_bodies(rng: np.random.Generator, size: int, exclude: np.ndarray | None = None) -> np.ndarray:
@@ -129,7 +159,8 @@ def _households(rng, as_of, n_households: int, type_p: np.ndarray, kokuho: bool)
     parts = []
 
     def add(hh, role, age, sex):
-        parts.append(pd.DataFrame({"hh": hh, "role": role, "age": np.asarray(age, dtype=float), "sex": sex}))
+        parts.append(_frame({"hh": hh, "role": np.full(len(hh), role, dtype=object),
+                             "age": np.asarray(age, dtype=float), "sex": sex}))
 
     for kind in range(len(type_p)):
         hh = np.flatnonzero(kinds == kind)
@@ -169,7 +200,9 @@ def _households(rng, as_of, n_households: int, type_p: np.ndarray, kokuho: bool)
             age = rng.integers(75, 84, n)
             add(hh, "head", age, np.ones(n, int))
             add(hh, "spouse", rng.integers(63, 75, n), np.full(n, 2))
-    persons = pd.concat(parts, ignore_index=True).sort_values(["hh", "role"], kind="stable", ignore_index=True)
+    persons = pd.concat(parts, ignore_index=True)
+    # Household by household, head first (the order the parts were added in).
+    persons = persons.iloc[np.argsort(persons["hh"].to_numpy(), kind="stable")].reset_index(drop=True)
     persons["kind"] = kinds[persons["hh"].to_numpy()]
     persons["birth"] = _birth_from_age(rng, as_of, persons["age"].to_numpy())
     return persons
@@ -204,13 +237,13 @@ def _names(rng, persons: pd.DataFrame, profile: Profile) -> None:
     female_idx = jp.female.sample(rng, n)
     given_kanji = np.where(sex == 1, jp.male.kanji[male_idx], jp.female.kanji[female_idx])
     given_kana = np.where(sex == 1, jp.male.kana[male_idx], jp.female.kana[female_idx])
-    persons["_surname_kanji"] = jp.surnames.kanji[sur]
-    persons["_surname_kana"] = jp.surnames.kana[sur]
-    persons["_given_kanji"] = given_kanji
-    persons["_given_kana"] = given_kana
-    persons["name_alpha"] = None
-    persons["_nationality"] = ""
-    persons["alias_name"] = None
+    persons["_surname_kanji"] = _obj(jp.surnames.kanji[sur], persons.index)
+    persons["_surname_kana"] = _obj(jp.surnames.kana[sur], persons.index)
+    persons["_given_kanji"] = _obj(given_kanji, persons.index)
+    persons["_given_kana"] = _obj(given_kana, persons.index)
+    persons["name_alpha"] = _obj(None, persons.index)
+    persons["_nationality"] = _obj("", persons.index)
+    persons["alias_name"] = _obj(None, persons.index)
 
     # Foreign households: one nationality and one surname per household.
     foreign_hh = rng.random(n_hh) < profile.foreign_share
@@ -503,38 +536,38 @@ def build_world(members: int, *, seed: int = 0, as_of: pd.Timestamp | str, profi
 
     # --- identifiers ---
     hh_codes, hh_index = np.unique(hh, return_inverse=True)
-    household_numbers = pd.Series(rng.permutation(len(hh_codes)) + 1_000_001).astype(str).str.zfill(10).to_numpy(dtype=object)
-    P["household_id"] = household_numbers[hh_index]
+    household_numbers = zfill_ints(rng.permutation(len(hh_codes)) + 1_000_001, 10)
+    P["household_id"] = _obj(household_numbers[hh_index], P.index)
     resident_codes = unique_bodies(rng, n)
-    P["resident_id"] = pd.Series(resident_codes).astype(str).str.zfill(11).to_numpy(dtype=object)
+    P["resident_id"] = _obj(zfill_ints(resident_codes, 11), P.index)
     bodies = unique_bodies(rng, n)
-    P["individual_number"] = number_strings(bodies)
+    P["individual_number"] = _obj(number_strings(bodies), P.index)
     P["_number_body"] = bodies
     addr_of_hh = _addresses(rng, len(hh_codes))
-    P["address"] = addr_of_hh[hh_index]
+    P["address"] = _obj(addr_of_hh[hh_index], P.index)
     P["birth_date"] = birth
     P["moved_in_date"] = moved_in
-    P["status"] = status
+    P["status"] = _obj(status, P.index)
     P["status_date"] = status_date
-    P["municipality_code"] = MUNICIPALITY_CODE
+    P["municipality_code"] = _obj(MUNICIPALITY_CODE, P.index)
 
     # Married women with a 旧氏 on the 住民票 (Japanese spouses only).
     jp = japanese_pools()
     wives = np.flatnonzero((P["role"].to_numpy() == "spouse") & (P["sex"].to_numpy() == 2)
                            & (P["_nationality"].to_numpy() == "") & (rng.random(n) < prof.former_surname_share))
     former = jp.surnames.kanji[jp.surnames.sample(rng, len(wives))]
-    P["former_surname"] = None
+    P["former_surname"] = _obj(None, P.index)
     ok = former != P.loc[wives, "_surname_kanji"].to_numpy()
     P.loc[wives[ok], "former_surname"] = former[ok]
 
     # Names as registered: "surname given" in kanji (or alphabet for foreign residents) and kana.
     sk, gk = P["_surname_kanji"].to_numpy(dtype=object), P["_given_kanji"].to_numpy(dtype=object)
     has_kanji = (sk != "") & (gk != "")
-    kanji_name = pd.Series(sk) + " " + pd.Series(gk)
+    kanji_name = pd.Series(sk + " " + gk, dtype=object)
     alpha = P["name_alpha"].to_numpy(dtype=object)
-    P["name_kanji"] = np.where(has_kanji, kanji_name.to_numpy(dtype=object), alpha)
-    P["name_kana"] = (pd.Series(P["_surname_kana"].to_numpy(dtype=object)) + " "
-                      + pd.Series(P["_given_kana"].to_numpy(dtype=object))).to_numpy(dtype=object)
+    P["name_kanji"] = _obj(np.where(has_kanji, kanji_name.to_numpy(dtype=object), alpha), P.index)
+    P["name_kana"] = _obj(P["_surname_kana"].to_numpy(dtype=object) + " " + P["_given_kana"].to_numpy(dtype=object),
+                          P.index)
 
     # Members who live elsewhere (住所地特例 in a facility, students): registry row elsewhere.
     age_now = P["age_now"].to_numpy()
@@ -556,8 +589,8 @@ def build_world(members: int, *, seed: int = 0, as_of: pd.Timestamp | str, profi
         P.loc[elsewhere, "municipality_code"] = codes[where]
         P.loc[elsewhere, "moved_in_date"] = _random_between(rng, acquisition[elsewhere] + 30 * DAY,
                                                             np.full(k, today - 30 * DAY))
-        new_hh = pd.Series(rng.permutation(k) + 8_000_001).astype(str).str.zfill(10).to_numpy(dtype=object)
-        P["_member_household_id"] = P["household_id"]
+        new_hh = zfill_ints(rng.permutation(k) + 8_000_001, 10)
+        P["_member_household_id"] = P["household_id"].copy()
         P.loc[elsewhere, "household_id"] = new_hh
     else:
         P["_member_household_id"] = P["household_id"]
@@ -599,7 +632,7 @@ def _dates(values) -> pd.Series:
 
 
 def _residents_frame(P: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame({
+    out = _frame({
         "resident_id": P["resident_id"].to_numpy(dtype=object),
         "individual_number": P["individual_number"].to_numpy(dtype=object),
         "individual_number_last4": None,
@@ -620,8 +653,8 @@ def _residents_frame(P: pd.DataFrame) -> pd.DataFrame:
     })
     rid = P["resident_id"].to_numpy(dtype=object)
     # Links between persons, as resident ids (for injectors): twin sibling, same-identity stranger.
-    out["_twin_of"] = _link(P["_twin_of"], P, rid)
-    out["_stranger_of"] = _link(P["_stranger_of"], P, rid)
+    out["_twin_of"] = _obj(_link(P["_twin_of"], P, rid), out.index)
+    out["_stranger_of"] = _obj(_link(P["_stranger_of"], P, rid), out.index)
     return out
 
 
@@ -656,29 +689,28 @@ def _members_frame(rng, P, member, rejoin, acquisition, trigger, loss, reason, t
     re_acq = _random_between(rng, loss[re_rows] + 30 * DAY, np.minimum(loss[re_rows] + 365 * DAY, today - 50 * DAY))
     acq[n_first:] = re_acq
     M = pd.DataFrame({"_person": person})
-    M["_resident_id"] = P["resident_id"].to_numpy(dtype=object)[person]
-    M["_trigger"] = trg
+    M["_resident_id"] = _obj(P["resident_id"].to_numpy(dtype=object)[person], M.index)
+    M["_trigger"] = _obj(trg, M.index)
     M["_rejoined"] = np.concatenate([np.zeros(n_first, bool), np.ones(n_re, bool)])
-    M["insurer_number"] = INSURER_NUMBER
-    M["insurer_type"] = "kokuho"
+    M["insurer_number"] = _obj(INSURER_NUMBER, M.index)
+    M["insurer_type"] = _obj("kokuho", M.index)
     # member_id: 記号 (district) - 番号 (per 国保 household) - 枝番 (order of membership in it)
     mhh = P["_member_household_id"].to_numpy(dtype=object)[person]
-    hh_codes, hh_idx = np.unique(mhh, return_inverse=True)
+    hh_idx, hh_codes = pd.factorize(mhh)
     bango = rng.permutation(len(hh_codes)) + 100_001
     district = (bango % 7 + 1)
     order = pd.Series(np.arange(len(M))).groupby(hh_idx).cumcount().to_numpy() + 1
-    M["member_id"] = (pd.Series(district[hh_idx]).astype(str).str.zfill(2) + "-"
-                      + pd.Series(bango[hh_idx]).astype(str).str.zfill(7) + "-"
-                      + pd.Series(order).astype(str).str.zfill(2)).to_numpy(dtype=object)
-    M["household_id"] = mhh
+    M["member_id"] = _obj(zfill_ints(district[hh_idx], 2) + "-" + zfill_ints(bango[hh_idx], 7) + "-"
+                          + zfill_ints(order, 2), M.index)
+    M["household_id"] = _obj(mhh, M.index)
     for col in ("name_kanji", "name_kana", "name_alpha", "address", "individual_number"):
-        M[col] = P[col].to_numpy(dtype=object)[person]
+        M[col] = _obj(P[col].to_numpy(dtype=object)[person], M.index)
     M["birth_date"] = P["birth_date"].to_numpy(dtype="datetime64[D]")[person]
     M["sex"] = P["sex"].to_numpy(dtype=np.int64)[person]
-    M["individual_number_last4"] = None
+    M["individual_number_last4"] = _obj(None, M.index)
     M["acquisition_date"] = acq
     M["loss_date"] = los
-    M["loss_reason"] = rsn
+    M["loss_reason"] = _obj(rsn, M.index)
     moved_in = P["moved_in_date"].to_numpy(dtype="datetime64[D]")[person]
     M["card_issue_date"] = _card_issue_dates(rng, acq, los, trg, moved_in, today)
     active = np.isnat(los)
@@ -687,7 +719,8 @@ def _members_frame(rng, P, member, rejoin, acquisition, trigger, loss, reason, t
     M["resident_tax_exempt"] = np.where(active, P["resident_tax_exempt"].to_numpy(dtype=bool)[person], True)
     # The insurer delivers only the last four digits for a small share of members.
     last4_only = rng.random(len(M)) < 0.02
-    M.loc[last4_only, "individual_number_last4"] = M.loc[last4_only, "individual_number"].str[-4:]
+    M.loc[last4_only, "individual_number_last4"] = np.array(
+        [v[-4:] for v in M.loc[last4_only, "individual_number"]], dtype=object)
     M.loc[last4_only, "individual_number"] = None
     # Values on as_of (active) / on the last insured day (lost), from the household aggregates.
     last_day = np.where(active, today, los - DAY)
@@ -695,7 +728,7 @@ def _members_frame(rng, P, member, rejoin, acquisition, trigger, loss, reason, t
     agg = rt.household_aggregates(M["household_id"].to_numpy(), band, M["taxable_income"].to_numpy(),
                                   M["kyu_tadashigaki_income"].to_numpy(), M["resident_tax_exempt"].to_numpy())
     M["burden_ratio"] = rt.burden_ratio(band, agg["geneki_elderly"].to_numpy())
-    M["limit_category"] = rt.limit_category(band, agg)
+    M["limit_category"] = _obj(rt.limit_category(band, agg), M.index)
     for col in ("birth_date", "acquisition_date", "loss_date", "card_issue_date"):
         M[col] = _dates(M[col]).to_numpy()
     ordered = M[MEMBER_COLUMNS + ["_resident_id", "_trigger", "_rejoined", "_person"]]
@@ -760,7 +793,7 @@ def _benefits(rng, world: World, today) -> None:
     taxable = M["taxable_income"].to_numpy(dtype=float)
     kyu = M["kyu_tadashigaki_income"].to_numpy(dtype=float)
     exempt = M["resident_tax_exempt"].to_numpy(dtype=bool)
-    hh_codes, hh_idx = np.unique(hh, return_inverse=True)
+    hh_idx, hh_codes = pd.factorize(hh)
     values = {}
     for epoch in range(3):
         if epoch == 0:
@@ -793,22 +826,23 @@ def _benefits(rng, world: World, today) -> None:
     category[last_of_member] = M["limit_category"].to_numpy(dtype=object)[member_pos[last_of_member]]
 
     frames = []
-    for item, vals in (("burden_ratio", ratio.astype(str).astype(object)), ("limit_category", category)):
+    for item, vals in (("burden_ratio", np.array(["10", "20", "30"], dtype=object)[ratio // 10 - 1]),
+                       ("limit_category", category)):
         first = np.r_[True, member_pos[1:] != member_pos[:-1]]
         change = first | (vals != np.r_[vals[:1], vals[:-1]])
         pos, start, value = member_pos[change], seg_start[change], vals[change]
         nxt_same = np.r_[pos[1:] == pos[:-1], False]
         valid_to = np.where(nxt_same, np.r_[start[1:], start[:1]] - DAY, np.where(active[pos], np.datetime64("NaT"), end[pos]))
-        frames.append(pd.DataFrame({
+        frames.append(_frame({
             "insurer_number": M["insurer_number"].to_numpy(dtype=object)[pos],
             "member_id": M["member_id"].to_numpy(dtype=object)[pos],
             "item": item, "value": value,
             "valid_from": _dates(start).to_numpy(), "valid_to": _dates(valid_to).to_numpy(),
         }))
     insurer = pd.concat(frames, ignore_index=True)
-    insurer.insert(0, "source", "insurer")
+    insurer.insert(0, "source", _obj("insurer", insurer.index))
     oqs = insurer.copy()
-    oqs["source"] = "oqs"
+    oqs["source"] = _obj("oqs", oqs.index)
     world.benefit_history = pd.concat([insurer, oqs], ignore_index=True)
 
 
@@ -862,7 +896,7 @@ def _card_status(rng, world: World, today) -> pd.DataFrame:
                         np.where(acq >= PAPER_CARDS_END, issue, np.datetime64("2025-07-20") + rng.integers(0, 60, n).astype("timedelta64[D]")),
                         np.datetime64("NaT"))
     oshirase = np.where(np.isnat(oshirase), oshirase, np.minimum(np.maximum(oshirase, acq), today))
-    out = pd.DataFrame({
+    out = _frame({
         "insurer_number": A["insurer_number"].to_numpy(dtype=object),
         "member_id": A["member_id"].to_numpy(dtype=object),
         "registered": registered_flag,
@@ -874,7 +908,7 @@ def _card_status(rng, world: World, today) -> pd.DataFrame:
         "kakuninsho_requested": requested,
         "kakuninsho_issued_date": _dates(kakunin).to_numpy(),
         "oshirase_issued_date": _dates(oshirase).to_numpy(),
-        "status_as_of": pd.Timestamp(st),
+        "status_as_of": pd.Timestamp(st).as_unit("ns"),
     })
     return out
 

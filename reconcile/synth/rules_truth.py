@@ -41,16 +41,37 @@ def _days(values) -> np.ndarray:
     return np.asarray(values, dtype="datetime64[D]")
 
 
+_NAT = np.iinfo(np.int64).min
+
+
 def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    y = days.astype("datetime64[Y]").astype(int) + 1970
-    m = days.astype("datetime64[M]").astype(int) % 12 + 1
-    d = (days - days.astype("datetime64[M]")).astype(int) + 1
+    """Year, month, day of ``datetime64[D]`` values, in integer arithmetic (H. Hinnant's
+    civil-from-days): an order of magnitude faster than casting to ``datetime64[Y]/[M]``."""
+    z = np.asarray(days, dtype="datetime64[D]").astype(np.int64)
+    z = np.where(z == _NAT, 0, z) + 719_468
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    y = yoe + era * 400 + (m <= 2)
     return y, m, d
 
 
+def _days_from_civil(y, m, d) -> np.ndarray:
+    y = np.asarray(y, dtype=np.int64) - (np.asarray(m) <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (np.asarray(m, dtype=np.int64) + 9) % 12
+    doy = (153 * mp + 2) // 5 + np.asarray(d, dtype=np.int64) - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146_097 + doe - 719_468).astype("datetime64[D]")
+
+
 def _month_start(year: np.ndarray, month: np.ndarray) -> np.ndarray:
-    months = (np.asarray(year) - 1970) * 12 + (np.asarray(month) - 1)
-    return months.astype("datetime64[M]").astype("datetime64[D]")
+    return _days_from_civil(year, month, 1)
 
 
 def anniversary(birth, years: int) -> np.ndarray:
@@ -118,26 +139,29 @@ def household_aggregates(household_id, band, taxable, kyu, exempt) -> pd.DataFra
     taxable = np.asarray(taxable, dtype=float)
     kyu = np.asarray(kyu, dtype=float)
     band = np.asarray(band)
-    frame = pd.DataFrame({
-        "h": np.asarray(household_id),
-        "geneki": (band == ELDERLY) & (np.nan_to_num(taxable) >= GENEKI_TAXABLE),
-        "tax70": np.where(band >= ELDERLY, np.nan_to_num(taxable), 0.0),
-        "kyu": kyu,
-        "undeclared": np.isnan(kyu),
-        "exempt": np.asarray(exempt, dtype=bool),
-        "zero": (np.nan_to_num(taxable) == 0) & (np.nan_to_num(kyu) == 0) & ~np.isnan(kyu),
+    exempt = np.asarray(exempt, dtype=bool)
+    # Integer group codes and bincount / ufunc.at: several times faster than groupby().transform
+    # on a million members, and the generator calls this once per income epoch.
+    codes, uniques = pd.factorize(np.asarray(household_id), use_na_sentinel=False)
+    k = len(uniques)
+    tax0 = np.nan_to_num(taxable)
+    undeclared = np.isnan(kyu)
+    geneki = (band == ELDERLY) & (tax0 >= GENEKI_TAXABLE)
+    tax70 = np.where(band >= ELDERLY, tax0, 0.0)
+    zero = (tax0 == 0) & (np.nan_to_num(kyu) == 0) & ~undeclared
+    max70 = np.zeros(k)
+    np.maximum.at(max70, codes, tax70)
+    sum_kyu = np.bincount(codes, weights=np.nan_to_num(kyu), minlength=k)
+    any_undeclared = np.bincount(codes, weights=undeclared, minlength=k) > 0
+    sum_kyu = np.where(any_undeclared, np.nan, sum_kyu)
+    return pd.DataFrame({
+        "geneki_elderly": (np.bincount(codes, weights=geneki, minlength=k) > 0)[codes],
+        "max_taxable_70": max70[codes],
+        "sum_kyu": sum_kyu[codes],
+        "undeclared": any_undeclared[codes],
+        "all_exempt": (np.bincount(codes, weights=~exempt, minlength=k) == 0)[codes],
+        "all_zero": (np.bincount(codes, weights=~zero, minlength=k) == 0)[codes],
     })
-    g = frame.groupby("h", sort=False)
-    out = pd.DataFrame({
-        "geneki_elderly": g["geneki"].transform("any").to_numpy(),
-        "max_taxable_70": g["tax70"].transform("max").to_numpy(),
-        "sum_kyu": g["kyu"].transform("sum").to_numpy(),
-        "undeclared": g["undeclared"].transform("any").to_numpy(),
-        "all_exempt": g["exempt"].transform("all").to_numpy(),
-        "all_zero": g["zero"].transform("all").to_numpy(),
-    })
-    out.loc[out["undeclared"].to_numpy(), "sum_kyu"] = np.nan
-    return out
 
 
 def burden_ratio(band, geneki_elderly) -> np.ndarray:
@@ -154,15 +178,19 @@ def limit_category(band, agg: pd.DataFrame) -> np.ndarray:
     sum_kyu = agg["sum_kyu"].to_numpy(dtype=float)
     all_exempt = agg["all_exempt"].to_numpy(dtype=bool)
     undeclared = np.isnan(sum_kyu)
+    # Select integer codes, then map to labels once (np.select over strings is slow at 1M rows).
     under70 = np.select(
         [all_exempt & ~undeclared, undeclared | (sum_kyu > A_KYU), sum_kyu > I_KYU, sum_kyu > U_KYU],
-        ["O", "A", "I", "U"], default="E")
+        [4, 0, 1, 2], default=3)
     tax70 = agg["max_taxable_70"].to_numpy(dtype=float)
     over70 = np.select(
         [tax70 >= G3_TAXABLE, tax70 >= G2_TAXABLE, tax70 >= GENEKI_TAXABLE,
          all_exempt & agg["all_zero"].to_numpy(dtype=bool), all_exempt],
-        ["G3", "G2", "G1", "L1", "L2"], default="IP")
-    return np.where(band >= ELDERLY, over70, under70).astype(object)
+        [5, 6, 7, 10, 9], default=8)
+    return _CATEGORY_CODES[np.where(band >= ELDERLY, over70, under70)]
+
+
+_CATEGORY_CODES = np.array(["A", "I", "U", "E", "O", "G3", "G2", "G1", "IP", "L2", "L1"], dtype=object)
 
 
 def expected_values(members: pd.DataFrame, on) -> pd.DataFrame:

@@ -158,12 +158,55 @@ def choose_encoding(text: str, prefer_cp932: bool) -> str:
     return "utf-8-sig"
 
 
+def csv_bytes(frame: pd.DataFrame, *, eol: str = "\n") -> bytes:
+    """The frame as UTF-8 CSV (header + rows), built column-wise with Arrow kernels.
+
+    Values are quoted only when they hold a comma, a quote or a line break (like pandas'
+    ``to_csv``); missing values are written as empty fields. Much faster than ``to_csv`` on
+    a million rows, which is what keeps a 1M-member feed inside its time budget.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(value: str) -> "pa.Scalar":
+        return pa.scalar(value, pa.large_string())
+
+    def quoted(values: "pa.Array") -> "pa.Array":
+        needs = pc.match_substring_regex(values, '[",\r\n]')
+        escaped = pc.binary_join_element_wise(
+            text('"'), pc.replace_substring(values, '"', '""'), text('"'), text(""))
+        return pc.if_else(needs, escaped, values)
+
+    header = ",".join(_quote_one(str(c)) for c in frame.columns) + eol
+    if len(frame) == 0:
+        return header.encode("utf-8")
+    columns = []
+    for column in frame.columns:
+        values = pa.array(frame[column].astype("string"), type=pa.large_string())
+        columns.append(quoted(pc.fill_null(values, text(""))))
+    # binary_join_element_wise: the last argument is the separator.
+    lines = pc.binary_join_element_wise(*columns, text(",")) if len(columns) > 1 else columns[0]
+    lines = pc.binary_join_element_wise(lines, text(eol), text(""))
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
+    body = lines.buffers()[2].to_pybytes()[offsets[0]: offsets[-1]]
+    return header.encode("utf-8") + body
+
+
+def _quote_one(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\r\n') else text
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, *, prefer_cp932: bool, bom: bool = True) -> str:
-    text = frame.to_csv(index=False, lineterminator="\r\n" if prefer_cp932 else "\n")
-    encoding = choose_encoding(text, prefer_cp932)
-    if encoding == "utf-8-sig" and not bom:
-        encoding = "utf-8"
-    path.write_bytes(text.encode(encoding))
+    eol = "\r\n" if prefer_cp932 else "\n"
+    data = csv_bytes(frame, eol=eol)
+    encoding = "utf-8-sig" if bom else "utf-8"
+    if prefer_cp932:
+        text = data.decode("utf-8")
+        if choose_encoding(text, True) == "cp932":
+            path.write_bytes(text.encode("cp932"))
+            return "cp932"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
     return encoding
 
 

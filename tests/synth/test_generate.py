@@ -70,7 +70,8 @@ def test_every_contract_file_is_written_with_its_columns(feed):
         frame = _read(feed.out_dir / f"{name}.csv")
         assert columns == set(frame.columns), name
         assert feed.counts[name] == len(frame)
-    assert N == feed.counts["members"]
+    # Injectors may add a member row (e.g. an old qualification left open); the clean base is exact.
+    assert N <= feed.counts["members"] <= N * 1.01
     manifest = json.loads((feed.out_dir / "manifest.json").read_text(encoding="utf-8"))
     assert {"as_of": AS_OF, "period": "2026-11"} == {k: manifest[k] for k in ("as_of", "period")}
     truth = pd.read_csv(feed.truth_path, dtype=str)
