@@ -9,6 +9,23 @@ way real feeds do.
 Injectors take the world, change a few members, and record each change in ``truth``:
 one dict per (member, rule) with ``insurer_number, member_id, rule_id, true_resident_id,
 pattern``. A member not in ``truth`` must be clean for every rule.
+
+Generator-internal columns start with ``_``; injectors may read them, the writer never writes
+them (see :data:`INTERNAL_COLUMNS`):
+
+- ``members._resident_id`` — the member's true resident (住民票コード), for ``true_resident_id``;
+- ``members._trigger`` — why the qualification started: ``birth``, ``move_in`` or
+  ``employee_exit`` (acquisition = move-in / birth date for the first two);
+- ``members._rejoined`` — the second membership of a person who left for employee insurance
+  and came back (same person and number, two member ids, no overlap);
+- ``members._person`` — row of the person in the generator's person table;
+- ``residents._nationality`` — ``""`` for Japanese nationals, else ``VN``, ``CN``, ``PH``,
+  ``BR``, ``KR``, ``NP``;
+- ``residents._twin_of`` / ``residents._stranger_of`` — resident id of the twin sibling / of
+  the unrelated resident with the same name, birth date and sex (``None`` otherwise).
+
+Frames use object dtype for text (no Arrow round trips at 1M rows); ``individual_number`` is
+``None`` when the insurer delivered only ``individual_number_last4``.
 """
 from __future__ import annotations
 
@@ -18,6 +35,11 @@ import numpy as np
 import pandas as pd
 
 TRUTH_COLUMNS = ["insurer_number", "member_id", "rule_id", "true_resident_id", "pattern"]
+INTERNAL_PREFIX = "_"
+INTERNAL_COLUMNS = {
+    "members": ("_resident_id", "_trigger", "_rejoined", "_person"),
+    "residents": ("_nationality", "_twin_of", "_stranger_of"),
+}
 
 
 @dataclass
