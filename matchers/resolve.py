@@ -196,7 +196,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
             model: Mapping[str, Any] | None = None) -> Resolution:
     """Resolve every member on both paths; see the module docstring."""
     conf = resolve_settings(settings)
-    model = dict(model or load_model(conf.get("matcher_model_path")))
+    model = dict(model or load_model(conf.get("mislink_model_path")))
     members = members.reset_index(drop=True)
     residents = residents.reset_index(drop=True)
     m = prepare_side(members, "members")

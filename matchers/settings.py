@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 DEFAULTS: dict[str, Any] = {
-    # MISLINK_SUSPECTED when the probability that the link is wrong reaches this.
-    "mislink_queue_threshold": 0.5,
+    # MISLINK_SUSPECTED when the probability that the link is wrong reaches this (0.3: recall 1.000,
+    # precision 0.992 on the training seeds 1–3 of benchmarks/train_matcher.py; never tuned on
+    # the benchmark seeds).
+    "mislink_queue_threshold": 0.3,
     # … and the finding is `high` (else `medium`) from this probability on.
     "mislink_high_threshold": 0.9,
     # NOTATION_DIFFERENCE only when the linked resident is the same person with at least this
@@ -25,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     # Candidates listed in the evidence.
     "top_candidates": 3,
     # A model JSON to use instead of the shipped one (``reconcile train`` writes one).
-    "matcher_model_path": None,
+    "mislink_model_path": None,
 }
 
 

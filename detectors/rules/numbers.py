@@ -63,6 +63,7 @@ def number_shared(members: pd.DataFrame, settings: dict) -> pd.DataFrame:
     valid) is not a shared number.
     """
     from matchers.resolve import compare_members
+    from matchers.scorer import load_model
     from matchers.settings import resolve_settings
 
     conf = resolve_settings(settings)
@@ -73,7 +74,8 @@ def number_shared(members: pd.DataFrame, settings: dict) -> pd.DataFrame:
     positions = pd.DataFrame({"number_hash": dup["number_hash"].to_numpy(dtype=object), "pos": range(len(dup))})
     pairs = positions.merge(positions, on="number_hash", suffixes=("_a", "_b"))
     pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
-    compared = compare_members(dup, pairs["pos_a"].to_numpy(), pairs["pos_b"].to_numpy())
+    compared = compare_members(dup, pairs["pos_a"].to_numpy(), pairs["pos_b"].to_numpy(),
+                               model=load_model(conf.get("mislink_model_path")))
     threshold = float(conf["number_shared_same_threshold"])
     different = compared[compared["p_same"] < threshold]
     if different.empty:

@@ -290,6 +290,29 @@ def inject(world: World) -> None:
     _inject_mislinks(world, rng, oqs, order, full_number, n_mislinks, used, mislinked)
     _inject_notation(world, rng, oqs, order, n_notation, used)
     _record_shared(world, mislinked)
+    _address_noise(world, rng)
+
+
+_BANCHI = __import__("re").compile(r"(\d+)丁目(\d+)番(?:地)?(\d+)号")
+
+
+def _address_noise(world: World, rng) -> None:
+    """Insurer addresses as real masters hold them: 「1-2-3」 for 「1丁目2番3号」, the building
+    left out, or an old address not yet updated (a move within the city). No rule reads the
+    address alone, so this is not truth — it keeps the scorer from trusting addresses blindly."""
+    members = world.members
+    address = members["address"].to_numpy(dtype=object)
+    n = len(address)
+    draw = rng.random(n)
+    out = address.copy()
+    hyphen = draw < 0.10
+    out[hyphen] = [_BANCHI.sub(r"\1-\2-\3", a) if isinstance(a, str) else a for a in address[hyphen]]
+    no_building = (draw >= 0.10) & (draw < 0.14)
+    out[no_building] = [a.split(" ")[0] if isinstance(a, str) else a for a in address[no_building]]
+    stale = (draw >= 0.14) & (draw < 0.17)
+    donors = rng.integers(0, n, int(stale.sum()))
+    out[stale] = address[donors]
+    members["address"] = out
 
 
 def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: int, used: set[int]) -> None:
