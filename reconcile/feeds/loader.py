@@ -159,6 +159,9 @@ class _FileLoader:
             out[name] = normalised
             if bad is not None and bad.any():
                 self._report(lines, bad, name, text, column.kind)
+        for name, default in self.feed_file.defaults.items():  # e.g. insurer_type absent → kokuho
+            if name not in out:
+                out[name] = pd.Series(default, index=raw.index, dtype="string")
         if "value" in stripped and self.feed_file.kind == "benefit_history":
             out["value"] = self._benefit_value(stripped["value"], out.get("item"), lines)
 

@@ -101,6 +101,7 @@ def test_columns_case_insensitive_any_order_and_passthrough_kept(write_feed):
     assert members["BRANCH_NOTE"].tolist() == ["支所A"]
     assert list(members.columns)[-1] == "BRANCH_NOTE"
     assert members["number_status"].tolist() == ["missing"]
+    assert members["insurer_type"].tolist() == ["kokuho"]  # the contract's default when the column is absent
     assert feed.validation["members"]["passthrough_columns"] == ["BRANCH_NOTE"]
 
 
