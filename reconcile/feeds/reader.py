@@ -182,7 +182,7 @@ def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
         return "cp932"
     from charset_normalizer import from_path
 
-    best = from_path(path).best()
+    best = from_path(path, cp_isolation=sorted(FALLBACK_ENCODINGS)).best()
     if best is not None and best.encoding in FALLBACK_ENCODINGS and _decodes(path, best.encoding):
         return best.encoding
     raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) のいずれでもありません）",

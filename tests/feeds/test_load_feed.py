@@ -70,6 +70,15 @@ def test_unknown_encoding_rejects_the_feed(write_feed, tmp_path):
     assert "文字コード" in rejected.value.message and "unknown encoding" in rejected.value.message
 
 
+def test_euc_jp_is_taken_through_the_charset_normalizer_fallback(write_feed):
+    row = MEMBER_ROW.copy()
+    row[2], row[3] = "渡辺 裕子", "ワタナベ ユウコ"
+    path = write_feed(members=(MEMBER_HEADER, [row] * 1), residents=(RESIDENT_HEADER, [RESIDENT_ROW]), encoding="euc_jp")
+    feed = load_feed(path, key=KEY, as_of="2026-11-01")
+    assert feed.validation["members"]["encoding"] in ("euc_jp", "euc_jis_2004", "euc_jisx0213")
+    assert feed.frames["members"]["name_kanji"].tolist() == ["渡辺 裕子"]
+
+
 def test_parquet_is_read_and_preferred_over_csv(write_feed, tmp_path):
     path = write_feed()
     members = pd.DataFrame({
