@@ -87,6 +87,16 @@ def _resolve_as_of(as_of: Any, manifest: dict) -> pd.Timestamp:
     return pd.Timestamp(as_of).normalize()
 
 
+def _resolve_period(period: Any, as_of: pd.Timestamp) -> str:
+    """対象年月 / period: manifest ``period`` as YYYY-MM (YYYY/MM and YYYYMM accepted), else as_of's month."""
+    if period in (None, ""):
+        return as_of.strftime("%Y-%m")
+    match = re.fullmatch(r"(\d{4})[-/]?(\d{2})", values.nfkc(str(period)).strip())
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise _rejected("manifest.json", "period", f"対象年月を解釈できません: {period!r}", f"cannot read period {period!r}")
+    return f"{match[1]}-{match[2]}"
+
+
 def _read_manifest(directory: Path) -> tuple[dict, str | None]:
     path = directory / "manifest.json"
     if not path.is_file():
@@ -308,7 +318,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
         raise _rejected(str(directory), None, "フィードのディレクトリがありません", "feed directory not found")
     manifest, manifest_sha = _read_manifest(directory)
     resolved_as_of = _resolve_as_of(as_of, manifest)
-    period = str(manifest.get("period") or resolved_as_of.strftime("%Y-%m"))
+    period = _resolve_period(manifest.get("period"), resolved_as_of)
 
     located = {f.kind: _locate(directory, f) for f in spec.FEED_FILES}
     for feed_file in spec.FEED_FILES:

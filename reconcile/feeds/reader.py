@@ -120,9 +120,17 @@ def _open_csv(path: Path) -> Source:
             quotes_before = np.searchsorted(quotes, newlines) + parity
             ends_record = (quotes_before & 1) == 0
             block_ends = newlines[ends_record]
-            commas = np.flatnonzero(array == 0x2C)
-            commas = commas[((np.searchsorted(quotes, commas) + parity) & 1) == 0]
-            per_record = np.bincount(np.searchsorted(block_ends, commas), minlength=len(block_ends) + 1)
+            if len(quotes) == 0 and parity == 0:
+                # No quoting in this block: every comma separates fields; sum per record segment.
+                segment_starts = np.concatenate([[0], block_ends + 1])
+                inside = segment_starts < len(array)
+                per_record = np.add.reduceat(array == 0x2C, segment_starts[inside], dtype=np.int64)
+                if not inside[-1]:
+                    per_record = np.append(per_record, 0)
+            else:
+                commas = np.flatnonzero(array == 0x2C)
+                commas = commas[((np.searchsorted(quotes, commas) + parity) & 1) == 0]
+                per_record = np.bincount(np.searchsorted(block_ends, commas), minlength=len(block_ends) + 1)
             per_record[0] += comma_carry
             commas_per_record.append(per_record[:-1])
             comma_carry = int(per_record[-1])

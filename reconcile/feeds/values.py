@@ -33,8 +33,11 @@ def nfkc(text: str) -> str:
 
 def strip_text(raw: pd.Series) -> pd.Series:
     """Strip surrounding whitespace (incl. U+3000); empty → ``<NA>``. Names/addresses stop here."""
-    stripped = raw.astype("string").str.strip()
-    return stripped.mask(stripped == "")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(pa.array(raw, type=pa.string()))
+    return _series(pc.if_else(pc.equal(trimmed, ""), None, trimmed), raw.index)
 
 
 def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -> tuple[pd.Series, pd.Series]:

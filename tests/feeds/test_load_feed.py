@@ -269,6 +269,15 @@ def test_as_of_argument_then_manifest_then_today(write_feed):
     assert (today.as_of, today.period) == (pd.Timestamp.now().normalize(), "2026-11")
 
 
+def test_manifest_period_is_normalised_or_rejected(write_feed):
+    path = write_feed(manifest={"as_of": "2026-11-01", "period": "2026/10"})
+    assert load_feed(path, key=KEY).period == "2026-10"
+    (path / "manifest.json").write_text(json.dumps({"period": "10月"}))
+    with pytest.raises(FeedRejected) as rejected:
+        load_feed(path, key=KEY)
+    assert (rejected.value.file, rejected.value.column) == ("manifest.json", "period")
+
+
 def test_fingerprint_is_stable_and_follows_the_bytes(write_feed, tmp_path):
     path = write_feed()
     first = load_feed(path, key=KEY, as_of="2026-11-01").fingerprint
