@@ -40,6 +40,8 @@ def db_url(request, tmp_path):
         return
     base = os.environ.get(POSTGRES_URL_ENV)
     if not base:
+        if os.environ.get("RECONCILE_REQUIRE_POSTGRES"):  # CI: a missing server is a failure, not a skip
+            pytest.fail(f"{POSTGRES_URL_ENV} is not set but RECONCILE_REQUIRE_POSTGRES is")
         pytest.skip(f"{POSTGRES_URL_ENV} is not set")
     from reconcile.store import get_engine
     schema = f"test_{uuid.uuid4().hex[:12]}"
