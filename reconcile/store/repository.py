@@ -594,8 +594,10 @@ def events_frame(session: Session, *, since: Any = None,
 
 
 def _locked_item(session: Session, finding_id: str) -> WorkItem:
+    # populate_existing: the merge updates work items with Core statements, which an ORM object
+    # already in this session's identity map would not see.
     item = session.scalars(sa.select(WorkItem).where(WorkItem.finding_id == finding_id)
-                           .with_for_update()).first()
+                           .with_for_update().execution_options(populate_existing=True)).first()
     if item is None:
         raise LookupError(f"no work item for finding {finding_id!r}")
     return item

@@ -226,6 +226,31 @@ def test_findings_frame_columns_order_language_and_scan(db_session):
     assert list(store.findings_frame(s, scan_id=999).columns) == FINDINGS_EXPORT_COLUMNS
 
 
+def test_stored_findings_export_round_trip_in_cp932(db_session, tmp_path):
+    from reconcile.exports import write_findings_csv
+    s = db_session
+    scan = new_scan(s)
+    store.merge_findings(s, scan, findings_input([
+        finding("NOTATION_DIFFERENCE", "M7", severity="low", summary_ja="𠮷田 と 吉田 の表記ゆれ")]))
+    store.finish_scan(s, scan, status="done", summary={})
+    out = tmp_path / "findings.csv"
+    assert write_findings_csv(store.findings_frame(s), out, encoding="cp932") == 1
+    back = pd.read_csv(out, encoding="cp932", dtype=str, keep_default_na=False)
+    assert list(back.columns) == FINDINGS_EXPORT_COLUMNS
+    assert back.loc[0, ["scan_id", "member_id", "summary", "queue", "status"]].tolist() == [
+        str(scan), "M7", "〓田 と 吉田 の表記ゆれ", "notation", "open"]
+
+
+def test_transition_after_merge_in_the_same_session_sees_the_reopened_status(db_session):
+    s = db_session
+    store.merge_findings(s, new_scan(s), findings_input([B]))
+    store.transition(s, B["finding_id"], "resolved_fixed", "sato")
+    held = s.scalars(sa.select(store.WorkItem)).one()                  # ORM object kept in the session
+    store.merge_findings(s, new_scan(s), findings_input([B]))           # Core update: reopened
+    assert store.transition(s, B["finding_id"], "in_progress", "sato")["from_status"] == "open"
+    assert held.status == "in_progress"
+
+
 # --- work items and lifecycle ------------------------------------------------------------------
 
 def test_transitions_write_events_and_refuse_what_the_lifecycle_forbids(db_session):
