@@ -234,7 +234,9 @@ NAME_KANJI = Comparison("name_kanji", levels=[
 
 
 def _kana_tokens_subset(p: pd.DataFrame) -> np.ndarray:
-    many = (p["kana_ntok_l"].to_numpy() >= 2) & (p["kana_ntok_r"].to_numpy() >= 2)
+    # Only names of three or more tokens (foreign names) can lose one and keep two in common.
+    ntok_l, ntok_r = p["kana_ntok_l"].to_numpy(), p["kana_ntok_r"].to_numpy()
+    many = (ntok_l >= 2) & (ntok_r >= 2) & ((ntok_l >= 3) | (ntok_r >= 3))
     return _pairwise(p, "kana_tokens_l", "kana_tokens_r", tokens_subset, where=many)
 
 

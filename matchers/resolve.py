@@ -64,25 +64,27 @@ def _codes(*arrays: np.ndarray) -> tuple[np.ndarray, int]:
     return codes, len(uniques)
 
 
-def _block(left: list[np.ndarray], right: list[np.ndarray], max_right: int,
+def _block(left: list[tuple[np.ndarray, np.ndarray, int]], max_right: int,
            left_rows: np.ndarray | None = None, right_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (left pos, right pos) agreeing on every key array; blocks above ``max_right`` dropped."""
-    n_left, n_right = len(left[0]), len(right[0])
+    """Pairs (left pos, right pos) agreeing on every key; blocks above ``max_right`` dropped.
+
+    ``left`` holds, per key, the factorised codes of both sides and the number of codes."""
+    n_left, n_right = len(left[0][0]), len(left[0][1])
     key_l = np.zeros(n_left, dtype=np.int64)
     key_r = np.zeros(n_right, dtype=np.int64)
     valid_l = np.ones(n_left, dtype=bool) if left_rows is None else left_rows.copy()
     valid_r = np.ones(n_right, dtype=bool) if right_rows is None else right_rows.copy()
-    for a, b in zip(left, right):
-        codes, size = _codes(a, b)
-        ca, cb = codes[:n_left], codes[n_left:]
+    for ca, cb, size in left:
         valid_l &= ca >= 0
         valid_r &= cb >= 0
         key_l = key_l * (size + 1) + np.maximum(ca, 0)
         key_r = key_r * (size + 1) + np.maximum(cb, 0)
+    rk = key_r[valid_r]
+    # Block sizes on the resident side; oversized blocks (common names without birth date) dropped.
+    uniq, inverse, counts = np.unique(rk, return_inverse=True, return_counts=True)
+    keep_r = counts[inverse] <= max_right
+    rf = pd.DataFrame({"k": rk[keep_r], "ri": np.flatnonzero(valid_r)[keep_r]})
     lf = pd.DataFrame({"k": key_l[valid_l], "li": np.flatnonzero(valid_l)})
-    rf = pd.DataFrame({"k": key_r[valid_r], "ri": np.flatnonzero(valid_r)})
-    sizes = rf["k"].value_counts()
-    rf = rf[rf["k"].map(sizes).to_numpy() <= max_right]
     merged = lf.merge(rf, on="k", how="inner")
     return merged["li"].to_numpy(np.int64), merged["ri"].to_numpy(np.int64)
 
@@ -97,34 +99,48 @@ def _days(values: pd.Series) -> np.ndarray:
 
 def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int) -> tuple[np.ndarray, np.ndarray]:
     """Union of the blocking rules' pairs (member pos, resident pos), deduplicated."""
-    bd_m, bd_r = _days(m["birth_date"]), _days(r["birth_date"])
-    sex_m = pd.to_numeric(m["sex"]).fillna(-1).to_numpy(dtype=np.int64)
-    sex_r = pd.to_numeric(r["sex"]).fillna(-1).to_numpy(dtype=np.int64)
-    col = lambda f, side: side[f].to_numpy(dtype=object)  # noqa: E731
+    n_m = len(m)
+    cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def key(left: str, right: str | None = None):
+        right = right or left
+        if (left, right) not in cache:
+            if left in ("birth_date", "sex"):
+                a = _days(m[left]) if left == "birth_date" else pd.to_numeric(m[left]).fillna(-1).to_numpy(np.int64)
+                b = _days(r[right]) if right == "birth_date" else pd.to_numeric(r[right]).fillna(-1).to_numpy(np.int64)
+            else:
+                a, b = m[left].to_numpy(dtype=object), r[right].to_numpy(dtype=object)
+            codes, size = _codes(a, b)
+            cache[(left, right)] = (codes[:n_m], codes[n_m:], size)
+        return cache[(left, right)]
+
     foreign_m = m["alpha_tokens"].notna().to_numpy() | m["latin"].to_numpy()
     foreign_r = r["alpha_tokens"].notna().to_numpy() | r["latin"].to_numpy()
-    kana_foreign_m = m["kana_ntok"].to_numpy() >= 2
+    kana_foreign_m = m["kana_ntok"].to_numpy() >= 3
+    # A foreign name held only in katakana in the kanji field (マリア・サントス).
+    katakana_m = m["kanji_key"].astype(object).fillna("").str.fullmatch("[ァ-ヶー]+").fillna(False).to_numpy(dtype=bool)
     rules = [
-        ([bd_m, col("kana_key", m)], [bd_r, col("kana_key", r)], None, None),
-        ([bd_m, col("kanji_key", m)], [bd_r, col("kanji_key", r)], None, None),
-        ([bd_m, col("kanji_given", m)], [bd_r, col("kanji_given", r)], None, None),
-        ([bd_m, col("kana_given", m)], [bd_r, col("kana_given", r)], None, None),
-        ([bd_m, col("number_last4", m)], [bd_r, col("number_last4", r)], None, None),
-        ([bd_m, col("kanji_key", m)], [bd_r, col("alias_key", r)], None, None),
-        ([col("kana_key", m), sex_m], [col("kana_key", r), sex_r], None, None),
-        ([col("kanji_key", m), sex_m], [col("kanji_key", r), sex_r], None, None),
+        ([key("birth_date"), key("kana_key")], None, None),
+        ([key("birth_date"), key("kanji_key")], None, None),
+        ([key("birth_date"), key("kanji_given")], None, None),
+        ([key("birth_date"), key("kana_given")], None, None),
+        ([key("birth_date"), key("number_last4")], None, None),
+        ([key("birth_date"), key("kanji_key", "alias_key")], None, None),
+        ([key("kana_key"), key("sex")], None, None),
+        ([key("kanji_key"), key("sex")], None, None),
         # Foreign names: katakana or another token order defeats the name keys.
-        ([bd_m, sex_m], [bd_r, sex_r], foreign_m | kana_foreign_m, foreign_r),
+        ([key("birth_date"), key("sex")], foreign_m | kana_foreign_m | katakana_m | ~m["kanji_key"].notna().to_numpy(),
+         foreign_r),
     ]
     lis, ris = [], []
-    for left, right, lrows, rrows in rules:
-        li, ri = _block(left, right, max_right, lrows, rrows)
+    for keys, lrows, rrows in rules:
+        li, ri = _block(keys, max_right, lrows, rrows)
         lis.append(li)
         ris.append(ri)
     li = np.concatenate(lis)
     ri = np.concatenate(ris)
-    key = np.unique(li * np.int64(len(r) + 1) + ri)
-    return key // (len(r) + 1), key % (len(r) + 1)
+    pair_key = np.unique(li * np.int64(len(r) + 1) + ri)
+    return pair_key // (len(r) + 1), pair_key % (len(r) + 1)
 
 
 # --- linked path --------------------------------------------------------------------------------
@@ -275,36 +291,52 @@ def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, r
     return result
 
 
+EVIDENCE_FIELDS = {  # comparison field → (member column, resident column) shown as the two sides
+    "name_kanji": ("name_kanji", "name_kanji"), "name_kana": ("name_kana", "name_kana"),
+    "name_alpha": ("name_alpha", "name_alpha"), "birth_date": ("birth_date", "birth_date"),
+    "sex": ("sex", "sex"), "last4": ("number_last4", "number_last4"), "address": ("address", "address"),
+    "municipality": ("insurer_number", "municipality_code"), "household": ("household_id", "household_id"),
+}
+
+
+def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list:
+    if column not in frame:
+        return [None] * len(rows)
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        taken = values.to_numpy()[rows]
+        return [None if pd.isna(v) else str(v)[:10] for v in taken]
+    return [_plain(v) for v in values.to_numpy(dtype=object, na_value=None)[rows]]
+
+
 def field_evidence(resolution: Resolution, pair_rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per pair: each compared field's values on both sides, level label and contribution."""
-    contrib = contributions(pair_rows, resolution.model)
-    members, residents = resolution.members, resolution.residents
-    out = []
-    shown = {
-        "name_kanji": ("name_kanji", "name_kanji"), "name_kana": ("name_kana", "name_kana"),
-        "name_alpha": ("name_alpha", "name_alpha"), "birth_date": ("birth_date", "birth_date"),
-        "sex": ("sex", "sex"), "last4": ("number_last4", "number_last4"), "address": ("address", "address"),
-        "municipality": ("insurer_number", "municipality_code"), "household": ("household_id", "household_id"),
-    }
+    """Per pair: each compared field's values on both sides, level label, gamma and contribution
+    (built column-wise: one pass per field, not per row)."""
     rows = pair_rows.reset_index(drop=True)
-    for i in range(len(rows)):
-        mrow = members.iloc[int(rows.at[i, "li"])]
-        rrow = residents.iloc[int(rows.at[i, "ri"])]
-        fields = {}
-        for comparison in COMPARISONS:
-            f = comparison.field
-            left_col, right_col = shown[f]
-            fields[f] = {
-                "member": _plain(mrow.get(left_col)), "resident": _plain(rrow.get(right_col)),
-                "level": rows.at[i, f"level_{f}"], "label": rows.at[i, f"label_{f}"],
-                "gamma": int(rows.at[i, f"gamma_{f}"]),
-                "contribution": round(float(contrib[f][i]), 3) if f in contrib else None,
-            }
-        if _plain(rrow.get("alias_name")):
-            fields["name_kanji"]["resident_alias"] = _plain(rrow.get("alias_name"))
-        if _plain(rrow.get("former_surname")):
-            fields["name_kanji"]["resident_former_surname"] = _plain(rrow.get("former_surname"))
-        out.append(fields)
+    n = len(rows)
+    if n == 0:
+        return []
+    contrib = contributions(rows, resolution.model)
+    li, ri = rows["li"].to_numpy(np.int64), rows["ri"].to_numpy(np.int64)
+    members, residents = resolution.members, resolution.residents
+    out: list[dict[str, Any]] = [{} for _ in range(n)]
+    for comparison in COMPARISONS:
+        f = comparison.field
+        left_col, right_col = EVIDENCE_FIELDS[f]
+        left = _column(members, left_col, li)
+        right = _column(residents, right_col, ri)
+        levels = rows[f"level_{f}"].to_numpy(dtype=object)
+        labels = rows[f"label_{f}"].to_numpy(dtype=object)
+        gammas = rows[f"gamma_{f}"].to_numpy()
+        weights = np.round(contrib[f], 3) if f in contrib else None
+        for i in range(n):
+            out[i][f] = {"member": left[i], "resident": right[i], "level": levels[i], "label": labels[i],
+                         "gamma": int(gammas[i]), "contribution": None if weights is None else float(weights[i])}
+    for extra, label in (("alias_name", "resident_alias"), ("former_surname", "resident_former_surname")):
+        values = _column(residents, extra, ri)
+        for i, value in enumerate(values):
+            if value:
+                out[i]["name_kanji"][label] = value
     return out
 
 

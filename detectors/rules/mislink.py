@@ -219,7 +219,7 @@ def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
     return explained & some_name & differs
 
 
-def notation_reasons(pair: pd.Series, member: pd.Series, resident: pd.Series) -> list[str]:
+def notation_reasons(pair: Any, member: Any, resident: Any) -> list[str]:
     """Reason codes that explain the notation difference of one pair (steps that were needed)."""
     reasons: list[str] = []
     kanji, kana, alpha = pair["level_name_kanji"], pair["level_name_kana"], pair["level_name_alpha"]
@@ -277,36 +277,49 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
         return pd.DataFrame(columns=["insurer_number", "member_id"])
     fields = field_evidence(resolution, pairs)
     members, residents = resolution.members, resolution.residents
+    li, ri = pairs["li"].to_numpy(np.int64), pairs["ri"].to_numpy(np.int64)
+
+    def take(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+        if column not in frame:
+            return np.full(len(rows), None, dtype=object)
+        return frame[column].to_numpy(dtype=object, na_value=None)[rows]
+
+    m_cols = {c: take(members, c, li) for c in ("name_kanji", "name_kana", "name_alpha", "_line")}
+    r_cols = {c: take(residents, c, ri) for c in ("name_kanji", "name_kana", "name_alpha")}
+    p_cols = {c: pairs[c].to_numpy(dtype=object) for c in ("level_name_kanji", "level_name_kana", "level_name_alpha",
+                                                            "kanji_key_l", "kanji_key_r", "latin_l", "latin_r")}
+    linked_ids = same["linked_resident_id"].to_numpy(dtype=object)
+    p_same = same["p_same_linked"].to_numpy(dtype=float)
     cache: dict[tuple, list[str]] = {}
     records = []
     for i in range(len(same)):
-        member = members.iloc[int(pairs.at[i, "li"])]
-        resident = residents.iloc[int(pairs.at[i, "ri"])]
-        key = (member.get("name_kanji"), member.get("name_kana"), member.get("name_alpha"),
-               resident.get("name_kanji"), resident.get("name_kana"), resident.get("name_alpha"),
-               pairs.at[i, "level_name_kanji"], pairs.at[i, "level_name_kana"], pairs.at[i, "level_name_alpha"])
-        key = tuple(None if (k is None or k is pd.NA) else k for k in key)
+        member = {c: m_cols[c][i] for c in m_cols}
+        resident = {c: r_cols[c][i] for c in r_cols}
+        pair = {c: p_cols[c][i] for c in p_cols}
+        key = (member["name_kanji"], member["name_kana"], member["name_alpha"], resident["name_kanji"],
+               resident["name_kana"], resident["name_alpha"], pair["level_name_kanji"], pair["level_name_kana"],
+               pair["level_name_alpha"])
         if key not in cache:
-            cache[key] = notation_reasons(pairs.iloc[i], member, resident)
+            cache[key] = notation_reasons(pair, member, resident)
         reasons = cache[key]
-        member_name = _text(member.get("name_kanji")) or _text(member.get("name_alpha")) or _text(member.get("name_kana"))
-        resident_name = _text(resident.get("name_kanji")) or _text(resident.get("name_alpha")) or _text(resident.get("name_kana"))
+        member_name = _text(member["name_kanji"]) or _text(member["name_alpha"]) or _text(member["name_kana"])
+        resident_name = _text(resident["name_kanji"]) or _text(resident["name_alpha"]) or _text(resident["name_kana"])
         # Width or spacing alone changes nothing a person reads: info; anything else low.
         cosmetic = set(reasons) <= {"WIDTH", "SPACING", "KANA_HALFWIDTH", "ALPHA_CASE", "VARIATION_SELECTOR"}
         records.append({
             "insurer_number": same.at[i, "insurer_number"], "member_id": same.at[i, "member_id"],
-            "score": round(float(same.at[i, "p_same_linked"]), 4),
+            "score": round(float(p_same[i]), 4),
             "severity": "info" if cosmetic else "low",
-            "facts": f"{same.at[i, 'linked_resident_id']}|{'+'.join(reasons)}|{member_name}|{resident_name}",
+            "facts": f"{linked_ids[i]}|{'+'.join(reasons)}|{member_name}|{resident_name}",
             "evidence": {
                 "reasons": reasons, "pattern": "+".join(reasons),
                 "reasons_ja": "・".join(REASON_LABELS_JA.get(r, r) for r in reasons),
                 "reasons_en": ", ".join(reasons),
                 "member_name": member_name, "resident_name": resident_name,
-                "linked_resident_id": same.at[i, "linked_resident_id"],
-                "p_same_linked": round(float(same.at[i, "p_same_linked"]), 4),
+                "linked_resident_id": linked_ids[i],
+                "p_same_linked": round(float(p_same[i]), 4),
                 "fields": fields[i],
-                "line": int(member["_line"]) if "_line" in member and not pd.isna(member["_line"]) else None,
+                "line": None if member["_line"] is None else int(member["_line"]),
             },
         })
     return pd.DataFrame.from_records(records)
