@@ -32,7 +32,7 @@ import pandas as pd
 from detectors.schema import FRAMES, coerce
 from reconcile.feeds import reader, spec, suites, values
 from reconcile.feeds.model import Feed, FeedRejected
-from reconcile.privacy import mask_number, protect_numbers
+from reconcile.privacy import protect_numbers
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,12 @@ _KIND_REASON = {
     spec.BOOL: "bad_code", spec.MONEY: "bad_amount", spec.NUMBER: "bad_individual_number",
     spec.LAST4: "bad_last4", spec.BENEFIT_VALUE: "bad_code",
 }
-_TWELVE_DIGIT_RUN = r"(?:^|\D)\d{12}(?:\D|$)"
 
 
 def _rejected(file: str, column: str | None, ja: str, en: str) -> FeedRejected:
     where_ja = f"{file}" + (f" の列 {column}" if column else "")
     where_en = f"{file}" + (f", column {column}" if column else "")
-    return FeedRejected(file, column, mask_number(f"{where_ja}: {ja} / {where_en}: {en}"))
+    return FeedRejected(file, column, values.mask_digit_runs(f"{where_ja}: {ja} / {where_en}: {en}"))
 
 
 def _locate(directory: Path, feed_file: spec.FeedFile) -> Path | None:
@@ -113,13 +112,16 @@ def _read_manifest(directory: Path) -> tuple[dict, str | None]:
 
 
 def _mask_passthrough(column: pd.Series) -> pd.Series:
-    """Mask 12-digit runs in a passthrough column (vectorised test, Python only on the hits)."""
-    text = column.astype("string")
-    hits = text.str.contains(_TWELVE_DIGIT_RUN, regex=True).fillna(False).astype(bool)
+    """Mask 12-digit runs in a passthrough column (RE2 test on all rows, Python only on the hits)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    hits = pc.fill_null(pc.match_substring_regex(pa.array(column, type=pa.string()), pattern=values.DIGIT_RUN), False)
+    hits = hits.to_numpy(zero_copy_only=False)
     if not hits.any():
         return column
-    text = text.copy()
-    text[hits] = [mask_number(value) for value in text[hits]]
+    text = column.astype("string").copy()
+    text[hits] = [values.mask_digit_runs(value) for value in text[hits]]
     return text
 
 
@@ -157,7 +159,11 @@ class _FileLoader:
         for name in raw.columns:
             column = schema.get(name)
             if column is None:
-                out[self.raw_names.get(name, name)] = _mask_passthrough(raw[name])
+                # Passthrough keeps its header name, renamed only if it would shadow a canonical column.
+                shown_name = self.raw_names.get(name, name)
+                if shown_name in FRAMES[self.feed_file.kind]:
+                    shown_name = f"{shown_name}_passthrough"
+                out[shown_name] = _mask_passthrough(raw[name])
                 continue
             text = values.strip_text(raw[name])
             stripped[name] = text
@@ -278,11 +284,7 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
         if (len(normalise_q) or gx_q is not None) else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     kept = survivors[~survivors["_line"].isin(gx_q["line"])] if gx_q is not None else survivors
 
-    # Passthrough names that collide with canonical ones are renamed, never allowed to overwrite.
-    canonical_names = set(FRAMES[feed_file.kind])
-    renames = {c: f"{c}_passthrough" for c in kept.columns
-               if c not in feed_file.by_name and c in canonical_names and c not in {"number_hash", "number_last4", "number_status", "_line"}}
-    canonical = coerce(feed_file.kind, kept.rename(columns=renames)).reset_index(drop=True)
+    canonical = coerce(feed_file.kind, kept).reset_index(drop=True)
 
     gx_counts: dict[str, int] = {}
     if gx_q is not None:
@@ -350,6 +352,9 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     quarantine = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS))
     quarantine = quarantine[QUARANTINE_COLUMNS].astype({"file": "string", "line": "int64", "column": "string",
                                                         "value": "string", "reason": "string"})
+    # A number typed into the wrong column (a date, a name) must not reach quarantine whole either.
+    quarantine["value"] = pd.array([v if pd.isna(v) else values.mask_digit_runs(v) for v in quarantine["value"]],
+                                   dtype="string")
     quarantine = quarantine.sort_values(["file", "line", "column"], kind="stable").reset_index(drop=True)
     fingerprint = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
     return Feed(path=directory, frames=frames, quarantine=quarantine, validation=validation, manifest=manifest,

@@ -290,6 +290,17 @@ def last4(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return cleaned.where(ok), values.notna() & ~ok
 
 
+# Twelve digits, ASCII or full-width, with at most one space or hyphen between them: what an
+# individual number looks like wherever it was typed. Phone numbers (10–11 digits) do not match.
+DIGIT_RUN = "(?:[0-9０-９][ \\-－]?){11}[0-9０-９]"
+_DIGIT_RUN = re.compile(DIGIT_RUN)
+
+
+def mask_digit_runs(text: str) -> str:
+    """Mask every 12-digit run (see ``DIGIT_RUN``) to ``********`` + its last four digits."""
+    return _DIGIT_RUN.sub(lambda m: "********" + re.sub(r"\D", "", nfkc(m.group(0)))[-4:], text)
+
+
 def masked(raw: str | None) -> str:
     """How an individual number may appear in quarantine: at most its last four digits."""
     if raw is None or raw is pd.NA:

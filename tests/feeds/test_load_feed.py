@@ -244,8 +244,11 @@ def test_optional_files_benefit_history_and_card_status(write_feed):
 def test_no_full_individual_number_survives_anywhere(write_feed):
     header = MEMBER_HEADER + ["memo"]
     rows = [MEMBER_ROW + ["電話 090-1234-5678 番号 123456789018"],
-            ["131016", "M2", "佐藤 一", "サトウ", "1980-01-01", "1", "１２３４５６７８９０１８７", "2020-04-01", "30", "U", ""],
-            ["131016", "M3", "佐藤 二", "サトウ", "1980-13-01", "1", "123456789019", "2020-04-01", "30", "U", ""]]
+            ["131016", "M2", "佐藤 一", "サトウ", "1980-01-01", "1", "１２３４５６７８９０１８７", "2020-04-01", "30", "U",
+             "番号 1234-5678-9018"],
+            ["131016", "M3", "佐藤 二", "サトウ", "1980-13-01", "1", "123456789019", "2020-04-01", "30", "U", ""],
+            ["131016", "M4", "佐藤 三", "サトウ", "123456789018", "1", "", "2020-04-01", "30", "U", ""],
+            ["131016", "M5", "佐藤 四", "サトウ", "1980-01-01", "1", "", "2020-04-01", "30", "U", "番号 1234-5678-9018"]]
     feed = load_feed(write_feed(members=(header, rows)), key=KEY, as_of="2026-11-01")
     texts = [json.dumps(feed.validation, ensure_ascii=False), feed.quarantine.to_csv()]
     for frame in feed.frames.values():
@@ -253,9 +256,10 @@ def test_no_full_individual_number_survives_anywhere(write_feed):
             texts.append(frame.to_csv())
             assert "individual_number" not in frame.columns
     for text in texts:
-        assert not re.search(r"\d{12}", text), text
-    assert feed.frames["members"]["memo"].tolist() == ["電話 090-1234-5678 番号 ********9018"]
+        assert not re.search(r"(?:[0-9０-９][ \-－]?){11}[0-9０-９]", text), text
+    assert feed.frames["members"]["memo"].tolist() == ["電話 090-1234-5678 番号 ********9018", "番号 ********9018"]
     assert ("members.csv", 3, "individual_number", "********0187", "bad_individual_number") in _quarantine(feed)
+    assert ("members.csv", 5, "birth_date", "********9018", "bad_date") in _quarantine(feed)
 
 
 def test_as_of_argument_then_manifest_then_today(write_feed):
