@@ -1,8 +1,10 @@
 """リポジトリ関数 / Repository functions: everything the pipeline, CLI and API do with the store.
 
 Every function takes a :class:`~sqlalchemy.orm.Session` and **never commits**: the caller owns
-the transaction (``with session_scope(engine) as session: ...``). Bulk paths use SQLAlchemy
-Core executemany on lists of dicts, in chunks — no ORM object per row.
+the transaction (``with session_scope(engine) as session: ...``). Bulk paths build no ORM
+object per row: :func:`merge_findings` stages the frame in a temporary table (COPY on
+PostgreSQL, chunked executemany on SQLite) and merges with set-based INSERT … SELECT /
+UPDATE … FROM; quarantine and statistics are bulk-inserted the same way.
 
 Feeds and scans
     ``find_feed(session, fingerprint) -> Feed | None`` (the newest feed with that fingerprint)
