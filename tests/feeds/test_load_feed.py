@@ -190,9 +190,10 @@ def test_gx_runs_and_its_summary_is_json(write_feed):
     gx = feed.validation["members"]["gx"]
     assert gx["gx_version"].startswith("1.")
     assert gx["success"] is False
-    unique = [e for e in gx["expectations"] if e["expectation"] == "expect_compound_columns_to_be_unique"]
-    # GX flags both rows of the key; the later one is quarantined
-    assert unique == [{"expectation": "expect_compound_columns_to_be_unique", "column_list": ["insurer_number", "member_id"],
+    unique = [e for e in gx["expectations"] if e["expectation"] == "expect_column_values_to_be_unique"]
+    # GX flags both rows of the key (fingerprint); the later one is quarantined
+    assert unique == [{"expectation": "expect_column_values_to_be_unique", "column": "_key",
+                       "key_columns": ["insurer_number", "member_id"],
                        "success": False, "checked": "rows", "element_count": 2, "unexpected_count": 2,
                        "unexpected_rows": 1}]
     sex = [e for e in gx["expectations"] if e["expectation"] == "expect_column_values_to_be_in_set" and e["column"] == "sex"]
@@ -294,3 +295,11 @@ def test_progress_is_reported_per_stage(write_feed):
     calls = []
     load_feed(write_feed(), key=KEY, as_of="2026-11-01", progress=lambda stage, rows: calls.append((stage, rows)))
     assert calls == [("read:members", 1), ("validate:members", 1), ("read:residents", 1), ("validate:residents", 1)]
+
+
+def test_rows_missing_a_key_part_are_missing_not_duplicates(write_feed):
+    blank_id = MEMBER_ROW.copy()
+    blank_id[1] = ""
+    feed = load_feed(write_feed(members=(MEMBER_HEADER, [MEMBER_ROW, blank_id, blank_id])), key=KEY, as_of="2026-11-01")
+    assert _quarantine(feed) == [("members.csv", 3, "member_id", "", "missing_required"),
+                                 ("members.csv", 4, "member_id", "", "missing_required")]
