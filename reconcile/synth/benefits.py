@@ -103,6 +103,27 @@ class _Injector:
         M = world.members
         self.birth = M["birth_date"].to_numpy(dtype="datetime64[D]")
         self.band = rt.age_band(self.birth, self.day)
+        self._member_keys: np.ndarray | None = None
+        self._frame_keys: dict[str, tuple[pd.DataFrame, pd.Index]] = {}
+
+    # --- keys (one string per member: insurer + member id; cheap to build and to look up) ----
+    @staticmethod
+    def _key(frame: pd.DataFrame) -> np.ndarray:
+        return (frame["insurer_number"].astype(str) + "\x1f" + frame["member_id"].astype(str)).to_numpy(dtype=object)
+
+    def member_keys(self) -> np.ndarray:
+        if self._member_keys is None or len(self._member_keys) != len(self.world.members):
+            self._member_keys = self._key(self.world.members)
+        return self._member_keys
+
+    def frame_keys(self, name: str) -> pd.Index:
+        """Keys of ``world.<name>`` (oqs, benefit_history, card_status), cached until the frame is replaced."""
+        frame = getattr(self.world, name)
+        cached = self._frame_keys.get(name)
+        if cached is None or cached[0] is not frame or len(cached[1]) != len(frame):
+            cached = (frame, pd.Index(self._key(frame)))
+            self._frame_keys[name] = cached
+        return cached[1]
 
     # --- selection -------------------------------------------------------------------------
     def free(self, *, active: bool | None = True, with_number: bool = False) -> np.ndarray:
@@ -110,8 +131,8 @@ class _Injector:
         M = self.world.members
         ok = np.ones(len(M), dtype=bool)
         if self.world.touched:
-            keys = pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]])
-            ok &= ~keys.isin(list(self.world.touched))
+            touched = {f"{i}\x1f{m}" for i, m in self.world.touched}
+            ok &= ~pd.Index(self.member_keys()).isin(touched)
         if "_resident_id" in M:
             ok &= ~M["_resident_id"].duplicated(keep=False).to_numpy()
         if active is True:
@@ -144,13 +165,16 @@ class _Injector:
                                   resident.iat[pos])
 
     # --- edits -----------------------------------------------------------------------------
-    def keys(self, rows: np.ndarray) -> pd.MultiIndex:
-        M = self.world.members
-        return pd.MultiIndex.from_arrays([M["insurer_number"].to_numpy()[rows], M["member_id"].to_numpy()[rows]])
+    def keys(self, rows: np.ndarray) -> np.ndarray:
+        return self.member_keys()[rows]
 
-    def oqs_mask(self, rows: np.ndarray) -> np.ndarray:
-        O = self.world.oqs
-        return pd.MultiIndex.from_arrays([O["insurer_number"], O["member_id"]]).isin(self.keys(rows))
+    def positions(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``world.<name>`` of the members ``rows`` (and which of ``rows`` each is)."""
+        index = self.frame_keys(name)
+        wanted = pd.Index(self.keys(rows))
+        hit = np.flatnonzero(index.isin(wanted))
+        which = wanted.get_indexer(index[hit])
+        return hit, which
 
     def set_members(self, rows: np.ndarray, column: str, values) -> None:
         M = self.world.members
@@ -159,14 +183,12 @@ class _Injector:
     def set_oqs(self, rows: np.ndarray, column: str, values) -> None:
         """Set ``column`` on the OQS rows of members ``rows`` (values aligned with ``rows``)."""
         O = self.world.oqs
-        if O.empty or column not in O.columns:
+        if O.empty or column not in O.columns or len(rows) == 0:
             return
-        target = pd.Series(values if np.ndim(values) else [values] * len(rows), index=self.keys(rows))
-        hit = np.flatnonzero(self.oqs_mask(rows))
-        if len(hit) == 0:
-            return
-        found = pd.MultiIndex.from_arrays([O["insurer_number"].to_numpy()[hit], O["member_id"].to_numpy()[hit]])
-        O.loc[O.index[hit], column] = target.reindex(found).to_numpy()
+        values = np.asarray(values if np.ndim(values) else [values] * len(rows), dtype=object)
+        hit, which = self.positions("oqs", rows)
+        if len(hit):
+            O.loc[O.index[hit], column] = pd.Series(values[which]).astype(O[column].dtype, errors="ignore").to_numpy()
 
     def set_both(self, rows: np.ndarray, column: str, values) -> None:
         self.set_members(rows, column, values)
@@ -175,23 +197,20 @@ class _Injector:
     def set_current_history(self, rows: np.ndarray, item: str, values, sources=("insurer", "oqs")) -> None:
         """Give the members' latest history period of ``item`` the new value on ``sources``."""
         B = self.world.benefit_history
-        if B.empty:
+        if B.empty or len(rows) == 0:
             return
-        values = pd.Series(values if np.ndim(values) else [values] * len(rows), index=self.keys(rows)).astype(str)
-        keys = pd.MultiIndex.from_arrays([B["insurer_number"], B["member_id"]])
-        mine = keys.isin(values.index) & (B["item"] == item).to_numpy() & B["source"].isin(sources).to_numpy()
-        sub = B.loc[mine].sort_values("valid_from")
-        latest = sub.groupby(["source", "insurer_number", "member_id"], sort=False).tail(1)
-        found = pd.MultiIndex.from_arrays([latest["insurer_number"], latest["member_id"]])
-        B.loc[latest.index, "value"] = values.reindex(found).to_numpy()
+        values = np.asarray(values if np.ndim(values) else [values] * len(rows), dtype=object).astype(str)
+        hit, which = self.positions("benefit_history", rows)
+        sub = B.iloc[hit]
+        mine = ((sub["item"] == item) & sub["source"].isin(sources)).to_numpy()
+        hit, which = hit[mine], which[mine]
+        sub = B.iloc[hit].assign(_which=which).sort_values("valid_from")
+        latest = sub.groupby(["source", "_which"], sort=False).tail(1)
+        B.loc[latest.index, "value"] = values[latest["_which"].to_numpy()]
 
     def resident_mask(self, rows: np.ndarray) -> np.ndarray:
         M, R = self.world.members, self.world.residents
         return R["resident_id"].isin(M["_resident_id"].to_numpy()[rows]).to_numpy()
-
-    def card_mask(self, rows: np.ndarray) -> np.ndarray:
-        C = self.world.card_status
-        return pd.MultiIndex.from_arrays([C["insurer_number"], C["member_id"]]).isin(self.keys(rows))
 
     # --- household figures (for picking members whose change is unambiguous) -----------------
     def household_frame(self) -> pd.DataFrame:
@@ -235,9 +254,8 @@ def _history_revert(inj: _Injector) -> None:
     rows = inj.pick(mask, "history_revert_dropped")
     if len(rows) == 0:
         return
-    keys = inj.keys(rows)
-    bkeys = pd.MultiIndex.from_arrays([B["insurer_number"], B["member_id"]])
-    ratio_rows = bkeys.isin(keys) & (B["item"] == "burden_ratio").to_numpy()
+    keys = zip(M["insurer_number"].to_numpy()[rows], M["member_id"].to_numpy()[rows])
+    ratio_rows = inj.frame_keys("benefit_history").isin(inj.keys(rows)) & (B["item"] == "burden_ratio").to_numpy()
     kept = B.loc[ratio_rows & (B["valid_from"] < r2).to_numpy()].copy()
     kept["valid_to"] = kept["valid_to"].where(kept["valid_to"].notna() & (kept["valid_to"] < r2), r2 - DAY)
     new = []
@@ -436,34 +454,30 @@ def _cards(inj: _Injector) -> None:
     if C.empty:
         return
     M = W.members
-    card = pd.DataFrame({"pos": np.arange(len(M))}, index=pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]]))
-    at = card["pos"].reindex(pd.MultiIndex.from_arrays([C["insurer_number"], C["member_id"]])).to_numpy()
-    has_row = np.zeros(len(M), dtype=bool)
-    has_row[at[~np.isnan(at)].astype(int)] = True
-    status_row = pd.Series(np.arange(len(C)), index=pd.MultiIndex.from_arrays([C["insurer_number"], C["member_id"]]))
+    # Card-status row of each member (−1 = none): status files cover active members only.
+    status_row = inj.frame_keys("card_status").get_indexer(pd.Index(inj.member_keys()))
+    has_row = status_row >= 0
+    at = np.where(has_row, status_row, 0)
 
-    def rows_of(rows):
-        return status_row.reindex(inj.keys(rows)).to_numpy()
+    def column(name: str) -> np.ndarray:
+        return C[name].to_numpy()[at]
 
-    registered = pd.Series(False, index=M.index)
-    reg = C.set_index(["insurer_number", "member_id"])["registered"].astype(bool)
-    registered[:] = reg.reindex(pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]])).fillna(False).to_numpy()
-    plain = C["cancellation_code"].isna() & C["card_returned_date"].isna() & ~C["self_info_restricted"].astype(bool) \
-        & ~C["kakuninsho_requested"].astype(bool)
-    plain_m = pd.Series(plain.to_numpy(), index=pd.MultiIndex.from_arrays([C["insurer_number"], C["member_id"]]))
-    plain_member = plain_m.reindex(pd.MultiIndex.from_arrays([M["insurer_number"], M["member_id"]])).fillna(False).to_numpy(bool)
+    registered = has_row & pd.Series(column("registered")).fillna(False).astype(bool).to_numpy()
+    plain = (has_row & pd.isna(column("cancellation_code")) & pd.isna(column("card_returned_date"))
+             & ~pd.Series(column("self_info_restricted")).fillna(False).astype(bool).to_numpy()
+             & ~pd.Series(column("kakuninsho_requested")).fillna(False).astype(bool).to_numpy())
     status_as_of = pd.Timestamp(C["status_as_of"].iloc[0])
     # Before 2025-12-02 an old paper card may still cover the member: only post-switch members count.
     if inj.today <= OLD_CARDS_LAST_VALID:
-        plain_member &= (M["acquisition_date"] >= PAPER_CARDS_STOPPED).to_numpy()
+        plain &= (M["acquisition_date"] >= PAPER_CARDS_STOPPED).to_numpy()
 
-    rows = inj.pick(inj.free() & has_row & ~registered.to_numpy() & plain_member, "not_registered_no_kakuninsho")
-    C.loc[C.index[rows_of(rows)], "kakuninsho_issued_date"] = pd.NaT
+    rows = inj.pick(inj.free() & ~registered & plain, "not_registered_no_kakuninsho")
+    C.loc[C.index[status_row[rows]], "kakuninsho_issued_date"] = pd.NaT
     inj.record(rows, "not_registered_no_kakuninsho")
 
     for pattern in ("card_returned_no_kakuninsho", "ecert_expired_no_kakuninsho", "requested_no_kakuninsho"):
-        rows = inj.pick(inj.free() & has_row & registered.to_numpy() & plain_member, pattern)
-        at_rows = C.index[rows_of(rows)]
+        rows = inj.pick(inj.free() & registered & plain, pattern)
+        at_rows = C.index[status_row[rows]]
         if pattern == "card_returned_no_kakuninsho":
             C.loc[at_rows, "card_returned_date"] = status_as_of - pd.Timedelta(days=20)
         elif pattern == "ecert_expired_no_kakuninsho":
