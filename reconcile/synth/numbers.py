@@ -58,6 +58,7 @@ class _Targets:
         self.with_number = M["individual_number"].notna().to_numpy()
         O = world.oqs
         self.oqs_row = dict(zip(zip(O["insurer_number"], O["member_id"]), range(len(O))))
+        self.changes: dict[str, dict[int, object]] = {}
 
     def eligible(self, *, active: bool | None = True, with_number: bool = True) -> np.ndarray:
         """Row positions of members free for injection."""
@@ -72,15 +73,41 @@ class _Targets:
 
 
 def _set(world: World, targets: _Targets, pos: int, **values) -> None:
-    """Set member fields and mirror them on the member's OQS row."""
-    M, O = world.members, world.oqs
+    """Queue member field changes (mirrored on the member's OQS row); see :func:`_apply`."""
     for column, value in values.items():
-        M.iloc[pos, M.columns.get_loc(column)] = value
-    row = targets.oqs_row.get((M["insurer_number"].iat[pos], M["member_id"].iat[pos]))
-    if row is not None:
-        for column, value in values.items():
-            if column in O.columns:
-                O.iloc[row, O.columns.get_loc(column)] = value
+        targets.changes.setdefault(column, {})[pos] = value
+
+
+def _apply(world: World, targets: _Targets) -> None:
+    """Write the queued changes column by column.
+
+    One assignment per column instead of one per cell: under copy-on-write a cell assignment
+    on a million-row frame can copy the whole block, which made 1M-member injection take minutes.
+    """
+    M, O = world.members, world.oqs
+    for column, changes in targets.changes.items():
+        positions = np.fromiter(changes, dtype=np.int64, count=len(changes))
+        for frame, rows in ((M, positions), (O, _oqs_rows(M, targets, positions))):
+            if column not in frame.columns:
+                continue
+            keep = rows >= 0
+            new = [v for v, k in zip(changes.values(), keep) if k]
+            series = frame[column]
+            if pd.api.types.is_datetime64_any_dtype(series.dtype):
+                values = series.to_numpy(dtype="datetime64[ns]", copy=True)
+                values[rows[keep]] = np.array([np.datetime64("NaT") if v is None else pd.Timestamp(v).to_datetime64()
+                                               for v in new], dtype="datetime64[ns]")
+                frame[column] = values
+            else:
+                values = series.to_numpy(dtype=object, copy=True)
+                values[rows[keep]] = np.array(new + [None], dtype=object)[:-1]
+                frame[column] = pd.Series(values, index=frame.index, dtype=object)
+    targets.changes.clear()
+
+
+def _oqs_rows(M: pd.DataFrame, targets: _Targets, positions: np.ndarray) -> np.ndarray:
+    keys = zip(M["insurer_number"].to_numpy()[positions], M["member_id"].to_numpy()[positions])
+    return np.array([targets.oqs_row.get(k, -1) for k in keys], dtype=np.int64)
 
 
 def _record(world: World, pos: int, rule_id: str, pattern: str) -> None:
@@ -164,9 +191,13 @@ def inject(world: World) -> None:
     birth = M["birth_date"].to_numpy()
     sex = M["sex"].to_numpy()
     free = pool[np.isin(pool, np.fromiter(used, dtype=np.int64, count=len(used)), invert=True)]
-    by_household = pd.Series(free).groupby(household[free]).indices if len(free) else {}
+    # Free members ordered by household code: a family is one searchsorted range.
+    household_code = pd.factorize(household)[0]
+    by_household = free[np.argsort(household_code[free], kind="stable")]
+    sorted_codes = household_code[by_household]
     for i, x in enumerate(holders):
-        family = free[by_household.get(household[x], np.empty(0, dtype=np.int64))] if i % 2 == 0 else []
+        lo, hi = np.searchsorted(sorted_codes, household_code[x], "left"), np.searchsorted(sorted_codes, household_code[x], "right")
+        family = by_household[lo:hi] if i % 2 == 0 else []
         family = [p for p in family if p not in used and (birth[p] != birth[x] or sex[p] != sex[x])]
         if family:
             y, pattern = int(rng.choice(family)), "family_member_number"
@@ -188,10 +219,8 @@ def inject(world: World) -> None:
     # --- QUAL_DATE_INVALID ---
     as_of = world.as_of
     k = injection_count("QUAL_DATE_INVALID", n_members)
-    if k == 0:
-        return
     patterns = ("acquisition_before_birth", "loss_before_acquisition", "loss_after_as_of", "acquisition_after_as_of")
-    plan = [patterns[i % len(patterns)] for i in range(k)]
+    plan = [patterns[i % len(patterns)] for i in range(k)]  # empty below 2,000 members when k == 0
     trigger = M["_trigger"].to_numpy(dtype=object) if "_trigger" in M else np.full(n_members, "", dtype=object)
     births = M["birth_date"].to_numpy(dtype="datetime64[D]")
     turning_75_soon = np.flatnonzero((rt.kokuho_loss_at_75(births) > np.datetime64(as_of.date()))
@@ -234,3 +263,4 @@ def inject(world: World) -> None:
             pos = pos[0]
             _set(world, targets, pos, acquisition_date=as_of + int(rng.integers(3, 45)) * DAY)
         _record(world, pos, "QUAL_DATE_INVALID", pattern)
+    _apply(world, targets)

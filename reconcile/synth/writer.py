@@ -159,42 +159,31 @@ def choose_encoding(text: str, prefer_cp932: bool) -> str:
 
 
 def csv_bytes(frame: pd.DataFrame, *, eol: str = "\n") -> bytes:
-    """The frame as UTF-8 CSV (header + rows), built column-wise with Arrow kernels.
-
-    Values are quoted only when they hold a comma, a quote or a line break (like pandas'
-    ``to_csv``); missing values are written as empty fields. Much faster than ``to_csv`` on
-    a million rows, which is what keeps a 1M-member feed inside its time budget.
+    """The frame as UTF-8 CSV with every text field double-quoted (as many municipal systems
+    export), missing values as empty unquoted fields. Arrow's C++ writer: a 1M-row file takes
+    well under a second, against tens of seconds for ``DataFrame.to_csv``.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
 
-    def text(value: str) -> "pa.Scalar":
-        return pa.scalar(value, pa.large_string())
-
-    def quoted(values: "pa.Array") -> "pa.Array":
-        needs = pc.match_substring_regex(values, '[",\r\n]')
-        escaped = pc.binary_join_element_wise(
-            text('"'), pc.replace_substring(values, '"', '""'), text('"'), text(""))
-        return pc.if_else(needs, escaped, values)
-
-    header = ",".join(_quote_one(str(c)) for c in frame.columns) + eol
-    if len(frame) == 0:
-        return header.encode("utf-8")
-    columns = []
+    arrays = {}
     for column in frame.columns:
-        values = pa.array(frame[column].astype("string"), type=pa.large_string())
-        columns.append(quoted(pc.fill_null(values, text(""))))
-    # binary_join_element_wise: the last argument is the separator.
-    lines = pc.binary_join_element_wise(*columns, text(",")) if len(columns) > 1 else columns[0]
-    lines = pc.binary_join_element_wise(lines, text(eol), text(""))
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
-    body = lines.buffers()[2].to_pybytes()[offsets[0]: offsets[-1]]
-    return header.encode("utf-8") + body
-
-
-def _quote_one(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\r\n') else text
+        series = frame[column]
+        if series.dtype == object:
+            try:
+                # Object columns of str/None convert directly (no pandas StringDtype detour).
+                arrays[str(column)] = pa.array(series.to_numpy(), type=pa.string(), from_pandas=True)
+                continue
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                series = series.astype("string")
+        elif not isinstance(series.dtype, pd.StringDtype):
+            series = series.astype("string")
+        # Arrow-backed strings (formatted dates, codes) hand over their buffers.
+        arrays[str(column)] = pa.array(series).cast(pa.string())
+    table = pa.table(arrays) if arrays else pa.table({})
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=True, quoting_style="needed", eol=eol))
+    return sink.getvalue().to_pybytes()
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, *, prefer_cp932: bool, bom: bool = True) -> str:
@@ -329,7 +318,7 @@ def write_feed(world: World, out_dir: str | Path, *, seed: int = 0, formats: tup
     }
     counts, encodings = {}, {}
     for name in FEED_FILES:
-        frame = builders[name]().fillna("")
+        frame = builders[name]()
         counts[name] = len(frame)
         if "csv" in formats:
             encodings[name] = _write_csv(frame, out / f"{name}.csv", prefer_cp932=styles[name]["cp932"],

@@ -90,9 +90,10 @@ def test_same_seed_same_bytes_and_another_seed_differs(tmp_path):
 
 
 def test_small_feed_is_generated_in_a_few_seconds(tmp_path):
-    started = time.perf_counter()
+    # CPU time, not wall time: the test machine is shared and its wall clock says little.
+    started = time.process_time()
     generate(tmp_path, members=2_000, seed=1, as_of=AS_OF)
-    assert time.perf_counter() - started < 8.0
+    assert time.process_time() - started < 6.0
 
 
 def test_exact_member_count_and_about_1_3_residents_per_member(clean_world):

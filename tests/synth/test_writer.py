@@ -55,10 +55,10 @@ def test_number_formats_keep_the_digits():
     assert "" == out.iloc[-1]
 
 
-def test_csv_bytes_quote_only_when_needed_and_read_back():
+def test_csv_bytes_quote_text_and_read_back():
     frame = pd.DataFrame({"name": ["山田 太郎", "a,b", None, 'say "hi"'], "n": ["1", "", "3", "4"]})
-    data = csv_bytes(frame)
-    assert data.startswith(b"name,n\n") and b'"a,b"' in data and b'"say ""hi"""' in data
+    data = csv_bytes(frame, eol="\r\n")
+    assert data.startswith('"name","n"\r\n"山田 太郎","1"\r\n"a,b",""\r\n,"3"\r\n'.encode("utf-8"))
     back = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     assert ["山田 太郎", "a,b", "", 'say "hi"'] == back["name"].tolist()
 
