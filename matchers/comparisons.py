@@ -48,8 +48,11 @@ def present(pairs: pd.DataFrame, column: str) -> np.ndarray:
 
 def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
     """Both present and equal (object comparison, vectorised by numpy)."""
-    a, b = _obj(pairs, left), _obj(pairs, right)
     both = present(pairs, left) & present(pairs, right)
+    if pd.api.types.is_datetime64_any_dtype(pairs[left].dtype):
+        # Dates compare as int64 nanoseconds (object Timestamps would be built per row).
+        return both & (pairs[left].to_numpy().view(np.int64) == pairs[right].to_numpy().view(np.int64))
+    a, b = _obj(pairs, left), _obj(pairs, right)
     out = np.zeros(len(pairs), dtype=bool)
     out[both] = a[both] == b[both]
     return out

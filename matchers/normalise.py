@@ -112,7 +112,9 @@ def fold_variants(text: str) -> str:
 _HIRA_TO_KATA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
 _SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
                                 "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
-_VU_ROW = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ", "ヴ": "ブ"}
+# The large forms too (ヴアン): small kana are often written large, and this step runs first.
+_VU_ROW = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ",
+           "ヴア": "バ", "ヴイ": "ビ", "ヴエ": "ベ", "ヴオ": "ボ", "ヴユ": "ビユ", "ヴ": "ブ"}
 _VU = re.compile("|".join(sorted(_VU_ROW, key=len, reverse=True)))
 
 

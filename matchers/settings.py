@@ -15,9 +15,11 @@ DEFAULTS: dict[str, Any] = {
     "mislink_queue_threshold": 0.3,
     # … and the finding is `high` (else `medium`) from this probability on.
     "mislink_high_threshold": 0.9,
-    # NOTATION_DIFFERENCE only when the linked resident is the same person with at least this
-    # probability (and every name difference is explained by a notation level).
-    "notation_min_same_probability": 0.9,
+    # NOTATION_DIFFERENCE only when the link is not suspected, birth date and sex agree exactly,
+    # every name difference is explained by a notation level, and the pair's own same-person
+    # probability is at least this (low on purpose: a stale address or a member living
+    # elsewhere lowers it without making the name any less a notation variant).
+    "notation_min_same_probability": 0.25,
     # NUMBER_SHARED: two members holding one number are different persons below this
     # same-person probability (judged on names, birth date and sex).
     "number_shared_same_threshold": 0.5,

@@ -271,7 +271,8 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     if same.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])
     pairs = _pair_rows(resolution, same["member_pos"].to_numpy(), same["linked_pos"].to_numpy())
-    keep = notation_mask(pairs)
+    keep = notation_mask(pairs) & (pairs["level_birth_date"].to_numpy(dtype=object) == "exact") \
+        & (pairs["level_sex"].to_numpy(dtype=object) == "exact")
     same, pairs = same[keep].reset_index(drop=True), pairs[keep].reset_index(drop=True)
     if same.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])

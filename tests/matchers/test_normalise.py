@@ -28,6 +28,7 @@ STEP_CASES = [
     {"description": "ひらがな → カタカナ", "step": n.hiragana_to_katakana, "text": "きょうこ", "out": "きょうこ".translate({c: c + 0x60 for c in range(0x3041, 0x3097)})},
     {"description": "ヴァン → バン", "step": n.vu_to_bu, "text": "ヴァン", "out": "バン"},
     {"description": "ヴ alone → ブ", "step": n.vu_to_bu, "text": "ヴー", "out": "ブー"},
+    {"description": "ヴア (small ァ written large) → バ", "step": n.vu_to_bu, "text": "ヴアン", "out": "バン"},
     {"description": "small kana written large", "step": n.small_to_large, "text": "キョウコ ホッタ", "out": "キヨウコ ホツタ"},
     {"description": "long-vowel marks dropped", "step": n.drop_long_vowels, "text": "ルーカス～", "out": "ルカス"},
 ]
