@@ -162,3 +162,14 @@ def test_names_are_only_stripped_never_nfkc():
 def test_masked_shows_at_most_last_four():
     assert values.masked("1234-5678-90123") == "********0123"
     assert values.masked("12") == "****"
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 100], ids=["short key", "block-size key", "long key"])
+def test_protect_numbers_fast_path_equals_keyed_hash(key):
+    from reconcile.privacy import keyed_hash, protect_numbers
+
+    full = pd.Series(["123456789018", "123456789019", None], dtype="string")
+    last4 = pd.Series([None, None, "1234"], dtype="string")
+    protected = protect_numbers(full, last4, key)
+    assert protected["number_hash"].tolist()[:2] == [keyed_hash(key, "123456789018"), keyed_hash(key, "123456789019")]
+    assert protected["number_status"].tolist() == ["valid", "bad_check", "last4_only"]
