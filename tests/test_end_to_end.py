@@ -33,7 +33,7 @@ def feed_numbers(feed: Path) -> set[str]:
         text = raw.decode("utf-8-sig") if not _is_cp932(raw) else raw.decode("cp932")
         for line in unicodedata.normalize("NFKC", text).splitlines():
             for cell in line.split(","):
-                digits = re.sub(r"[\s\-]", "", cell)
+                digits = re.sub(r"[\s\-\"]", "", cell)
                 if re.fullmatch(r"\d{12}", digits):
                     numbers.add(digits)
     return numbers
