@@ -52,44 +52,105 @@ def _unique_map(values: pd.Series, compute) -> dict[str, np.ndarray]:
     return out
 
 
+_SEP_RE = r"[\s\x{3000}・･·,/\.\-‐]+"
+_VS_RE = "[\\x{FE00}-\\x{FE0F}\\x{E0100}-\\x{E01EF}]"
+
+
+def _arrow(values: list[str]):
+    import pyarrow as pa
+    return pa.array(values, type=pa.string())
+
+
+def _translate_where(arr, table: dict[int, str], chars: str):
+    """``str.translate`` only on the values containing one of ``chars`` (rare: variant kanji,
+    外字, hiragana) — everything else stays in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not chars or len(arr) == 0:
+        return arr
+    pattern = "[" + "".join("\\x{%X}" % ord(c) for c in sorted(set(chars))) + "]"
+    hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return arr
+    values = arr.to_numpy(zero_copy_only=False).astype(object)
+    values[hit] = [v.translate(table) for v in values[hit]]
+    return pa.array(values, type=pa.string())
+
+
+def _list(arr) -> list:
+    return arr.to_pylist()
+
+
 def kanji_features(uniques: list[str]) -> dict[str, list]:
-    """Kanji name columns for unique names (same result as the KANJI_STEPS chain, in bulk)."""
-    normal = [nfkc(strip_variation_selectors(u)).strip() for u in uniques]
-    extend_fold_table(set("".join(normal)))
+    """Kanji name columns for unique names (same result as the KANJI_STEPS chain, in bulk, in Arrow)."""
+    import pyarrow.compute as pc
+
+    arr = _arrow(uniques)
+    normal = pc.utf8_trim_whitespace(pc.utf8_normalize(pc.replace_substring_regex(arr, _VS_RE, ""), form="NFKC"))
+    chars = set("".join(v for v in normal.to_pylist() if v))
+    extend_fold_table(chars)
     table = {**fold_table_now(), **GAIJI_TABLE}
-    keys, surs, givens, latin = [], [], [], []
-    for text in normal:
-        keys.append(strip_spacing(text).translate(table) or None)
-        parts = SEPARATORS.split(text, maxsplit=1)
-        if len(parts) == 2 and parts[0] and parts[1]:
-            surs.append(parts[0].translate(table))
-            givens.append(strip_spacing(parts[1]).translate(table) or None)
-        else:
-            surs.append(None)
-            givens.append(None)
-        latin.append(bool(_LATIN.fullmatch(text)))
-    return {"kanji_key": keys, "kanji_sur": surs, "kanji_given": givens, "latin": latin}
+    special = "".join(c for c in chars if ord(c) in table)
+    key = _translate_where(pc.replace_substring_regex(normal, _SEP_RE, ""), table, special)
+    parts = pc.split_pattern_regex(normal, _SEP_RE, max_splits=1)
+    two = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
+    sur = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 0), None) if len(arr) else normal
+    given_raw = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 1), None) if len(arr) else normal
+    sur = _translate_where(sur, table, special)
+    given = _translate_where(pc.replace_substring_regex(given_raw, _SEP_RE, ""), table, special)
+    latin = pc.fill_null(pc.match_substring_regex(normal, r"^[A-Za-z][A-Za-z .,'\-]*$"), False)
+    nullify = lambda a: [v or None for v in _list(a)]  # noqa: E731
+    return {"kanji_key": nullify(key), "kanji_sur": nullify(sur), "kanji_given": nullify(given),
+            "latin": _list(latin)}
 
 
 def _kana_token(token: str) -> str:
     return drop_long_vowels(small_to_large(vu_to_bu(token)))
 
 
+_SMALL_CHARS = "ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
+_HIRA_TABLE = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+
+
 def kana_features(uniques: list[str]) -> dict[str, list]:
-    """Kana name columns for unique readings (same result as the KANA_STEPS chain, in bulk)."""
-    keys, surs, givens, tokens, ntok = [], [], [], [], []
-    for u in uniques:
-        parts = [t for t in (_kana_token(p) for p in split_tokens(hiragana_to_katakana(nfkc(u)))) if t]
+    """Kana name columns for unique readings (same result as the KANA_STEPS chain, in bulk, in Arrow)."""
+    import pyarrow.compute as pc
+
+    arr = _arrow(uniques)
+    normal = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
+    normal = _translate_where(normal, _HIRA_TABLE, "".join(chr(c) for c in range(0x3041, 0x3097)))
+    spaced = pc.utf8_trim_whitespace(pc.replace_substring_regex(normal, _SEP_RE, " "))
+    vu = spaced
+    for source, target in (("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴォ", "ボ"), ("ヴュ", "ビュ"),
+                           ("ヴア", "バ"), ("ヴイ", "ビ"), ("ヴエ", "ベ"), ("ヴオ", "ボ"), ("ヴユ", "ビユ"), ("ヴ", "ブ")):
+        vu = pc.replace_substring(vu, source, target)
+    large = _translate_where(vu, {ord(a): b for a, b in zip(_SMALL_CHARS, "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")},
+                             _SMALL_CHARS)
+    folded = pc.replace_substring_regex(large, "[ー～〜\\x{2015}\\x{2500}ｰ]", "")
+    tokens = pc.utf8_trim_whitespace(pc.replace_substring_regex(folded, " +", " "))
+    token_list = _list(tokens)
+    keys, surs, givens, out_tokens, ntok = [], [], [], [], []
+    for t in token_list:
+        parts = t.split() if t else []
         keys.append("".join(parts) or None)
-        tokens.append(" ".join(parts) or None)
+        out_tokens.append(" ".join(parts) or None)
         ntok.append(len(parts))
-        if len(parts) >= 2:
-            surs.append(parts[0])
-            givens.append("".join(parts[1:]))
-        else:
-            surs.append(None)
-            givens.append(None)
-    return {"kana_key": keys, "kana_sur": surs, "kana_given": givens, "kana_tokens": tokens, "kana_ntok": ntok}
+        surs.append(parts[0] if len(parts) >= 2 else None)
+        givens.append("".join(parts[1:]) if len(parts) >= 2 else None)
+    return {"kana_key": keys, "kana_sur": surs, "kana_given": givens, "kana_tokens": out_tokens, "kana_ntok": ntok}
+
+
+def address_keys(uniques: list[str]) -> list:
+    """Vectorised :func:`address_key`."""
+    import pyarrow.compute as pc
+
+    arr = pc.utf8_normalize(_arrow(uniques), form="NFKC")
+    arr = pc.replace_substring_regex(arr, r"(大字|字|\s|\x{3000})", "")
+    arr = pc.replace_substring_regex(arr, r"(丁目|番地の|番地|番|号|の)", "-")
+    arr = pc.replace_substring_regex(arr, r"[‐－ー―-]+", "-")
+    arr = pc.utf8_trim(arr, "-")
+    return [v or None for v in _list(arr)]
 
 
 def alpha_features(uniques: list[str]) -> dict[str, list]:
@@ -130,7 +191,7 @@ def prepare_side(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         out["municipality"] = np.full(n, None, dtype=object)  # filled by the resolver (insurer's home)
     out["sex"] = frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None)
     out["number_last4"] = frame["number_last4"].to_numpy(dtype=object, na_value=None)
-    out["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": [address_key(t) or None for t in u]})["k"]
+    out["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_keys(u)})["k"]
     prepared = pd.DataFrame({c: pd.Series(out[c], dtype=object) if c not in ("latin", "kanji_wild", "kana_ntok")
                              else out[c] for c in SIDE_COLUMNS if c != "birth_date"})
     prepared["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()

@@ -97,8 +97,13 @@ def _days(values: pd.Series) -> np.ndarray:
     return out
 
 
-def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int) -> tuple[np.ndarray, np.ndarray]:
-    """Union of the blocking rules' pairs (member pos, resident pos), deduplicated."""
+def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int,
+                    needs_wide: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the blocking rules' pairs (member pos, resident pos), deduplicated.
+
+    The name-without-birth-date blocks (for a mistyped birth date) are only used for members in
+    ``needs_wide`` (default: all) — those without a linked resident of the same birth date and
+    sex; for everyone else they would only add common-name strangers."""
     n_m = len(m)
     cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
 
@@ -126,8 +131,8 @@ def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int) -> tuple[n
         ([key("birth_date"), key("kana_given")], None, None),
         ([key("birth_date"), key("number_last4")], None, None),
         ([key("birth_date"), key("kanji_key", "alias_key")], None, None),
-        ([key("kana_key"), key("sex")], None, None),
-        ([key("kanji_key"), key("sex")], None, None),
+        ([key("kana_key"), key("sex")], needs_wide, None),
+        ([key("kanji_key"), key("sex")], needs_wide, None),
         # Foreign names: katakana or another token order defeats the name keys.
         ([key("birth_date"), key("sex")], foreign_m | kana_foreign_m | katakana_m | ~m["kanji_key"].notna().to_numpy(),
          foreign_r),
@@ -220,7 +225,15 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
 
     links = linked_positions(members, residents)
     m["municipality"] = home_municipality(members, residents, links)
-    li, ri = candidate_pairs(m, r, int(conf["block_max_residents"]))
+    # Members whose linked resident already agrees on birth date and sex need no search across
+    # birth dates (the birth-date blocks still look for a better namesake).
+    agrees = np.zeros(len(m), dtype=bool)
+    if len(links):
+        l_li, l_ri = links["li"].to_numpy(np.int64), links["ri"].to_numpy(np.int64)
+        same_birth = m["birth_date"].to_numpy()[l_li] == r["birth_date"].to_numpy()[l_ri]
+        same_sex = m["sex"].to_numpy(dtype=object)[l_li] == r["sex"].to_numpy(dtype=object)[l_ri]
+        agrees[l_li[same_birth & same_sex]] = True
+    li, ri = candidate_pairs(m, r, int(conf["block_max_residents"]), needs_wide=~agrees)
     key_all = np.unique(np.concatenate([li * np.int64(len(r) + 1) + ri,
                                         links["li"].to_numpy(np.int64) * np.int64(len(r) + 1) + links["ri"].to_numpy(np.int64)]))
     li, ri = key_all // (len(r) + 1), key_all % (len(r) + 1)

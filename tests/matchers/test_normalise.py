@@ -111,3 +111,9 @@ def test_katakana_romanisation_and_phonetic_key():
 def test_address_key_folds_banchi_notation():
     assert address_key("千葉県八千代市大和田1丁目2番3号") == address_key("千葉県八千代市大和田１－２－３")
     assert address_key("大字小池123番地") == "小池123"
+
+
+def test_bulk_address_keys_match_the_single_function():
+    from matchers.prepare import address_keys
+    addresses = ["千葉県八千代市大和田1丁目2番3号", "千葉県八千代市大和田１－２－３ ハイツ 101号室", "大字小池123番地"]
+    assert address_keys(addresses) == [address_key(a) for a in addresses]
