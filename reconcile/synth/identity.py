@@ -326,37 +326,57 @@ def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: in
     rpos_of = res_pos.reindex(members["_resident_id"].to_numpy()).to_numpy()
     same_name = ((members["name_kanji"].to_numpy(dtype=object) == residents["name_kanji"].to_numpy(dtype=object)[rpos_of])
                  & (members["name_kana"].to_numpy(dtype=object) == residents["name_kana"].to_numpy(dtype=object)[rpos_of]))
-    pool = [i for i in order if same_name[i]]
+    pool = np.array([i for i in order if same_name[i]], dtype=np.int64)
     leftover = 0
-    m_cols = {c: members.columns.get_loc(c) for c in ("insurer_number", "member_id", "name_kanji", "name_kana",
-                                                       "name_alpha", "_resident_id")}
-    r_cols = {c: residents.columns.get_loc(c) for c in ("name_kanji", "name_kana", "name_alpha", "alias_name",
-                                                         "former_surname")}
+    # Plain arrays (not DataFrame.iat per row), and per pattern only the members it can apply to.
+    m_arr = {c: members[c].to_numpy(dtype=object) for c in ("insurer_number", "member_id", "name_kanji",
+                                                             "name_kana", "name_alpha", "_resident_id")}
+    r_arr = {c: residents[c].to_numpy(dtype=object)[rpos_of] for c in ("name_kanji", "name_kana", "name_alpha",
+                                                                       "alias_name", "former_surname")}
+    r_col = {c: residents.columns.get_loc(c) for c in ("name_kanji", "name_kana", "name_alpha")}
+    kanji = pd.Series(m_arr["name_kanji"]).astype(object)
+    kana = pd.Series(m_arr["name_kana"]).astype(object)
+    variant_chars = "".join(VARIANT_OF) + "".join(VARIANT_OF.values())
+    prefilter = {
+        "variant_kanji_insurer": kanji.str.contains(f"[{variant_chars}]", na=False).to_numpy(dtype=bool),
+        "variant_kanji_registry": kanji.str.contains(f"[{variant_chars}]", na=False).to_numpy(dtype=bool),
+        "kana_small_large": kana.str.contains("[ァィゥェォッャュョ]", na=False).to_numpy(dtype=bool),
+        "kana_vu": kana.str.contains("ヴ", na=False).to_numpy(dtype=bool),
+        "kana_long_vowel": kana.str.contains("ー", na=False).to_numpy(dtype=bool),
+        "foreign_order": pd.notna(m_arr["name_alpha"]),
+        "foreign_middle_name": pd.notna(m_arr["name_alpha"]),
+        "foreign_katakana": pd.notna(m_arr["name_alpha"]),
+        "alias_used": pd.notna(r_arr["alias_name"]),
+        "married_former_surname": pd.notna(r_arr["former_surname"]),
+    }
+
+    def clean(value):
+        return None if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else value
+
     for name, q in zip(names, quota):
         q += leftover
         func = NOTATION_PATTERNS[name][0]
         done = 0
-        for idx in pool:
+        candidates = pool[prefilter[name][pool]] if name in prefilter and len(pool) else pool
+        for idx in candidates:
             if done >= q:
                 break
             if idx in used:
                 continue
-            m = {c: members.iat[idx, j] for c, j in m_cols.items()}
-            m = {k: (None if (v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA) else v) for k, v in m.items()}
+            m = {c: clean(m_arr[c][idx]) for c in m_arr}
+            r = {c: clean(r_arr[c][idx]) for c in r_arr}
             rpos = int(rpos_of[idx])
-            r = {c: residents.iat[rpos, j] for c, j in r_cols.items()}
-            r = {k: (None if (v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA) else v) for k, v in r.items()}
             change = func(m, r, rng) if name in _NEEDS_RNG else func(m, r)
             if change is None:
                 continue
             side = change.pop("side")
             if side == "resident":
                 for col, value in change.items():
-                    residents.iat[rpos, residents.columns.get_loc(col)] = value
+                    residents.iat[rpos, r_col[col]] = value
             else:
-                _set_member(world, oqs, idx, **change)
+                _set_member(world, oqs, int(idx), **change)
             world.record(m["insurer_number"], m["member_id"], "NOTATION_DIFFERENCE", name, m["_resident_id"])
-            used.add(idx)
+            used.add(int(idx))
             done += 1
         leftover = q - done
 
