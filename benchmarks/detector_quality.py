@@ -191,12 +191,14 @@ def speed(members: int, seed: int, all_injectors: bool = False) -> None:
     started = time.perf_counter()
     run_mine = run_rules(frames, as_of=world.as_of, feed_history=feed_history, rule_ids=mine)
     mine_s = time.perf_counter() - started
+    print(f"speed: {len(frames['members']):,} member rows, {len(frames['residents']):,} residents, "
+          f"{len(frames['benefit_history']):,} history rows; build {built:.0f} s, canonical frames {prepared:.0f} s")
+    print(f"  issue #4 rules: {mine_s:.1f} s ({len(run_mine.findings):,} findings) — target ≤ 30 s", flush=True)
+    slow = sorted(run_mine.seconds.items(), key=lambda kv: -kv[1])
+    print("  per rule: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow), flush=True)
     started = time.perf_counter()
     run_all = run_rules(frames, as_of=world.as_of, feed_history=feed_history)
     all_s = time.perf_counter() - started
-    print(f"speed: {len(frames['members']):,} member rows, {len(frames['residents']):,} residents, "
-          f"{len(frames['benefit_history']):,} history rows; build {built:.0f} s, canonical frames {prepared:.0f} s")
-    print(f"  issue #4 rules: {mine_s:.1f} s ({len(run_mine.findings):,} findings) — target ≤ 30 s")
     print(f"  all rules (incl. mis-link / notation): {all_s:.1f} s ({len(run_all.findings):,} findings)")
     slow = sorted(run_all.seconds.items(), key=lambda kv: -kv[1])[:8]
     print("  slowest: " + ", ".join(f"{k} {v:.1f}s" for k, v in slow))

@@ -14,10 +14,12 @@ resident the member really is) — side by side with two baselines run on the sa
   linked name similarity < 0.90 or birth date / sex differ; notation when 0.90 ≤ sim < 1;
   suggestion = the most similar raw name among residents with the same birth date.
 
-The seeds here (default 101–103) are not the training seeds of ``train_matcher.py`` (1–4) and
-thresholds were set on the training seeds only.
+The seeds here (default 201–203) are neither the training seeds of ``train_matcher.py`` (1–3)
+nor seeds looked at while developing (11, 12 and the first benchmark seeds 101–103, whose
+output was seen before the last notation fix): the figures on them are the reported ones.
+Thresholds were set on the training seeds only.
 
-Usage: ``python benchmarks/match_quality.py [--members 30000] [--seeds 101 102 103]
+Usage: ``python benchmarks/match_quality.py [--members 20000] [--seeds 201 202 203]
 [--profiles default hard] [--speed 1000000]``
 """
 from __future__ import annotations
@@ -181,8 +183,8 @@ def world_frames(world) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=30_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
+    parser.add_argument("--members", type=int, default=20_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[201, 202, 203])
     parser.add_argument("--profiles", nargs="+", default=["default", "hard"])
     parser.add_argument("--speed", type=int, default=0, help="also time the matcher on this many members")
     args = parser.parse_args(argv)
