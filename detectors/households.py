@@ -37,21 +37,25 @@ def insurer_types(members: pd.DataFrame) -> pd.Series:
     return members["insurer_type"].fillna(DEFAULT_INSURER_TYPE).astype("string")
 
 
-def household_keys(members: pd.DataFrame) -> pd.Series:
-    """Household key: insurer + 世帯番号; a member without one forms a household of one."""
-    own = "member:" + members["member_id"].astype("string")
-    return (members["insurer_number"].astype("string") + "|" + members["household_id"].fillna(own)).astype("string")
-
-
 def column_present(frame: pd.DataFrame, column: str) -> bool:
     """The feed delivered ``column`` (not entirely missing)."""
     return column in frame.columns and bool(frame[column].notna().any())
 
 
+def household_codes(members: pd.DataFrame) -> np.ndarray:
+    """Integer household code per member (0..K−1): insurer + 世帯番号, a member without one alone."""
+    insurer = pd.factorize(members["insurer_number"])[0].astype(np.int64)
+    household = pd.factorize(members["household_id"])[0].astype(np.int64)
+    alone = household < 0
+    household[alone] = household.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    combined = insurer * (int(household.max(initial=0)) + 1) + household
+    return pd.factorize(combined)[0].astype(np.int64)
+
+
 def household_income(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Per member (same index as ``members``, active ones only): the household figures the rules need.
 
-    Columns: ``age_band``, ``household_key``, ``seventy_plus_members``, ``seventy_plus_max_taxable``
+    Columns: ``age_band``, ``household_code``, ``seventy_plus_members``, ``seventy_plus_max_taxable``
     (highest 課税所得 among the household's 70+ members, for the limit category),
     ``seventy_plus_taxable_complete``, ``elderly_max_taxable`` / ``elderly_taxable_complete``
     (the same over the 70–74 members only, for the 現役並み ratio test),
@@ -62,50 +66,48 @@ def household_income(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
     frame = members.loc[active]
     band = ages.age_band(frame["birth_date"], as_of)
-    key = household_keys(frame)
-    seventy_plus = band.isin([ages.ELDERLY, ages.LATE_ELDERLY]).fillna(False).astype(bool)
-    elderly = (band == ages.ELDERLY).fillna(False).astype(bool)
-    taxable = frame["taxable_income"].astype("Float64")
-    kyu = frame["kyu_tadashigaki_income"].astype("Float64")
+    code = household_codes(frame)
+    seventy_plus = band.isin([ages.ELDERLY, ages.LATE_ELDERLY]).fillna(False).to_numpy(bool)
+    elderly = (band == ages.ELDERLY).fillna(False).to_numpy(bool)
+    taxable = frame["taxable_income"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    kyu = frame["kyu_tadashigaki_income"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     exempt = frame["resident_tax_exempt"].astype("boolean")
     parts = pd.DataFrame({
-        "household_key": key,
-        "seventy_plus": seventy_plus,
-        "taxable_70": taxable.where(seventy_plus),
-        "taxable_70_missing": (seventy_plus & taxable.isna()).astype(bool),
-        "taxable_70_74": taxable.where(elderly),
-        "taxable_70_74_missing": (elderly & taxable.isna()).astype(bool),
+        "code": code,
+        "one": 1,
+        "seventy_plus": seventy_plus.astype(np.int64),
+        "taxable_70": np.where(seventy_plus, taxable, np.nan),
+        "taxable_70_missing": (seventy_plus & np.isnan(taxable)).astype(np.int64),
+        "taxable_70_74": np.where(elderly, taxable, np.nan),
+        "taxable_70_74_missing": (elderly & np.isnan(taxable)).astype(np.int64),
         "kyu": kyu,
-        "kyu_missing": kyu.isna().astype(bool),
-        "exempt_missing": exempt.isna().astype(bool),
-        "not_exempt": (exempt == False).fillna(False).astype(bool),  # noqa: E712  (NA-aware)
+        "kyu_missing": np.isnan(kyu).astype(np.int64),
+        "exempt_missing": exempt.isna().to_numpy(bool).astype(np.int64),
+        "not_exempt": (exempt == False).fillna(False).to_numpy(bool).astype(np.int64),  # noqa: E712
     })
-    grouped = parts.groupby("household_key", sort=False)
-    summary = pd.DataFrame({
-        "seventy_plus_members": grouped["seventy_plus"].sum(),
-        "seventy_plus_max_taxable": grouped["taxable_70"].max(),
-        "taxable_missing": grouped["taxable_70_missing"].sum(),
-        "elderly_max_taxable": grouped["taxable_70_74"].max(),
-        "elderly_taxable_missing": grouped["taxable_70_74_missing"].sum(),
-        "household_kyu_sum": grouped["kyu"].sum(min_count=1),
-        "kyu_missing": grouped["kyu_missing"].sum(),
-        "exempt_missing": grouped["exempt_missing"].sum(),
-        "not_exempt": grouped["not_exempt"].sum(),
-        "household_members": grouped.size(),
-    })
-    summary["seventy_plus_taxable_complete"] = summary["taxable_missing"] == 0
-    summary["elderly_taxable_complete"] = summary["elderly_taxable_missing"] == 0
-    summary["household_kyu_complete"] = summary["kyu_missing"] == 0
-    all_exempt = pd.Series(pd.NA, index=summary.index, dtype="boolean")
-    all_exempt[summary["not_exempt"] > 0] = False
-    all_exempt[(summary["not_exempt"] == 0) & (summary["exempt_missing"] == 0)] = True
-    summary["household_all_exempt"] = all_exempt
-    out = summary.reindex(key.to_numpy())
-    out.index = frame.index
-    out.insert(0, "household_key", key)
-    out.insert(0, "age_band", band)
-    return out.drop(columns=["taxable_missing", "elderly_taxable_missing", "kyu_missing", "exempt_missing",
-                             "not_exempt"])
+    grouped = parts.groupby("code", sort=True)
+    sums = grouped[["one", "seventy_plus", "taxable_70_missing", "taxable_70_74_missing", "kyu_missing",
+                    "exempt_missing", "not_exempt"]].sum()
+    maxima = grouped[["taxable_70", "taxable_70_74"]].max()
+    kyu_sum = grouped["kyu"].sum(min_count=1)
+    take = code  # groups are 0..K−1 in order, so a member's row in the summaries is its code
+    all_exempt = np.where(sums["not_exempt"].to_numpy() > 0, False,
+                          np.where(sums["exempt_missing"].to_numpy() == 0, True, None))
+    out = pd.DataFrame({
+        "age_band": band.to_numpy(),
+        "household_code": code,
+        "seventy_plus_members": sums["seventy_plus"].to_numpy()[take],
+        "seventy_plus_max_taxable": maxima["taxable_70"].to_numpy()[take],
+        "seventy_plus_taxable_complete": sums["taxable_70_missing"].to_numpy()[take] == 0,
+        "elderly_max_taxable": maxima["taxable_70_74"].to_numpy()[take],
+        "elderly_taxable_complete": sums["taxable_70_74_missing"].to_numpy()[take] == 0,
+        "household_kyu_sum": kyu_sum.to_numpy()[take],
+        "household_kyu_complete": sums["kyu_missing"].to_numpy()[take] == 0,
+        "household_all_exempt": pd.array(all_exempt[take], dtype="boolean"),
+        "household_members": sums["one"].to_numpy()[take],
+    }, index=frame.index)
+    out["age_band"] = out["age_band"].astype("string")
+    return out
 
 
 def expected_seventy_plus_category(max_taxable: pd.Series, all_exempt: pd.Series) -> pd.Series:

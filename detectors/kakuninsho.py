@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from detectors import ages
+from detectors.alignment import positions
 from detectors.schema import KEY
 
 PAPER_CARDS_STOPPED = pd.Timestamp("2024-12-02")   # 健康保険証の新規発行停止
@@ -69,20 +70,27 @@ def _flag(values: pd.Series) -> pd.Series:
     return values.astype("boolean").fillna(False).astype(bool)
 
 
-def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp,
+                       card_position: np.ndarray | None = None) -> pd.DataFrame:
     """Active members who are 職権交付 targets, with their triggers and whether one was issued.
 
     One row per target: the member columns, the ``card_status`` columns, one boolean column per
     trigger (``trigger_<name>``), ``reasons`` (codes joined by ``|``), ``reasons_ja``,
     ``trigger_date`` (latest dated trigger; NA when only undated ones hold), ``issued``
-    (a 資格確認書 issued on or after the trigger date) and ``needs_issue``.
+    (a 資格確認書 issued on or after the trigger date) and ``needs_issue``. ``card_position``
+    (each member's row in ``card_status``, −1 none) is computed when not given.
     """
     as_of = pd.Timestamp(as_of).normalize()
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
     cols = [*KEY, "insurer_type", "household_id", "name_kanji", "name_kana", "birth_date", "sex", "address",
             "number_last4", "acquisition_date", "_line"]
-    status = card_status.drop(columns=["_line"]).drop_duplicates(KEY, keep="last")
-    frame = members.loc[active, cols].merge(status, on=KEY)
+    if card_position is None:
+        card_position = positions(members, card_status, KEY, keep="last")
+    rows = np.flatnonzero(active.to_numpy(bool) & (card_position >= 0))
+    frame = members[cols].iloc[rows].reset_index(drop=True)
+    status_columns = [c for c in card_status.columns if c not in frame.columns and c != "_line"]
+    status = card_status[status_columns].iloc[card_position[rows]].reset_index(drop=True)
+    frame = pd.concat([frame, status], axis=1)
     if frame.empty:
         return frame.assign(reasons=pd.Series(dtype="string"), needs_issue=pd.Series(dtype=bool))
     seen = frame["status_as_of"]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from detectors import ages
+from detectors.alignment import positions
 from detectors.households import (GENEKI_TAXABLE_MIN, KOKUHO_TYPES, KOUKI_IPPAN_II_TAXABLE_MIN,
                                   column_present, insurer_types)
 from detectors.households import household_income as compute_household_income
@@ -22,7 +23,14 @@ def household_income_provider(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.
     return compute_household_income(members, as_of)
 
 
-def compare_with_oqs(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp, column: str) -> pd.DataFrame:
+@provider("oqs_position")
+def oqs_position(members: pd.DataFrame, oqs: pd.DataFrame) -> np.ndarray:
+    """Each member's row in the online copy (−1 when absent), shared by every insurer-vs-online rule."""
+    return positions(members, oqs, KEY, keep="last")
+
+
+def compare_with_oqs(members: pd.DataFrame, oqs: pd.DataFrame, oqs_position: np.ndarray, as_of: pd.Timestamp,
+                     column: str) -> pd.DataFrame:
     """Members active on ``as_of`` whose ``column`` differs from the online copy's.
 
     A value missing on one side only counts as a difference; when the online copy carries the
@@ -32,23 +40,27 @@ def compare_with_oqs(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timesta
     columns = [*KEY, f"{column}_insurer", f"{column}_oqs", "line", "oqs_line"]
     if not column_present(oqs, column):
         return pd.DataFrame(columns=columns)
-    active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    left = members.loc[active, [*KEY, column, "_line"]]
-    right = oqs[[*KEY, column, "_line"]].drop_duplicates(KEY, keep="last")
-    pairs = left.merge(right, on=KEY, suffixes=("_insurer", "_oqs"))
-    ins, onl = pairs[f"{column}_insurer"], pairs[f"{column}_oqs"]
+    active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of).to_numpy(bool)
+    rows = np.flatnonzero(active & (oqs_position >= 0))
+    ins = members[column].iloc[rows].reset_index(drop=True)
+    onl = oqs[column].iloc[oqs_position[rows]].reset_index(drop=True)
     both_missing = ins.isna() & onl.isna()
-    differs = ((ins != onl).fillna(True) & ~both_missing).astype(bool)
-    out = pairs.loc[differs].rename(columns={"_line_insurer": "line", "_line_oqs": "oqs_line"})
+    differs = ((ins != onl).fillna(True) & ~both_missing).to_numpy(bool)
+    rows = rows[differs]
+    out = members[[*KEY, "_line"]].iloc[rows].reset_index(drop=True).rename(columns={"_line": "line"})
+    out[f"{column}_insurer"] = ins[differs].to_numpy()
+    out[f"{column}_oqs"] = onl[differs].to_numpy()
+    out["oqs_line"] = oqs["_line"].iloc[oqs_position[rows]].to_numpy()
     return out[columns]
 
 
 @rule("BURDEN_RATIO_OQS_MISMATCH", category="burden_ratio", severity="high", requires=("members", "oqs"),
       summary_ja="一部負担割合が保険者 {burden_ratio_insurer}% と中間サーバー {burden_ratio_oqs}% で異なります（窓口では中間サーバーの値で請求されます）",
       summary_en="Burden ratio differs: insurer {burden_ratio_insurer}%, online copy {burden_ratio_oqs}% (clinics charge by the online copy)")
-def burden_ratio_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def burden_ratio_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, oqs_position: np.ndarray,
+                              as_of: pd.Timestamp) -> pd.DataFrame:
     """保険者と中間サーバーで基準日の一部負担割合が異なる / Burden ratio on as_of differs between insurer and online copy."""
-    out = compare_with_oqs(members, oqs, as_of, "burden_ratio")
+    out = compare_with_oqs(members, oqs, oqs_position, as_of, "burden_ratio")
     out["as_of"] = as_of
     out["facts"] = out["burden_ratio_insurer"].astype("string").fillna("") + "|" + \
         out["burden_ratio_oqs"].astype("string").fillna("")

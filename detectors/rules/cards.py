@@ -10,14 +10,22 @@ import numpy as np
 import pandas as pd
 
 from detectors.kakuninsho import TRIGGERS, kakuninsho_targets
-from detectors.registry import rule
+from detectors.alignment import positions
+from detectors.registry import provider, rule
 from detectors.schema import KEY
+
+
+@provider("card_position")
+def card_position(members: pd.DataFrame, card_status: pd.DataFrame) -> np.ndarray:
+    """Each member's row in the card-status file (−1 when absent)."""
+    return positions(members, card_status, KEY, keep="last")
 
 
 @rule("KAKUNINSHO_NOT_ISSUED", category="card_issuance", severity="high", requires=("members", "card_status"),
       summary_ja="資格確認書の職権交付対象（{reasons_ja}）ですが、{issued_ja}（状況一覧は {status_as_of} 時点）",
       summary_en="A 資格確認書 ex officio target ({reasons_en}) {issued_en} (status file as of {status_as_of})")
-def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, card_position: np.ndarray,
+                          as_of: pd.Timestamp) -> pd.DataFrame:
     """資格確認書の職権交付対象なのに未交付 / A 資格確認書 ex officio target with none issued.
 
     Targets: not registered, registration cancelled (1, 2), certificate expired past the grace
@@ -25,7 +33,7 @@ def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, as_o
     2026-07). Registration and certificate status are judged on the national file's own
     ``status_as_of``, which lags ``as_of``; the evidence says by how much.
     """
-    targets = kakuninsho_targets(members, card_status, as_of)
+    targets = kakuninsho_targets(members, card_status, as_of, card_position)
     if targets.empty:
         return targets
     out = targets.loc[targets["needs_issue"]].copy()

@@ -18,6 +18,48 @@ ITEM_LABELS = {"burden_ratio": ("一部負担割合", "burden ratio"), "limit_ca
 HISTORY_KEY = [*KEY, "item"]
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    return pd.factorize(values)[0].astype(np.int64)
+
+
+def _differing_pairs(history: pd.DataFrame) -> np.ndarray:
+    """Row mask: the rows of (member, item) pairs present on both sides whose period sets differ.
+
+    Both sides are sorted by (pair, valid_from, value, valid_to); equal sets then line up row by
+    row, so one vectorised comparison finds every pair worth segmenting.
+    """
+    n = len(history)
+    parts = [_codes(history[c]) for c in HISTORY_KEY]
+    valid = np.all([p >= 0 for p in parts], axis=0)
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined * (int(part.max(initial=0)) + 1) + part
+    _, pair = np.unique(np.where(valid, combined, -1), return_inverse=True)
+    n_pairs = int(pair.max(initial=-1)) + 1
+    value = _codes(history["value"])
+    start = history["valid_from"].to_numpy(dtype="datetime64[ns]").view("int64")
+    end = history["valid_to"].to_numpy(dtype="datetime64[ns]").view("int64")
+    source = history["source"].to_numpy(dtype=object)
+    sides = []
+    for name in ("insurer", "oqs"):
+        rows = np.flatnonzero((source == name) & valid)
+        rows = rows[np.lexsort((end[rows], value[rows], start[rows], pair[rows]))]
+        count = np.bincount(pair[rows], minlength=n_pairs)
+        sides.append((rows, count, np.cumsum(count) - count))
+    (ins_rows, ins_count, ins_start), (oqs_rows, oqs_count, oqs_start) = sides
+    both = (ins_count > 0) & (oqs_count > 0)
+    same_size = both & (ins_count == oqs_count)
+    pair_of = pair[ins_rows]
+    aligned = same_size[pair_of]
+    offset = np.arange(len(ins_rows)) - ins_start[pair_of]
+    left = ins_rows[aligned]
+    right = oqs_rows[oqs_start[pair_of[aligned]] + offset[aligned]]
+    unequal = (value[left] != value[right]) | (start[left] != start[right]) | (end[left] != end[right])
+    differs = both & ~same_size
+    differs[pair_of[aligned][unequal]] = True
+    return differs[pair] & valid if n else np.zeros(0, dtype=bool)
+
+
 def history_segments(benefit_history: pd.DataFrame) -> pd.DataFrame:
     """Both sides' value on every segment between the change points of the two histories.
 
@@ -33,19 +75,16 @@ def history_segments(benefit_history: pd.DataFrame) -> pd.DataFrame:
                                   [*HISTORY_KEY, "source", "value", "valid_from", "valid_to"]]
     if history.empty:
         return empty
-    # One integer per (member, item) keeps the sorts and the as-of join cheap on 1M members.
+    # Identical histories (the vast majority) cannot diverge: keep only (member, item) pairs whose
+    # two sides differ as sets of periods, decided on integer codes before any per-pair work.
+    history = history.loc[_differing_pairs(history)]
+    if history.empty:
+        return empty
     history = history.assign(hk=history.groupby(HISTORY_KEY, sort=False).ngroup().to_numpy())
-    # Identical histories (the vast majority) cannot diverge: compare an order-free digest first.
-    digest = pd.util.hash_pandas_object(history[["hk", "value", "valid_from", "valid_to"]], index=False)
-    per_side = pd.DataFrame({"hk": history["hk"].to_numpy(), "source": history["source"].to_numpy(),
-                             "digest": (digest.to_numpy() % np.uint64(2**40)).astype("int64")})
-    sums = per_side.groupby(["hk", "source"])["digest"].agg(["sum", "min"]).unstack("source")
     starts = history.groupby(["hk", "source"])["valid_from"].min().unstack("source")
     if not {"insurer", "oqs"} <= set(starts.columns):
         return empty
-    both = starts["insurer"].notna() & starts["oqs"].notna()
-    same = ((sums[("sum", "insurer")] == sums[("sum", "oqs")]) & (sums[("min", "insurer")] == sums[("min", "oqs")]))
-    keep = both & ~same.reindex(both.index).fillna(False).astype(bool)
+    keep = starts["insurer"].notna() & starts["oqs"].notna()
     compared_from = starts.loc[keep, ["insurer", "oqs"]].max(axis=1).rename("compared_from")
     history = history.loc[history["hk"].isin(compared_from.index)]
     if history.empty:

@@ -24,9 +24,10 @@ def _label(code: pd.Series) -> pd.Series:
 @rule("LIMIT_CATEGORY_OQS_MISMATCH", category="limit_category", severity="high", requires=("members", "oqs"),
       summary_ja="限度額適用区分が保険者「{label_insurer}」と中間サーバー「{label_oqs}」で異なります",
       summary_en="Limit category differs: insurer {limit_category_insurer}, online copy {limit_category_oqs}")
-def limit_category_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def limit_category_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, oqs_position: np.ndarray,
+                                as_of: pd.Timestamp) -> pd.DataFrame:
     """保険者と中間サーバーで基準日の限度額適用区分が異なる / Limit category on as_of differs between insurer and online copy."""
-    out = compare_with_oqs(members, oqs, as_of, "limit_category")
+    out = compare_with_oqs(members, oqs, oqs_position, as_of, "limit_category")
     out["label_insurer"] = _label(out["limit_category_insurer"]).fillna("なし")
     out["label_oqs"] = _label(out["limit_category_oqs"]).fillna("なし")
     # One side empty is less certain than two different codes.

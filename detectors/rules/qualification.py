@@ -6,7 +6,8 @@ import pandas as pd
 
 from detectors import ages
 from detectors.codes import LOSS_REASONS
-from detectors.registry import rule
+from detectors.alignment import positions
+from detectors.registry import provider, rule
 from detectors.schema import KEY
 
 
@@ -53,32 +54,42 @@ def qual_date_invalid(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
 ISSUE_DATE_LIKELY_GAP_DAYS = 92
 
 
-def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked: pd.DataFrame,
-                      columns: list[str]) -> pd.DataFrame:
-    """Members joined to the resident their number points to (``resident_*`` columns)."""
-    res = residents[["resident_id", *columns]].drop_duplicates("resident_id")
-    res = res.rename(columns={c: f"resident_{c}" for c in columns})
-    pairs = members.merge(linked[[*KEY, "linked_resident_id"]], on=KEY)
-    pairs = pairs.loc[pairs["linked_resident_id"].notna()]
-    return pairs.merge(res, left_on="linked_resident_id", right_on="resident_id").drop(columns=["linked_resident_id"])
+@provider("linked_position")
+def linked_position(members: pd.DataFrame, residents: pd.DataFrame) -> np.ndarray:
+    """Row of the resident each member's number points to (−1 none), as the ``linked`` provider
+    decides it (by keyed hash, first resident holding it) but as positions, without merges."""
+    return positions(members, residents, ["number_hash"], keep="first")
+
+
+def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
+                      columns: list[str], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Members (``rows``, default all) that have a linked resident, with ``resident_id`` and ``resident_*`` columns."""
+    rows = np.arange(len(members)) if rows is None else rows
+    rows = rows[linked_position[rows] >= 0]
+    out = members.iloc[rows].reset_index(drop=True)
+    res = residents[["resident_id", *columns]].iloc[linked_position[rows]].reset_index(drop=True)
+    out["resident_id"] = res["resident_id"].to_numpy()
+    for column in columns:
+        out[f"resident_{column}"] = res[column].to_numpy()
+    return out
 
 
 @rule("QUAL_DATE_IS_ISSUE_DATE", category="qualification_date", severity="high",
       requires=("members", "residents"),
       summary_ja="資格取得日 {acquisition_date} が交付日と同じですが、{trigger_ja} {trigger_date} の方が早いです（取得日 {proposed_acquisition_date} に訂正を検討）",
       summary_en="Acquisition date {acquisition_date} equals the card issue date, but the {trigger_en} was earlier ({trigger_date}); consider {proposed_acquisition_date}")
-def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
+def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray) -> pd.DataFrame:
     """資格取得日が交付日と同じで、転入日（出生日）の方が早い / Acquisition equals the card issue date although the resident became eligible earlier.
 
     The trigger is the linked resident's 転入日 (``moved_in_date``), or the birth date for a
     newborn (no move-in, or move-in on the birth date). The proposed date is that trigger.
     """
-    same = members["acquisition_date"].notna() & (members["acquisition_date"] == members["card_issue_date"])
-    candidates = members.loc[same.fillna(False).astype(bool),
-                             [*KEY, "acquisition_date", "card_issue_date", "birth_date", "_line"]]
-    if candidates.empty:
-        return candidates
-    pairs = _linked_residents(candidates, residents, linked, ["moved_in_date", "birth_date"])
+    same = (members["acquisition_date"].notna() & (members["acquisition_date"] == members["card_issue_date"]))
+    rows = np.flatnonzero(same.fillna(False).to_numpy(bool))
+    if len(rows) == 0:
+        return members.iloc[0:0]
+    candidates = members[[*KEY, "acquisition_date", "card_issue_date", "birth_date", "_line"]]
+    pairs = _linked_residents(candidates, residents, linked_position, ["moved_in_date", "birth_date"], rows)
     moved_in, born = pairs["resident_moved_in_date"], pairs["resident_birth_date"]
     newborn = moved_in.isna() | (moved_in == born)
     trigger = moved_in.where(~newborn, born)
@@ -107,7 +118,8 @@ def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, link
 @rule("QUAL_DATE_OQS_MISMATCH", category="qualification_date", severity="high", requires=("members", "oqs"),
       summary_ja="資格{field_ja}が保険者 {insurer_date} と中間サーバー {oqs_date} で異なります",
       summary_en="{field_en} differs: insurer {insurer_date}, online copy {oqs_date}")
-def qual_date_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def qual_date_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, oqs_position: np.ndarray,
+                           as_of: pd.Timestamp) -> pd.DataFrame:
     """保険者と中間サーバーで資格取得日・喪失日が異なる / Acquisition or loss date differs between insurer and online copy.
 
     A loss the insurer has and the online copy lacks is QUAL_LOSS_NOT_LINKED, not this rule. A
@@ -115,8 +127,11 @@ def qual_date_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.T
     uninsured at the counter (無資格者) and is high severity; two different loss dates after
     both sides lost the member are medium.
     """
-    right = oqs[[*KEY, "acquisition_date", "loss_date", "_line"]].drop_duplicates(KEY, keep="last")
-    pairs = members[[*KEY, "acquisition_date", "loss_date", "_line"]].merge(right, on=KEY, suffixes=("_insurer", "_oqs"))
+    rows = np.flatnonzero(oqs_position >= 0)
+    pairs = members[[*KEY, "acquisition_date", "loss_date", "_line"]].iloc[rows].reset_index(drop=True)
+    right = oqs[["acquisition_date", "loss_date", "_line"]].iloc[oqs_position[rows]].reset_index(drop=True)
+    pairs = pd.concat([pairs.add_suffix("_insurer").rename(columns={f"{k}_insurer": k for k in KEY}),
+                       right.add_suffix("_oqs")], axis=1)
     acq_i, acq_o = pairs["acquisition_date_insurer"], pairs["acquisition_date_oqs"]
     loss_i, loss_o = pairs["loss_date_insurer"], pairs["loss_date_oqs"]
     acq_diff = (acq_i.notna() & ((acq_i != acq_o) | acq_o.isna())).fillna(False).astype(bool)
@@ -159,19 +174,20 @@ def qual_date_oqs_mismatch(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.T
 @rule("QUAL_LOSS_NOT_LINKED", category="qualification_date", severity="high", requires=("members", "oqs"),
       summary_ja="保険者では {loss_date} に資格喪失（{loss_reason_label}）していますが、中間サーバーでは資格が有効のままです",
       summary_en="The insurer lost the member on {loss_date} ({loss_reason_label}) but the online copy still shows them active")
-def qual_loss_not_linked(members: pd.DataFrame, oqs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def qual_loss_not_linked(members: pd.DataFrame, oqs: pd.DataFrame, oqs_position: np.ndarray,
+                         as_of: pd.Timestamp) -> pd.DataFrame:
     """保険者で喪失済みだが中間サーバーで資格有効のまま / Insurer has a loss date, online copy still shows the member active."""
-    lost = members.loc[(members["loss_date"] <= as_of).fillna(False).astype(bool),
-                       [*KEY, "acquisition_date", "loss_date", "loss_reason", "_line"]]
-    right = oqs[[*KEY, "loss_date", "_line"]].drop_duplicates(KEY, keep="last")
-    right = right.rename(columns={"loss_date": "oqs_loss_date", "_line": "oqs_line"})
-    pairs = lost.merge(right, on=KEY)
-    out = pairs.loc[pairs["oqs_loss_date"].isna()].copy()
+    lost = (members["loss_date"] <= as_of).fillna(False).to_numpy(bool) & (oqs_position >= 0)
+    rows = np.flatnonzero(lost)
+    online_active = oqs["loss_date"].iloc[oqs_position[rows]].isna().to_numpy(bool)
+    rows = rows[online_active]
+    out = members[[*KEY, "acquisition_date", "loss_date", "loss_reason", "_line"]].iloc[rows].reset_index(drop=True)
+    out["oqs_line"] = oqs["_line"].iloc[oqs_position[rows]].to_numpy()
     out["loss_reason_label"] = out["loss_reason"].map(LOSS_REASONS).fillna("事由不明 / reason unknown")
     out["days_since_loss"] = (as_of - out["loss_date"]).dt.days.astype("Int64")
     out["as_of"] = as_of
     out["facts"] = out["loss_date"].dt.strftime("%Y-%m-%d")
-    return out.drop(columns=["oqs_loss_date"]).rename(columns={"_line": "line"})
+    return out.rename(columns={"_line": "line"})
 
 
 EXIT_STATUS = {
@@ -183,7 +199,7 @@ EXIT_STATUS = {
 @rule("QUAL_ACTIVE_AFTER_EXIT", category="qualification_date", severity="high", requires=("members", "residents"),
       summary_ja="住基では {status_date} に{status_ja}していますが、資格が{state_ja}です（喪失日は {expected_loss_from}〜{expected_loss_to}）",
       summary_en="The registry shows {status_en} on {status_date}, but the qualification is {state_en} (loss due {expected_loss_from}–{expected_loss_to})")
-def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linked: pd.DataFrame,
+def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
                            as_of: pd.Timestamp) -> pd.DataFrame:
     """住基で死亡・転出済みなのに資格が有効（または喪失日が遅い） / The registry shows death or move-out, the member is still active or lost too late.
 
@@ -192,8 +208,11 @@ def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linke
     often holds it). A member lost before the event was lost for another reason and is clean.
     Move-out ends only 市町村国保; death ends every insurance.
     """
+    # Only residents who died or moved out matter: find them first, then their members.
+    exited = residents["status"].isin(["deceased", "moved_out"]).fillna(False).to_numpy(bool)
+    linked_exited = (linked_position >= 0) & exited[np.maximum(linked_position, 0)]
     pairs = _linked_residents(members[[*KEY, "insurer_type", "acquisition_date", "loss_date", "loss_reason", "_line"]],
-                              residents, linked, ["status", "status_date"])
+                              residents, linked_position, ["status", "status_date"], np.flatnonzero(linked_exited))
     kind = pairs["insurer_type"].fillna("kokuho")
     status = pairs["resident_status"]
     relevant = ((status == "deceased") | ((status == "moved_out") & (kind == "kokuho"))).fillna(False).astype(bool)
