@@ -191,24 +191,26 @@ def household_state(members: pd.DataFrame, residents: pd.DataFrame, links: pd.Da
     """Per pair: 'same' when the resident lives in the registry household that the member's
     *other* insurer-household members are linked to; 'different' when there are such members
     and none is in that household; 'unknown' otherwise (single-member household, no ids)."""
-    hh_m = members["household_id"].to_numpy(dtype=object)
-    hh_r = residents["household_id"].to_numpy(dtype=object)
+    # Integer codes for both id spaces, so every lookup below is an int64 join, not a MultiIndex.
+    hh_m, _ = pd.factorize(members["household_id"].to_numpy(dtype=object), use_na_sentinel=True)
+    hh_r, rh_uniques = pd.factorize(residents["household_id"].to_numpy(dtype=object), use_na_sentinel=True)
+    width = np.int64(len(rh_uniques) + 1)
     hashed = links[links["linked_by"] == "number_hash"]
-    table = pd.DataFrame({"H": hh_m[hashed["li"].to_numpy()], "RH": hh_r[hashed["ri"].to_numpy()],
-                          "li": hashed["li"].to_numpy()}).dropna()
-    support = table.groupby(["H", "RH"]).size()
-    per_h = table.groupby("H").size()
-    own_rh = np.full(len(members), None, dtype=object)
-    own_rh[table["li"].to_numpy()] = table["RH"].to_numpy()
-    has_own = pd.notna(own_rh)
+    t_li = hashed["li"].to_numpy(np.int64)
+    t_h, t_rh = hh_m[t_li], hh_r[hashed["ri"].to_numpy(np.int64)]
+    ok = (t_h >= 0) & (t_rh >= 0)
+    t_li, t_h, t_rh = t_li[ok], t_h[ok], t_rh[ok]
+    support = pd.Series(t_h.astype(np.int64) * width + t_rh).value_counts()
+    per_h = pd.Series(t_h).value_counts()
+    own_rh = np.full(len(members), -1, dtype=np.int64)
+    own_rh[t_li] = t_rh
+    has_own = own_rh >= 0
 
-    pair_h = hh_m[li]
-    pair_rh = hh_r[ri]
-    key = pd.MultiIndex.from_arrays([pair_h, pair_rh])
-    sup = support.reindex(key).fillna(0).to_numpy()
+    pair_h, pair_rh = hh_m[li], hh_r[ri]
+    sup = support.reindex(pair_h.astype(np.int64) * width + pair_rh).fillna(0).to_numpy()
     sup = sup - (has_own[li] & (own_rh[li] == pair_rh)).astype(float)
-    others = pd.Series(pair_h).map(per_h).fillna(0).to_numpy() - has_own[li].astype(float)
-    known = pd.notna(pair_h) & pd.notna(pair_rh) & (others > 0)
+    others = per_h.reindex(pair_h).fillna(0).to_numpy() - has_own[li].astype(float)
+    known = (pair_h >= 0) & (pair_rh >= 0) & (others > 0)
     return np.where(~known, "unknown", np.where(sup > 0, "same", "different")).astype(object)
 
 

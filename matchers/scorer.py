@@ -78,10 +78,15 @@ def contributions(pairs: pd.DataFrame, model: Mapping[str, Any]) -> dict[str, np
     coef = model["pair"]["coef"]
     out = {}
     for comparison in MODEL_COMPARISONS:
-        codes = pairs[f"level_{comparison.field}"].to_numpy(dtype=object)
+        column = pairs[f"level_{comparison.field}"]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            # Level columns are categoricals: one weight per category, taken by code.
+            weights = np.array([coef.get(f"{comparison.field}={c}", 0.0) for c in column.cat.categories] + [0.0])
+            out[comparison.field] = weights[column.cat.codes.to_numpy()]
+            continue
+        codes = column.to_numpy(dtype=object)
         lookup = {level.code: coef.get(f"{comparison.field}={level.code}", 0.0) for level in comparison.levels}
-        out[comparison.field] = np.array([lookup.get(c, 0.0) for c in codes], dtype=np.float64) \
-            if len(codes) < 64 else pd.Series(codes).map(lookup).fillna(0.0).to_numpy(dtype=np.float64)
+        out[comparison.field] = np.array([lookup.get(c, 0.0) for c in codes], dtype=np.float64)
     return out
 
 
