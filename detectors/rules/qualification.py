@@ -63,9 +63,19 @@ def linked_position(members: pd.DataFrame, residents: pd.DataFrame) -> np.ndarra
 
 def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
                       columns: list[str], rows: np.ndarray | None = None) -> pd.DataFrame:
-    """Members (``rows``, default all) that have a linked resident, with ``resident_id`` and ``resident_*`` columns."""
+    """Members (``rows``, default all) whose linked resident is plausibly the same person, with
+    ``resident_id`` and ``resident_*`` columns.
+
+    A resident with another birth date or sex is not the member: the number is on the wrong
+    person, which MISLINK_SUSPECTED / NUMBER_SHARED report; the resident's move-in, death or
+    move-out then says nothing about the member's qualification.
+    """
     rows = np.arange(len(members)) if rows is None else rows
     rows = rows[linked_position[rows] >= 0]
+    same_birth = (members["birth_date"].to_numpy()[rows] == residents["birth_date"].to_numpy()[linked_position[rows]])
+    same_sex = (members["sex"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+                == residents["sex"].to_numpy(dtype="float64", na_value=np.nan)[linked_position[rows]])
+    rows = rows[same_birth & same_sex]
     out = members.iloc[rows].reset_index(drop=True)
     res = residents[["resident_id", *columns]].iloc[linked_position[rows]].reset_index(drop=True)
     out["resident_id"] = res["resident_id"].to_numpy()
@@ -88,7 +98,7 @@ def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, link
     rows = np.flatnonzero(same.fillna(False).to_numpy(bool))
     if len(rows) == 0:
         return members.iloc[0:0]
-    candidates = members[[*KEY, "acquisition_date", "card_issue_date", "birth_date", "_line"]]
+    candidates = members[[*KEY, "acquisition_date", "card_issue_date", "birth_date", "sex", "_line"]]
     pairs = _linked_residents(candidates, residents, linked_position, ["moved_in_date", "birth_date"], rows)
     moved_in, born = pairs["resident_moved_in_date"], pairs["resident_birth_date"]
     newborn = moved_in.isna() | (moved_in == born)
@@ -211,7 +221,8 @@ def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linke
     # Only residents who died or moved out matter: find them first, then their members.
     exited = residents["status"].isin(["deceased", "moved_out"]).fillna(False).to_numpy(bool)
     linked_exited = (linked_position >= 0) & exited[np.maximum(linked_position, 0)]
-    pairs = _linked_residents(members[[*KEY, "insurer_type", "acquisition_date", "loss_date", "loss_reason", "_line"]],
+    pairs = _linked_residents(members[[*KEY, "insurer_type", "birth_date", "sex", "acquisition_date", "loss_date",
+                                       "loss_reason", "_line"]],
                               residents, linked_position, ["status", "status_date"], np.flatnonzero(linked_exited))
     kind = pairs["insurer_type"].fillna("kokuho")
     status = pairs["resident_status"]

@@ -185,3 +185,13 @@ def test_overlap_of_the_same_person():
     assert evidence(out, "M1")["overlap_to"] is None
     assert out.loc["M5", "severity"] == "medium"
     assert evidence(out, "M5")["overlap_to"] == "2024-04-01"
+
+
+def test_an_exit_of_another_person_on_the_number_is_left_to_the_mislink_rules():
+    # A household swap: the member carries the number of a relative who died (other birth date).
+    members, residents = frames_of(person("M1", "000000000001", {"birth_date": "1985-02-01"},
+                                          {"birth_date": "1950-07-07", "status": "deceased", "status_date": "2025-02-12"}))
+    assert findings("QUAL_ACTIVE_AFTER_EXIT", members, residents).empty
+    same_person = residents_frame([{"resident_id": "RM1", "number": "000000000001", "birth_date": "1985-02-01",
+                                    "status": "deceased", "status_date": "2025-02-12"}])
+    assert findings("QUAL_ACTIVE_AFTER_EXIT", members, same_person).index.tolist() == ["M1"]
