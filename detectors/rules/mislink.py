@@ -52,16 +52,19 @@ def resolution(members: pd.DataFrame, residents: pd.DataFrame, settings: dict) -
 
 
 def _pair_rows(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> pd.DataFrame:
+    """The scored pairs (member pos, resident pos), looked up on one int64 key."""
     pairs = res.pairs
-    key = pd.MultiIndex.from_arrays([pairs["li"].to_numpy(), pairs["ri"].to_numpy()])
-    where = pd.Series(np.arange(len(pairs)), index=key)
-    rows = where.reindex(pd.MultiIndex.from_arrays([member_pos, resident_pos])).to_numpy()
-    return pairs.iloc[rows.astype(np.int64)].reset_index(drop=True)
+    width = np.int64(len(res.residents) + 1)
+    index = pd.Index(pairs["li"].to_numpy(np.int64) * width + pairs["ri"].to_numpy(np.int64))
+    rows = index.get_indexer(np.asarray(member_pos, dtype=np.int64) * width + np.asarray(resident_pos, dtype=np.int64))
+    return pairs.iloc[rows].reset_index(drop=True)
 
 
 def _top_candidates(res: Resolution, member_pos: np.ndarray, k: int) -> dict[int, list[dict[str, Any]]]:
     pairs = res.pairs
-    chosen = pairs[pairs["li"].isin(member_pos)][["li", "ri", "p_same", "is_linked"]]
+    wanted = np.zeros(len(res.members), dtype=bool)
+    wanted[np.asarray(member_pos, dtype=np.int64)] = True
+    chosen = pairs.loc[wanted[pairs["li"].to_numpy(np.int64)], ["li", "ri", "p_same", "is_linked"]]
     chosen = chosen.sort_values(["li", "p_same"], ascending=[True, False], kind="stable")
     chosen = chosen[chosen.groupby("li").cumcount() < k]
     rid = res.residents["resident_id"].to_numpy(dtype=object)
