@@ -34,16 +34,23 @@ def _differing_pairs(history: pd.DataFrame) -> np.ndarray:
     combined = parts[0]
     for part in parts[1:]:
         combined = combined * (int(part.max(initial=0)) + 1) + part
-    _, pair = np.unique(np.where(valid, combined, -1), return_inverse=True)
+    pair = pd.factorize(np.where(valid, combined, -1))[0].astype(np.int64)
     n_pairs = int(pair.max(initial=-1)) + 1
     value = _codes(history["value"])
     start = history["valid_from"].to_numpy(dtype="datetime64[ns]").view("int64")
     end = history["valid_to"].to_numpy(dtype="datetime64[ns]").view("int64")
-    source = history["source"].to_numpy(dtype=object)
+    source = _codes(history["source"])
+    source_names = pd.factorize(history["source"])[1]
+    # Sort by (pair, start day) on one int64: equal period sets then line up row by row (ties in
+    # start only ever send a pair to the detailed comparison, never hide a difference).
+    start_day = (start // 86_400_000_000_000).astype(np.int64)
+    day_span = int(start_day.max(initial=0) - start_day.min(initial=0)) + 1
+    order_key = pair * day_span + (start_day - start_day.min(initial=0))
     sides = []
     for name in ("insurer", "oqs"):
-        rows = np.flatnonzero((source == name) & valid)
-        rows = rows[np.lexsort((end[rows], value[rows], start[rows], pair[rows]))]
+        code = int(np.flatnonzero(np.asarray(source_names) == name)[0]) if name in list(source_names) else -2
+        rows = np.flatnonzero((source == code) & valid)
+        rows = rows[np.argsort(order_key[rows], kind="stable")]
         count = np.bincount(pair[rows], minlength=n_pairs)
         sides.append((rows, count, np.cumsum(count) - count))
     (ins_rows, ins_count, ins_start), (oqs_rows, oqs_count, oqs_start) = sides
