@@ -1,12 +1,18 @@
 """走査 / scan: canonical frames in, findings out. No HTTP, no printing, no database."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from detectors import RuleRun, run_rules
+from detectors import RULES, run_rules
+from detectors.stats import feed_stats
+
+# Feed drift compares this feed's statistics with earlier feeds; two of them (the share of
+# notation findings) only exist once the other rules have run, so drift runs last.
+DRIFT_RULE = "FEED_DRIFT"
+STAT_COLUMNS = ["insurer_number", "statistic", "value"]
 
 
 @dataclass
@@ -15,31 +21,27 @@ class Evaluation:
     skipped: list[tuple[str, str]]
     seconds: dict[str, float]
     stats: pd.DataFrame                       # insurer_number, statistic, value (kept for drift)
-    notes: list[str] = field(default_factory=list)
 
 
-def feed_statistics(frames: Mapping[str, pd.DataFrame | None], findings: pd.DataFrame,
-                    quarantine: pd.DataFrame, row_counts: Mapping[str, int],
-                    as_of: pd.Timestamp) -> pd.DataFrame:
-    """Per-insurer statistics of this feed that later scans compare against (FEED_DRIFT)."""
-    from detectors.stats import feed_stats
+def pipeline_statistics(members: pd.DataFrame, findings: pd.DataFrame, quarantine: pd.DataFrame,
+                        row_counts: Mapping[str, int]) -> pd.DataFrame:
+    """Statistics only the pipeline knows: members.csv quarantine rate, share of notation findings.
 
-    stats = feed_stats(frames, as_of)
-    members = frames["members"]
+    A jump in either usually means the extract itself changed, not the members.
+    """
     per_insurer = members.groupby("insurer_number", observed=True).size()
-    extra = []
-    # Quarantine rate of members.csv and the share of notation findings feed the drift rule too:
-    # a jump in either usually means the extract itself changed, not the members.
-    bad_members = quarantine.loc[quarantine["file"].astype(str).str.startswith("members")] if len(quarantine) else quarantine
-    read = max(int(row_counts.get("members", 0)), 1)
-    total_quarantine_rate = (bad_members["line"].nunique() / read) if len(bad_members) else 0.0
-    notation = findings.loc[findings["rule_id"] == "NOTATION_DIFFERENCE"] if len(findings) else findings
-    notation_by_insurer = notation.groupby("insurer_number").size() if len(notation) else pd.Series(dtype=float)
+    if per_insurer.empty:
+        return pd.DataFrame(columns=STAT_COLUMNS)
+    members_file = quarantine["file"].astype(str).str.startswith("members") if len(quarantine) else []
+    bad_lines = quarantine.loc[members_file, "line"].nunique() if len(quarantine) else 0
+    quarantine_rate = bad_lines / max(int(row_counts.get("members", 0)), 1)
+    notation = findings.loc[findings["rule_id"] == "NOTATION_DIFFERENCE", "insurer_number"]
+    notation_counts = notation.value_counts()
+    rows = []
     for insurer, count in per_insurer.items():
-        extra.append({"insurer_number": insurer, "statistic": "quarantine_rate_members", "value": total_quarantine_rate})
-        extra.append({"insurer_number": insurer, "statistic": "share_notation_findings",
-                      "value": float(notation_by_insurer.get(insurer, 0)) / max(int(count), 1)})
-    return pd.concat([stats, pd.DataFrame(extra)], ignore_index=True)
+        rows.append((insurer, "quarantine_rate_members", float(quarantine_rate)))
+        rows.append((insurer, "share_notation_findings", float(notation_counts.get(insurer, 0)) / max(int(count), 1)))
+    return pd.DataFrame(rows, columns=STAT_COLUMNS)
 
 
 def evaluate(frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
@@ -48,7 +50,14 @@ def evaluate(frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
              feed_history: pd.DataFrame | None = None,
              on_rule: Callable[[str], None] | None = None) -> Evaluation:
     """Run every registered rule over the feed's frames and compute the feed's statistics."""
-    run: RuleRun = run_rules(frames, as_of=as_of, settings=detector_settings,
-                             feed_history=feed_history, on_rule=on_rule)
-    stats = feed_statistics(frames, run.findings, quarantine, row_counts, as_of)
-    return Evaluation(findings=run.findings, skipped=run.skipped, seconds=run.seconds, stats=stats)
+    settings = dict(detector_settings or {})
+    first = run_rules(frames, as_of=as_of, settings=settings, feed_history=feed_history,
+                      rule_ids=[r for r in sorted(RULES) if r != DRIFT_RULE], on_rule=on_rule)
+    extra = pipeline_statistics(frames["members"], first.findings, quarantine, row_counts)
+    drift = run_rules(frames, as_of=as_of, settings={**settings, "feed_stats_extra": extra},
+                      feed_history=feed_history, rule_ids=[DRIFT_RULE], on_rule=on_rule)
+    parts = [f for f in (first.findings, drift.findings) if len(f)]
+    findings = pd.concat(parts, ignore_index=True) if parts else first.findings
+    stats = pd.concat([feed_stats(frames, as_of), extra], ignore_index=True)
+    return Evaluation(findings=findings, skipped=first.skipped + drift.skipped,
+                      seconds={**first.seconds, **drift.seconds}, stats=stats)
