@@ -34,6 +34,20 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return seconds, peak_kb / 1024 / 1024, proc.stdout
 
 
+def stage_seconds(database_url: str) -> list[tuple[str, float]]:
+    """The latest scan's own stage timings (ingest, rules, persist, slowest rules), from the store."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        summary = conn.execute(sa.text("SELECT summary FROM scans ORDER BY id DESC LIMIT 1")).scalar_one()
+    engine.dispose()
+    seconds = (json.loads(summary) if isinstance(summary, str) else summary)["seconds"]
+    main_stages = [(k, seconds[k]) for k in ("ingest_and_validation", "rules", "persist", "total") if k in seconds]
+    slowest = sorted(((k, v) for k, v in seconds.items() if k.startswith("rule:")), key=lambda kv: -kv[1])[:6]
+    return main_stages + slowest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -55,6 +69,8 @@ def main() -> None:
                      "scan_s": round(scan_s, 1), "members_per_s": round(members / scan_s),
                      "peak_gb": round(peak_gb, 2)})
         print(out)
+        stages = stage_seconds(env["RECONCILE_DATABASE_URL"])
+        print("stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages))
     print(f"{'members':>10} {'residents':>10} {'generate s':>11} {'scan s':>8} {'members/s':>10} {'peak GB':>8}")
     for r in rows:
         print(f"{r['members']:>10,} {r['residents']:>10,} {r['generate_s']:>11} {r['scan_s']:>8} "
