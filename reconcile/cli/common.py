@@ -44,3 +44,6 @@ def guarded(func: Callable) -> Callable:
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Great Expectations announces its temporary docs folder at INFO on every run; stewards
+    # and cron mails need only its warnings.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)

@@ -169,6 +169,10 @@ class Validator:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        # GX sets levels on its own child loggers (it announces its temporary docs folder at
+        # INFO on every run); stewards and cron mails need only its warnings.
+        for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+            logging.getLogger(name).setLevel(logging.WARNING)
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
         self.gx_version = gx.__version__
         self.context = gx.get_context(mode="ephemeral")
