@@ -171,3 +171,37 @@ def test_a_feed_without_members_csv_is_rejected(tmp_path):
     result = reconcile(tmp_path, "scan", "empty")
     assert result.returncode == 2
     assert "members.csv" in result.stderr
+
+
+def test_doctor_and_the_national_and_kakuninsho_exports(scanned):
+    workdir, _ = scanned
+    doctor = reconcile(workdir, "doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert doctor.stdout.count("OK  ") == 4
+    national = reconcile(workdir, "export", "national", "--period", "2026-11", "--out", "national.csv")
+    assert national.returncode == 0, national.stderr
+    rows = list(csv.DictReader(open(workdir / "national.csv", encoding="utf-8-sig")))
+    assert rows and rows[0]["報告対象月"] == "2026-11"
+    kakuninsho = reconcile(workdir, "export", "kakuninsho", "--out", "kakuninsho.csv")
+    assert kakuninsho.returncode == 0, kakuninsho.stderr
+    listed = list(csv.DictReader(open(workdir / "kakuninsho.csv", encoding="utf-8")))
+    truth = [r for r in csv.DictReader(open(workdir / "feed" / "truth.csv", encoding="utf-8"))
+             if r["rule_id"] == "KAKUNINSHO_NOT_ISSUED"]
+    assert {r["member_id"] for r in truth} <= {r["member_id"] for r in listed}
+    assert all(len(r["number_last4"]) in (0, 4) for r in listed)
+    bad_period = reconcile(workdir, "export", "national", "--period", "2026-13")
+    assert bad_period.returncode == 2 and "YYYY-MM" in bad_period.stderr
+
+
+def test_train_writes_a_model_the_scan_can_use(scanned, tmp_path):
+    workdir, _ = scanned
+    labels = tmp_path / "labels.csv"
+    header = "label,name_kanji_l,name_kana_l,birth_date_l,sex_l,name_kanji_r,name_kana_r,birth_date_r,sex_r\n"
+    same = "1,山田 太郎,ヤマダ タロウ,1980-05-10,1,山田 太郎,ヤマダ タロウ,1980-05-10,1\n"
+    different = "0,山田 太郎,ヤマダ タロウ,1980-05-10,1,佐藤 花子,サトウ ハナコ,1975-01-02,2\n"
+    labels.write_text(header + (same + different) * 20, encoding="utf-8")
+    trained = reconcile(workdir, "train", str(labels), "--out", str(tmp_path / "model.json"))
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "model.json").exists()
+    rescan = reconcile(workdir, "scan", "feed", env_extra={"RECONCILE_MODEL_PATH": str(tmp_path / "model.json")})
+    assert rescan.returncode == 0, rescan.stderr
