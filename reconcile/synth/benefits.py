@@ -126,15 +126,40 @@ class _Injector:
         return cached[1]
 
     # --- selection -------------------------------------------------------------------------
+    def _cached(self, name: str, build):
+        """Per-member array cached while ``world.members`` is the same frame of the same length."""
+        M = self.world.members
+        cache = self.__dict__.setdefault("_member_cache", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] is not M or len(hit[1]) != len(M):
+            hit = (M, build())
+            cache[name] = hit
+        return hit[1]
+
+    def _touched_mask(self) -> np.ndarray:
+        """Members in ``world.touched``, updated incrementally (only keys added since last call)."""
+        M = self.world.members
+        state = self.__dict__.get("_touched_state")
+        if state is None or state[0] is not M or len(state[2]) != len(M) or not state[1] <= self.world.touched:
+            state = (M, set(), np.zeros(len(M), dtype=bool), pd.Index(self.member_keys()))
+        seen, mask, index = state[1], state[2], state[3]
+        new = self.world.touched - seen
+        if new:
+            keys = [f"{i}\x1f{m}" for i, m in new]
+            if index.is_unique:
+                pos = index.get_indexer(keys)
+                mask[pos[pos >= 0]] = True
+            else:
+                mask |= index.isin(keys)
+            seen |= new
+        self._touched_state = state
+        return mask
     def free(self, *, active: bool | None = True, with_number: bool = False) -> np.ndarray:
         """Boolean mask of members free for injection (untouched, one membership per person)."""
         M = self.world.members
-        ok = np.ones(len(M), dtype=bool)
-        if self.world.touched:
-            touched = {f"{i}\x1f{m}" for i, m in self.world.touched}
-            ok &= ~pd.Index(self.member_keys()).isin(touched)
+        ok = ~self._touched_mask()
         if "_resident_id" in M:
-            ok &= ~M["_resident_id"].duplicated(keep=False).to_numpy()
+            ok &= ~self._cached("multi_row", lambda: M["_resident_id"].duplicated(keep=False).to_numpy())
         if active is True:
             ok &= M["loss_date"].isna().to_numpy()
         elif active is False:
@@ -151,8 +176,9 @@ class _Injector:
             return rows
         rows = self.rng.permutation(rows)
         if one_per_household and "household_id" in M:
-            households = M["household_id"].to_numpy(dtype=object)[rows]
-            _, first = np.unique(households.astype(str), return_index=True)
+            codes = self._cached("household_codes", lambda: pd.factorize(
+                M["household_id"].to_numpy(dtype=object).astype(str))[0])
+            _, first = np.unique(codes[rows], return_index=True)
             rows = rows[np.sort(first)]
         return np.sort(rows[: injection_count(pattern, len(M))])
 

@@ -381,6 +381,28 @@ def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: in
         leftover = q - done
 
 
+class _Groups:
+    """Row positions per key, like ``DataFrame.groupby(col).indices`` (missing keys dropped,
+    positions ascending) but built with one factorize + stable argsort instead of a dict of
+    1M-row-scale arrays."""
+
+    def __init__(self, values):
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+        self._code = dict(zip(uniques.tolist(), range(len(uniques))))
+        valid = codes >= 0
+        order = np.flatnonzero(valid)
+        self._order = order[np.argsort(codes[valid], kind="stable")]
+        counts = np.bincount(codes[valid], minlength=len(uniques))
+        self._ends = np.cumsum(counts)
+        self._starts = self._ends - counts
+
+    def get(self, key, default=()):
+        code = self._code.get(key)
+        if code is None:
+            return default
+        return self._order[self._starts[code]:self._ends[code]]
+
+
 def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_number: np.ndarray, target: int,
                      used: set[int], mislinked: list[int]) -> None:
     members = world.members
@@ -388,12 +410,15 @@ def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_numbe
                    for i, p in enumerate(MISLINK_PATTERNS)}
     residents = world.residents
     res_pos = pd.Series(np.arange(len(residents)), index=residents["resident_id"].to_numpy())
-    hh_of_res = residents.groupby("household_id").indices
-    rows_of_resident = members.groupby("_resident_id").indices
-    member_hh = members.groupby("household_id").indices
+    hh_of_res = _Groups(residents["household_id"].to_numpy(dtype=object))
+    rows_of_resident = _Groups(members["_resident_id"].to_numpy(dtype=object))
+    member_hh = _Groups(members["household_id"].to_numpy(dtype=object))
     taken_numbers = set(residents["individual_number"].dropna()) | set(members["individual_number"].dropna())
     candidates = [i for i in order if full_number[i]]
     rid_of = members["_resident_id"].to_numpy(dtype=object)
+    rpos_of = res_pos.reindex(rid_of).to_numpy()
+    r_hh = residents["household_id"].to_numpy(dtype=object)
+    m_hh = members["household_id"].to_numpy(dtype=object)
     r_birth = residents["birth_date"].to_numpy()
     r_number = residents["individual_number"].to_numpy(dtype=object)
     r_rid = residents["resident_id"].to_numpy(dtype=object)
@@ -429,7 +454,7 @@ def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_numbe
                 break
             if idx in used:
                 continue
-            rpos = int(res_pos[rid_of[idx]])
+            rpos = int(rpos_of[idx])
             if pattern == "same_name_birth_date":
                 if nationality is not None and nationality[rpos] not in ("", None):
                     continue
@@ -443,7 +468,7 @@ def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_numbe
                 take(idx, number, pattern)
                 need -= 1
             elif pattern in ("twin", "family_member"):
-                mates = [p for p in hh_of_res.get(residents.at[rpos, "household_id"], []) if p != rpos]
+                mates = [p for p in hh_of_res.get(r_hh[rpos], []) if p != rpos]
                 if pattern == "twin":
                     mates = [p for p in mates if r_birth[p] == r_birth[rpos]]
                 else:
@@ -465,7 +490,7 @@ def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_numbe
                 take(idx, number, pattern)
                 need -= 1
             elif pattern == "household_swap":
-                mates = [j for j in member_hh.get(members.at[idx, "household_id"], [])
+                mates = [j for j in member_hh.get(m_hh[idx], [])
                          if j != idx and j not in used and full_number[j]
                          and (members.at[j, "insurer_number"], members.at[j, "member_id"]) not in world.touched
                          and len(rows_of_resident.get(rid_of[j], [])) == 1]
