@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import string
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -55,8 +56,16 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+_PLAIN = frozenset({str, int, bool})
+
+
 def _clean(value: Any) -> Any:
     """Nested NaN/NA/NaT to None so evidence JSON is valid and stable."""
+    kind = type(value)
+    if kind in _PLAIN:      # fast path for the common leaves
+        return value
+    if kind is float:
+        return None if value != value else value
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -105,16 +114,61 @@ class _Inputs:
         raise KeyError(f"no input named {name!r} (feed frame, scan input or provider)")
 
 
+class _Row(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _shown(v: Any) -> Any:
+    return "" if v is None else json_default(v) if not isinstance(v, (str, int, float)) else v
+
+
 def _format(template: str, values: Mapping[str, Any]) -> str:
-    class _Row(dict):
-        def __missing__(self, key: str) -> str:
-            return "?"
-    shown = {k: ("" if v is None else json_default(v) if not isinstance(v, (str, int, float)) else v)
-             for k, v in values.items()}
+    shown = {k: _shown(v) for k, v in values.items()}
     try:
         return template.format_map(_Row(shown))
     except (ValueError, IndexError):
         return template
+
+
+_FORMATTER = string.Formatter()
+
+
+def _template_keys(template: str) -> list[str] | None:
+    """The plain keys a template reads (``{name}``), or None when it needs the general path."""
+    keys: list[str] = []
+    try:
+        for _, name, spec, _ in _FORMATTER.parse(template):
+            if name is None:
+                continue
+            if not name.isidentifier() or (spec and "{" in spec):
+                return None
+            keys.append(name)
+    except ValueError:
+        return None
+    return keys
+
+
+def _format_all(template: str, rows: list[dict], evidence: list[dict]) -> list[str]:
+    """``_format(template, {**ev, **row})`` for every row, reading only the keys the template uses."""
+    keys = _template_keys(template)
+    if keys is None:
+        return [_format(template, {**ev, **row}) for row, ev in zip(rows, evidence)]
+    if not keys:
+        return [_format(template, {}) for _ in rows]
+    out = []
+    for row, ev in zip(rows, evidence):
+        shown = _Row()
+        for k in keys:
+            if k in row:
+                shown[k] = _shown(row[k])
+            elif k in ev:
+                shown[k] = _shown(ev[k])
+        try:
+            out.append(template.format_map(shown))
+        except (ValueError, IndexError):
+            out.append(template)
+    return out
 
 
 def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
@@ -129,7 +183,9 @@ def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
         evidence_cols = [c for c in frame.columns if c not in _RESERVED]
         evidence = frame[evidence_cols].to_dict("records") if evidence_cols else [{} for _ in range(n)]
     evidence = [_clean(e) for e in evidence]
-    evidence_json = [to_json(e) for e in evidence]
+    # Already clean: dump once (to_json would clean a second time).
+    dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=json_default).encode
+    evidence_json = [dumps(e) for e in evidence]
 
     def column(name: str, default: Any) -> list:
         if name in frame.columns:
@@ -141,11 +197,8 @@ def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
     member = column("member_id", None)
     facts = [str(f) if f is not None else ej for f, ej in zip(column("facts", None), evidence_json)]
     rows = frame.drop(columns=["evidence"], errors="ignore").to_dict("records")
-    summaries_ja, summaries_en = [], []
-    for row, ev in zip(rows, evidence):
-        values = {**ev, **row}
-        summaries_ja.append(_format(rule.summary_ja, values))
-        summaries_en.append(_format(rule.summary_en, values))
+    summaries_ja = _format_all(rule.summary_ja, rows, evidence)
+    summaries_en = _format_all(rule.summary_en, rows, evidence)
     out = pd.DataFrame({
         "finding_id": [fingerprint(rule.rule_id, i, m, f) for i, m, f in zip(insurer, member, facts)],
         "rule_id": rule.rule_id,

@@ -342,11 +342,11 @@ def field_evidence(resolution: Resolution, pair_rows: pd.DataFrame) -> list[dict
         right = _column(residents, right_col, ri)
         levels = rows[f"level_{f}"].to_numpy(dtype=object)
         labels = rows[f"label_{f}"].to_numpy(dtype=object)
-        gammas = rows[f"gamma_{f}"].to_numpy()
-        weights = np.round(contrib[f], 3) if f in contrib else None
-        for i in range(n):
-            out[i][f] = {"member": left[i], "resident": right[i], "level": levels[i], "label": labels[i],
-                         "gamma": int(gammas[i]), "contribution": None if weights is None else float(weights[i])}
+        gammas = [int(g) for g in rows[f"gamma_{f}"].to_numpy()]
+        weights = ([float(w) for w in np.round(contrib[f], 3)] if f in contrib else [None] * n)
+        for d, lv, rv, level, label, gamma, weight in zip(out, left, right, levels, labels, gammas, weights):
+            d[f] = {"member": lv, "resident": rv, "level": level, "label": label,
+                    "gamma": gamma, "contribution": weight}
     for extra, label in (("alias_name", "resident_alias"), ("former_surname", "resident_former_surname")):
         values = _column(residents, extra, ri)
         for i, value in enumerate(values):

@@ -92,7 +92,7 @@ def _household_swaps(res: Resolution, flagged: pd.DataFrame) -> dict[int, int]:
     return dict(zip(both["m"].astype(int), both["m2"].astype(int)))
 
 
-def _pattern(linked_pair: pd.Series, other_pair: pd.Series | None, swapped: bool) -> str:
+def _pattern(linked_pair: Any, other_pair: Any | None, swapped: bool) -> str:
     if swapped:
         return "household_swap"
     name_same = linked_pair["level_name_kanji"] in ("exact", "notation", "gaiji", "alias") \
@@ -134,12 +134,18 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
     rid = resolution.residents["resident_id"].to_numpy(dtype=object)
     last4 = resolution.residents["number_last4"].to_numpy(dtype=object)
     high = float(conf["mislink_high_threshold"])
+    # Plain records once (row access on frames per finding was most of this rule's time).
+    linked_recs = linked_pairs.to_dict("records")
+    other_recs = other_pairs.to_dict("records")
+    lines = _lines(members)
+    member_ids = members["member_id"].to_numpy(dtype=object)
     records = []
-    for i, row in flagged.iterrows():
+    for i, row in enumerate(flagged.to_dict("records")):
         pos = int(row["member_pos"])
-        other = other_pairs.iloc[other_index[i]] if has_other[i] else None
+        other = other_recs[other_index[i]] if has_other[i] else None
         partner = swaps.get(pos)
-        pattern = _pattern(linked_pairs.iloc[i], other, partner is not None)
+        linked_pair = linked_recs[i]
+        pattern = _pattern(linked_pair, other, partner is not None)
         suggest = has_other[i] and float(row["p_same_other"]) >= 0.5
         suggested_id = rid[int(row["other_pos"])] if suggest else None
         suggested_last4 = last4[int(row["other_pos"])] if suggest else None
@@ -157,11 +163,11 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
             "suggested_label_ja": f"{suggested_id}（下4桁 {suggested_last4}）" if suggest else "不明",
             "suggested_label_en": f"{suggested_id} (last four {suggested_last4})" if suggest else "unknown",
             "candidates": tops.get(pos, []),
-            "reasons": _mislink_reasons(linked_pairs.iloc[i], other),
-            "line": int(members.at[pos, "_line"]) if "_line" in members and not pd.isna(members.at[pos, "_line"]) else None,
+            "reasons": _mislink_reasons(linked_pair, other),
+            "line": lines[pos],
         }
         if partner is not None:
-            evidence["partner_member_id"] = members.at[partner, "member_id"]
+            evidence["partner_member_id"] = member_ids[partner]
         records.append({
             "insurer_number": row["insurer_number"], "member_id": row["member_id"],
             "score": float(row["p_wrong"]), "severity": "high" if float(row["p_wrong"]) >= high else "medium",
@@ -172,7 +178,14 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _mislink_reasons(linked: pd.Series, other: pd.Series | None) -> list[str]:
+def _lines(members: pd.DataFrame) -> list[int | None]:
+    """Each member's source line as int, or None (no ``_line`` column or a missing value)."""
+    if "_line" not in members:
+        return [None] * len(members)
+    return [None if pd.isna(v) else int(v) for v in members["_line"].tolist()]
+
+
+def _mislink_reasons(linked: Any, other: Any | None) -> list[str]:
     """Short reason codes: which fields speak against the linked resident / for the suggestion."""
     reasons = []
     for field in ("name_kanji", "name_kana", "name_alpha", "birth_date", "sex", "household", "address", "municipality"):
@@ -293,6 +306,8 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     p_cols = {c: pairs[c].to_numpy(dtype=object) for c in ("level_name_kanji", "level_name_kana", "level_name_alpha",
                                                             "kanji_key_l", "kanji_key_r", "latin_l", "latin_r")}
     linked_ids = same["linked_resident_id"].to_numpy(dtype=object)
+    insurers = same["insurer_number"].tolist()
+    member_ids = same["member_id"].tolist()
     p_same = same["p_same_linked"].to_numpy(dtype=float)
     cache: dict[tuple, list[str]] = {}
     records = []
@@ -311,7 +326,7 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
         # Width or spacing alone changes nothing a person reads: info; anything else low.
         cosmetic = set(reasons) <= {"WIDTH", "SPACING", "KANA_HALFWIDTH", "ALPHA_CASE", "VARIATION_SELECTOR"}
         records.append({
-            "insurer_number": same.at[i, "insurer_number"], "member_id": same.at[i, "member_id"],
+            "insurer_number": insurers[i], "member_id": member_ids[i],
             "score": round(float(p_same[i]), 4),
             "severity": "info" if cosmetic else "low",
             "facts": f"{linked_ids[i]}|{'+'.join(reasons)}|{member_name}|{resident_name}",
