@@ -598,7 +598,12 @@ def build_world(members: int, *, seed: int = 0, as_of: pd.Timestamp | str, profi
 
     # --- incomes (active members; lost members carry neutral figures) ---
     band_now = rt.age_band(birth, today)
-    hh_size = pd.Series(member).groupby(P["_member_household_id"].to_numpy()).transform("sum").to_numpy()
+    hh_codes = pd.factorize(P["_member_household_id"].to_numpy(dtype=object))[0]
+    if (hh_codes >= 0).all():
+        # Members per household: one bincount instead of a groupby over 1M string keys.
+        hh_size = np.bincount(hh_codes, weights=np.asarray(member, dtype=np.int64)).astype(np.int64)[hh_codes]
+    else:
+        hh_size = pd.Series(member).groupby(P["_member_household_id"].to_numpy()).transform("sum").to_numpy()
     _incomes(rng, P, band_now, hh_size)
     # Undeclared income (未申告): a few working-age single households → ア.
     undeclared = active_member & (P["kind"].to_numpy() == T_SINGLE) & (age_now < 60) & (rng.random(n) < 0.01)

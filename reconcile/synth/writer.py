@@ -54,7 +54,20 @@ def _s(values: np.ndarray, width: int = 0) -> pd.Series:
 
 
 def format_dates(values: pd.Series, style: str) -> pd.Series:
-    """Dates as strings in ``style`` (one of :data:`DATE_STYLES`); missing → empty string."""
+    """Dates as strings in ``style`` (one of :data:`DATE_STYLES`); missing → empty string.
+
+    Each distinct day is formatted once and spread back (1M rows hold a few 10k days).
+    """
+    days = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    if len(days) < 1024:
+        return _format_dates_each(values, style)
+    uniq, inverse = np.unique(days, return_inverse=True)
+    out = _format_dates_each(pd.Series(uniq), style).take(inverse.ravel())
+    out.index = values.index
+    return out
+
+
+def _format_dates_each(values: pd.Series, style: str) -> pd.Series:
     y, m, d, missing = _ymd(values)
     if style == "iso":
         out = _s(y) + "-" + _s(m, 2) + "-" + _s(d, 2)
