@@ -321,7 +321,8 @@ def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list:
     if pd.api.types.is_datetime64_any_dtype(values):
         taken = values.to_numpy()[rows]
         return [None if pd.isna(v) else str(v)[:10] for v in taken]
-    return [_plain(v) for v in values.to_numpy(dtype=object, na_value=None)[rows]]
+    # Take the rows first: converting the whole (1M-row) column to objects dominated evidence time.
+    return [_plain(v) for v in values.take(np.asarray(rows, dtype=np.int64)).to_numpy(dtype=object, na_value=None)]
 
 
 def field_evidence(resolution: Resolution, pair_rows: pd.DataFrame) -> list[dict[str, Any]]:

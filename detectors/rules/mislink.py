@@ -51,13 +51,17 @@ def resolution(members: pd.DataFrame, residents: pd.DataFrame, settings: dict) -
     return resolve(members, residents, settings)
 
 
-def _pair_rows(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> pd.DataFrame:
-    """The scored pairs (member pos, resident pos), looked up on one int64 key."""
+def _pair_positions(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:
+    """Row positions in ``res.pairs`` of the pairs (member pos, resident pos), on one int64 key."""
     pairs = res.pairs
     width = np.int64(len(res.residents) + 1)
     index = pd.Index(pairs["li"].to_numpy(np.int64) * width + pairs["ri"].to_numpy(np.int64))
-    rows = index.get_indexer(np.asarray(member_pos, dtype=np.int64) * width + np.asarray(resident_pos, dtype=np.int64))
-    return pairs.iloc[rows].reset_index(drop=True)
+    return index.get_indexer(np.asarray(member_pos, dtype=np.int64) * width + np.asarray(resident_pos, dtype=np.int64))
+
+
+def _pair_rows(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> pd.DataFrame:
+    """The scored pairs (member pos, resident pos), looked up on one int64 key."""
+    return res.pairs.iloc[_pair_positions(res, member_pos, resident_pos)].reset_index(drop=True)
 
 
 def _top_candidates(res: Resolution, member_pos: np.ndarray, k: int) -> dict[int, list[dict[str, Any]]]:
@@ -210,6 +214,10 @@ _EXPLAINED = {
 }
 
 
+_NOTATION_COLUMNS = ["level_name_kanji", "level_name_kana", "level_name_alpha", "latin_l", "latin_r",
+                     "kanji_key_l", "kanji_key_r", "level_birth_date", "level_sex"]
+
+
 def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
     """Pairs whose names differ raw but every name comparison is at an 'explained' level."""
     explained = np.ones(len(pairs), dtype=bool)
@@ -286,10 +294,13 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
              & (v["p_same_linked"] >= float(conf["notation_min_same_probability"]))].reset_index(drop=True)
     if same.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])
-    pairs = _pair_rows(resolution, same["member_pos"].to_numpy(), same["linked_pos"].to_numpy())
-    keep = notation_mask(pairs) & (pairs["level_birth_date"].to_numpy(dtype=object) == "exact") \
-        & (pairs["level_sex"].to_numpy(dtype=object) == "exact")
-    same, pairs = same[keep].reset_index(drop=True), pairs[keep].reset_index(drop=True)
+    rows = _pair_positions(resolution, same["member_pos"].to_numpy(), same["linked_pos"].to_numpy())
+    # Judge on the few columns the mask reads; take whole pair rows only for the kept ones.
+    judged = resolution.pairs[_NOTATION_COLUMNS].iloc[rows].reset_index(drop=True)
+    keep = notation_mask(judged) & (judged["level_birth_date"].to_numpy(dtype=object) == "exact") \
+        & (judged["level_sex"].to_numpy(dtype=object) == "exact")
+    same = same[keep].reset_index(drop=True)
+    pairs = resolution.pairs.iloc[rows[keep]].reset_index(drop=True)
     if same.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])
     fields = field_evidence(resolution, pairs)
@@ -299,7 +310,7 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     def take(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
         if column not in frame:
             return np.full(len(rows), None, dtype=object)
-        return frame[column].to_numpy(dtype=object, na_value=None)[rows]
+        return frame[column].take(rows).to_numpy(dtype=object, na_value=None)
 
     m_cols = {c: take(members, c, li) for c in ("name_kanji", "name_kana", "name_alpha", "_line")}
     r_cols = {c: take(residents, c, ri) for c in ("name_kanji", "name_kana", "name_alpha")}
