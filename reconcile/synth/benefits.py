@@ -109,7 +109,13 @@ class _Injector:
     # --- keys (one string per member: insurer + member id; cheap to build and to look up) ----
     @staticmethod
     def _key(frame: pd.DataFrame) -> np.ndarray:
-        return (frame["insurer_number"].astype(str) + "\x1f" + frame["member_id"].astype(str)).to_numpy(dtype=object)
+        insurer = frame["insurer_number"].to_numpy(dtype=object)
+        member = frame["member_id"].to_numpy(dtype=object)
+        try:
+            # Plain str cells (the world's text columns): object-array concatenation, no Arrow detour.
+            return insurer + "\x1f" + member
+        except TypeError:
+            return (frame["insurer_number"].astype(str) + "\x1f" + frame["member_id"].astype(str)).to_numpy(dtype=object)
 
     def member_keys(self) -> np.ndarray:
         if self._member_keys is None or len(self._member_keys) != len(self.world.members):
@@ -298,7 +304,12 @@ def _history_revert(inj: _Injector) -> None:
     added = pd.DataFrame(new)[B.columns]
     added["valid_from"] = added["valid_from"].astype(B["valid_from"].dtype)
     added["valid_to"] = added["valid_to"].astype(B["valid_to"].dtype)
+    keep_rows = ratio_rows & (B["valid_from"] < r2).to_numpy()
+    old_keys = inj.frame_keys("benefit_history").to_numpy()
     W.benefit_history = pd.concat([B.loc[~ratio_rows], kept, added], ignore_index=True)
+    # The new frame's keys are the kept rows' keys plus the added rows' (no 5M-row rebuild).
+    inj._frame_keys["benefit_history"] = (W.benefit_history, pd.Index(np.concatenate(
+        [old_keys[~ratio_rows], old_keys[keep_rows], inj._key(added)])))
     inj.set_oqs(rows, "burden_ratio", 30)
     inj.record(rows, "history_revert_dropped")
 
