@@ -71,9 +71,10 @@ def _top_candidates(res: Resolution, member_pos: np.ndarray, k: int) -> dict[int
     chosen = pairs.loc[wanted[pairs["li"].to_numpy(np.int64)], ["li", "ri", "p_same", "is_linked"]]
     chosen = chosen.sort_values(["li", "p_same"], ascending=[True, False], kind="stable")
     chosen = chosen[chosen.groupby("li").cumcount() < k]
-    rid = res.residents["resident_id"].to_numpy(dtype=object)
-    last4 = res.residents["number_last4"].to_numpy(dtype=object)
-    muni = res.residents["municipality_code"].to_numpy(dtype=object)
+    ris = chosen["ri"].to_numpy(np.int64)
+    rid = _values_at(res.residents["resident_id"], ris)
+    last4 = _values_at(res.residents["number_last4"], ris)
+    muni = _values_at(res.residents["municipality_code"], ris)
     out: dict[int, list[dict[str, Any]]] = {}
     for li, ri, p, linked in zip(chosen["li"], chosen["ri"], chosen["p_same"], chosen["is_linked"]):
         out.setdefault(int(li), []).append({
@@ -135,14 +136,16 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
     other_index = np.cumsum(has_other) - 1
     tops = _top_candidates(resolution, flagged["member_pos"].to_numpy(), int(conf["top_candidates"]))
     members = resolution.members
-    rid = resolution.residents["resident_id"].to_numpy(dtype=object)
-    last4 = resolution.residents["number_last4"].to_numpy(dtype=object)
+    # Only the residents and members the findings name are converted (not the 1M-row columns).
+    resident_pos = np.concatenate([flagged["linked_pos"].to_numpy(np.int64), flagged["other_pos"].to_numpy(np.int64)])
+    rid = _values_at(resolution.residents["resident_id"], resident_pos)
+    last4 = _values_at(resolution.residents["number_last4"], resident_pos)
     high = float(conf["mislink_high_threshold"])
     # Plain records once (row access on frames per finding was most of this rule's time).
     linked_recs = linked_pairs.to_dict("records")
     other_recs = other_pairs.to_dict("records")
-    lines = _lines(members)
-    member_ids = members["member_id"].to_numpy(dtype=object)
+    lines = _lines(members, flagged["member_pos"].to_numpy(np.int64))
+    member_ids = _values_at(members["member_id"], flagged["member_pos"].to_numpy(np.int64))
     records = []
     for i, row in enumerate(flagged.to_dict("records")):
         pos = int(row["member_pos"])
@@ -182,11 +185,19 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _lines(members: pd.DataFrame) -> list[int | None]:
-    """Each member's source line as int, or None (no ``_line`` column or a missing value)."""
+def _values_at(column: pd.Series, positions: np.ndarray) -> dict[int, Any]:
+    """position → value (as ``to_numpy(dtype=object)`` gives it) for the given non-negative positions."""
+    pos = np.unique(np.asarray(positions, dtype=np.int64))
+    pos = pos[pos >= 0]
+    return dict(zip(pos.tolist(), column.take(pos).to_numpy(dtype=object)))
+
+
+def _lines(members: pd.DataFrame, positions: np.ndarray) -> dict[int, int | None]:
+    """Member position → source line as int, or None (no ``_line`` column or a missing value)."""
+    pos = np.unique(np.asarray(positions, dtype=np.int64))
     if "_line" not in members:
-        return [None] * len(members)
-    return [None if pd.isna(v) else int(v) for v in members["_line"].tolist()]
+        return dict.fromkeys(pos.tolist())
+    return {p: None if pd.isna(v) else int(v) for p, v in zip(pos.tolist(), members["_line"].take(pos).tolist())}
 
 
 def _mislink_reasons(linked: Any, other: Any | None) -> list[str]:
