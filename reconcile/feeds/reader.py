@@ -1,10 +1,10 @@
 """ファイルの読み取り / reading one feed file: encoding, physical line numbers, chunks.
 
 CSV
-- Encoding: strict UTF-8 (``utf-8-sig`` when a BOM is present), else strict CP932 (the
-  Windows superset of Shift_JIS), else charset-normalizer's best guess provided it is a
-  Japanese encoding of ``FALLBACK_ENCODINGS`` (EUC-JP, Shift_JIS-2004 …) and decodes the
-  whole file strictly; otherwise the feed is rejected (unknown encoding).
+- Encoding: strict UTF-8 (``utf-8-sig`` when a BOM is present), else whichever of
+  ``JAPANESE_ENCODINGS`` (CP932, EUC-JP, Shift_JIS-2004) decodes the whole file strictly —
+  the most Japanese-looking reading when several do; otherwise the feed is rejected
+  (unknown encoding).
 - Physical line numbers (header = line 1) are computed from the bytes, not from the parser:
   a newline ends a record only outside quotes (an even number of ``"`` before it — doubled
   quotes keep the parity). That holds byte-wise for UTF-8 and CP932 alike (neither has 0x0A
@@ -35,11 +35,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-# charset-normalizer guesses accepted as a fallback: Japanese encodings whose multi-byte
-# sequences never contain 0x0A or 0x22 (the line scan relies on that). A Latin-1 or UTF-16
-# guess for a Japanese feed is wrong or unsupported, so the feed is rejected instead.
-FALLBACK_ENCODINGS = frozenset({"euc_jp", "euc_jis_2004", "euc_jisx0213", "shift_jis", "shift_jis_2004",
-                                "shift_jisx0213"})
+# Encodings tried, in order of preference, when a file is not UTF-8. CP932 is the contract's
+# legacy encoding; EUC-JP (as its JIS X 0213 superset) and Shift_JIS-2004 still come out of
+# older municipal systems. All keep 0x0A and 0x22 out of multi-byte sequences (the line scan
+# relies on that). EUC-JP text very often decodes without error as CP932 too (as half-width
+# kana soup), so when several decode the most Japanese-looking reading wins (_plausibility);
+# charset-normalizer was used here before but its guess flips between releases on short files.
+JAPANESE_ENCODINGS = ("cp932", "euc_jis_2004", "shift_jis_2004")
+PLAUSIBILITY_SAMPLE = 1 << 20  # bytes of the file judged when several encodings decode it
 SCAN_BLOCK = 1 << 24       # 16 MiB per read when fingerprinting and finding line ends
 CSV_BLOCK = 1 << 25        # 32 MiB per parsed block (~150k member rows)
 PARQUET_BATCH = 200_000
@@ -186,15 +189,29 @@ def _open_csv(path: Path) -> Source:
 def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
     if utf8_ok:
         return "utf-8-sig" if first_bytes.startswith(codecs.BOM_UTF8) else "utf-8"
-    if _decodes(path, "cp932"):
-        return "cp932"
-    from charset_normalizer import from_path
+    decoding = [encoding for encoding in JAPANESE_ENCODINGS if _decodes(path, encoding)]
+    if not decoding:
+        raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) / EUC-JP のいずれでもありません）",
+                        "unknown encoding (neither UTF-8, UTF-8 with BOM, CP932/Shift_JIS nor EUC-JP)")
+    if len(decoding) == 1:
+        return decoding[0]
+    with path.open("rb") as handle:
+        sample = handle.read(PLAUSIBILITY_SAMPLE)
+    scores = {encoding: _plausibility(sample.decode(encoding, errors="ignore")) for encoding in decoding}
+    return max(decoding, key=lambda encoding: scores[encoding])  # ties keep the preference order
 
-    best = from_path(path, cp_isolation=sorted(FALLBACK_ENCODINGS)).best()
-    if best is not None and best.encoding in FALLBACK_ENCODINGS and _decodes(path, best.encoding):
-        return best.encoding
-    raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) のいずれでもありません）",
-                    "unknown encoding (neither UTF-8, UTF-8 with BOM nor CP932/Shift_JIS)")
+
+def _plausibility(text: str) -> int:
+    """How Japanese a decoded text looks: kanji and full-width kana count for it; the marks of
+    a wrong reading count against it — the half-width ､･｡｢｣ that EUC-JP kana lead bytes become
+    under CP932, and half-width kana next to a kanji (no real name mixes those)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    japanese = ((codes >= 0x3041) & (codes <= 0x30FF)) | ((codes >= 0x4E00) & (codes <= 0x9FFF))
+    kanji = (codes >= 0x4E00) & (codes <= 0x9FFF)
+    halfwidth_kana = (codes >= 0xFF66) & (codes <= 0xFF9F)
+    halfwidth_marks = (codes >= 0xFF61) & (codes <= 0xFF65)
+    glued = (kanji[1:] & halfwidth_kana[:-1]) | (halfwidth_kana[1:] & kanji[:-1])
+    return int(japanese.sum()) - 2 * int(halfwidth_marks.sum()) - 3 * int(glued.sum())
 
 
 def _decodes(path: Path, encoding: str) -> bool:

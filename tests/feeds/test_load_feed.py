@@ -70,13 +70,40 @@ def test_unknown_encoding_rejects_the_feed(write_feed, tmp_path):
     assert "文字コード" in rejected.value.message and "unknown encoding" in rejected.value.message
 
 
-def test_euc_jp_is_taken_through_the_charset_normalizer_fallback(write_feed):
+@pytest.mark.parametrize("kanji, kana", [
+    # These two EUC-JP files decode without error as CP932 too (as ｻｳﾅﾄ ･茹ﾞ･ﾀ soup): the
+    # reading must still be EUC-JP.
+    ("渡辺 裕子", "タナベ ユウコ"),
+    ("山田 太郎", "ヤマダ タロウ"),
+    ("渡辺 裕子", "ワタナベ ユウコ"),  # this one decodes as Shift_JIS-2004 but not CP932
+    ("齋藤 一郎", "サイトウ イチロウ"),
+])
+def test_euc_jp_is_read_as_euc_jp_even_where_cp932_also_decodes(write_feed, kanji, kana):
     row = MEMBER_ROW.copy()
-    row[2], row[3] = "渡辺 裕子", "ワタナベ ユウコ"
-    path = write_feed(members=(MEMBER_HEADER, [row] * 1), residents=(RESIDENT_HEADER, [RESIDENT_ROW]), encoding="euc_jp")
+    row[2], row[3] = kanji, kana
+    path = write_feed(members=(MEMBER_HEADER, [row] * 1), residents=(RESIDENT_HEADER, [RESIDENT_ROW]), encoding="euc_jis_2004")
+    if kana in ("タナベ ユウコ", "ヤマダ タロウ"):
+        (path / "members.csv").read_bytes().decode("cp932")  # the ambiguity is real
     feed = load_feed(path, key=KEY, as_of="2026-11-01")
-    assert feed.validation["members"]["encoding"] in ("euc_jp", "euc_jis_2004", "euc_jisx0213")
-    assert feed.frames["members"]["name_kanji"].tolist() == ["渡辺 裕子"]
+    assert feed.validation["members"]["encoding"] == "euc_jis_2004"
+    assert feed.frames["members"]["name_kanji"].tolist() == [kanji]
+
+
+def test_cp932_with_half_width_kana_stays_cp932(write_feed):
+    row = MEMBER_ROW.copy()
+    row[2], row[3] = "ﾔﾏﾀﾞ ﾀﾛｳ", "ﾔﾏﾀﾞ ﾀﾛｳ"
+    path = write_feed(members=(MEMBER_HEADER, [row] * 2), residents=(RESIDENT_HEADER, [RESIDENT_ROW]), encoding="cp932")
+    feed = load_feed(path, key=KEY, as_of="2026-11-01")
+    assert feed.validation["members"]["encoding"] == "cp932"
+
+
+def test_plausibility_prefers_the_japanese_reading():
+    from reconcile.feeds.reader import _plausibility
+
+    euc = "渡辺 裕子,ワタナベ ユウコ".encode("euc_jp")
+    assert _plausibility(euc.decode("euc_jp")) > _plausibility(euc.decode("cp932", errors="ignore"))
+    sjis = "ﾔﾏﾀﾞ ﾀﾛｳ".encode("cp932")
+    assert _plausibility(sjis.decode("cp932")) == 0
 
 
 def test_parquet_is_read_and_preferred_over_csv(write_feed, tmp_path):
