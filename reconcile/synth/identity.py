@@ -229,42 +229,58 @@ def valid_number(number: str) -> bool:
     return len(number) == 12 and number.isdigit() and _check_digit(number[:11]) == int(number[11])
 
 
+_WEIGHTS = np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
+
+
 def typo_numbers(number: str) -> list[str]:
     """Single-digit typos and adjacent swaps of ``number`` that still pass the check digit."""
-    out = []
-    for i in range(12):
-        for d in "0123456789":
-            if d != number[i]:
-                cand = number[:i] + d + number[i + 1:]
-                if valid_number(cand):
-                    out.append(cand)
-    for i in range(11):
-        if number[i] != number[i + 1]:
-            cand = number[:i] + number[i + 1] + number[i] + number[i + 2:]
-            if valid_number(cand):
-                out.append(cand)
-    return sorted(set(out))
+    digits = np.frombuffer(number.encode("ascii"), dtype=np.uint8) - 48
+    position, digit = np.divmod(np.arange(120), 10)
+    typos = np.repeat(digits[None, :], 120, axis=0)
+    typos[np.arange(120), position] = digit
+    typos = typos[digit != digits[position]]
+    left = np.flatnonzero(digits[:-1] != digits[1:])
+    swaps = np.repeat(digits[None, :], len(left), axis=0)
+    rows = np.arange(len(left))
+    swaps[rows, left], swaps[rows, left + 1] = digits[left + 1], digits[left]
+    candidates = np.concatenate([typos, swaps])
+    remainder = (candidates[:, :11].astype(np.int64) @ _WEIGHTS) % 11
+    check = np.where(remainder <= 1, 0, 11 - remainder)
+    valid = candidates[check == candidates[:, 11]]
+    return sorted({bytes(row + 48).decode("ascii") for row in valid})
 
 
-class _Oqs:
-    """Row positions of the OQS copy by member key (the copy mirrors the insurer's changes)."""
+class _Edits:
+    """Member cell changes, mirrored on the OQS copy (the copy mirrors the insurer's changes),
+    collected per column and written in one assignment each — not one ``.iat`` per cell."""
 
     def __init__(self, world: World):
-        oqs = world.oqs
-        self.pos = {} if oqs is None or not len(oqs) else dict(
-            zip(zip(oqs["insurer_number"], oqs["member_id"]), range(len(oqs))))
+        self.world = world
+        self.cells: dict[str, dict[int, object]] = {}
 
-
-def _set_member(world: World, oqs: _Oqs, idx: int, **values) -> None:
-    members = world.members
-    for col, value in values.items():
-        members.iat[idx, members.columns.get_loc(col)] = value
-    hit = oqs.pos.get((members.iat[idx, members.columns.get_loc("insurer_number")],
-                       members.iat[idx, members.columns.get_loc("member_id")]))
-    if hit is not None:
+    def set(self, idx: int, **values) -> None:
         for col, value in values.items():
-            if col in world.oqs.columns:
-                world.oqs.iat[hit, world.oqs.columns.get_loc(col)] = value
+            self.cells.setdefault(col, {})[int(idx)] = value
+
+    def apply(self) -> None:
+        members, oqs = self.world.members, self.world.oqs
+        oqs_pos = None
+        if oqs is not None and len(oqs) and any(col in oqs.columns for col in self.cells):
+            pos = dict(zip(zip(oqs["insurer_number"], oqs["member_id"]), range(len(oqs))))
+            insurer, member = members["insurer_number"].to_numpy(dtype=object), members["member_id"].to_numpy(dtype=object)
+            oqs_pos = {idx: pos.get((insurer[idx], member[idx])) for cells in self.cells.values() for idx in cells}
+        for col, cells in self.cells.items():
+            values = members[col].to_numpy(dtype=object, copy=True)
+            for idx, value in cells.items():
+                values[idx] = value
+            members[col] = pd.Series(values, index=members.index, dtype=members[col].dtype)
+            if oqs_pos is not None and col in oqs.columns:
+                mirrored = oqs[col].to_numpy(dtype=object, copy=True)
+                for idx, value in cells.items():
+                    if oqs_pos[idx] is not None:
+                        mirrored[oqs_pos[idx]] = value
+                oqs[col] = pd.Series(mirrored, index=oqs.index, dtype=oqs[col].dtype)
+        self.cells = {}
 
 
 # --- the injector ------------------------------------------------------------------------------
@@ -276,19 +292,22 @@ def inject(world: World) -> None:
         return
     profile = world.profile if world.profile in NOTATION_SHARE else "default"
     # One member row per person is eligible (re-enrolled persons have two rows).
-    single_row = members["_resident_id"].map(members["_resident_id"].value_counts()).to_numpy() == 1
+    single_row = (~members["_resident_id"].duplicated(keep=False) & members["_resident_id"].notna()).to_numpy()
     full_number = members["individual_number"].notna().to_numpy()
     touched = np.array([(i, m) in world.touched for i, m in zip(members["insurer_number"], members["member_id"])],
                        dtype=bool)
     eligible = np.flatnonzero(single_row & ~touched)
     order = rng.permutation(eligible)
-    oqs = _Oqs(world)
+    edits = _Edits(world)
+    rpos_of = pd.Index(world.residents["resident_id"].to_numpy(dtype=object), dtype=object).get_indexer(
+        members["_resident_id"].to_numpy(dtype=object))
     n_mislinks = max(len(MISLINK_PATTERNS), int(round(len(members) * MISLINK_SHARE[profile])))
     n_notation = int(round(len(members) * NOTATION_SHARE[profile]))
     used: set[int] = set()
     mislinked: list[int] = []
-    _inject_mislinks(world, rng, oqs, order, full_number, n_mislinks, used, mislinked)
-    _inject_notation(world, rng, oqs, order, n_notation, used)
+    _inject_mislinks(world, rng, edits, rpos_of, order, full_number, n_mislinks, used, mislinked)
+    _inject_notation(world, rng, edits, rpos_of, order, n_notation, used)
+    edits.apply()
     _record_shared(world, mislinked)
     _address_noise(world, rng)
 
@@ -315,15 +334,14 @@ def _address_noise(world: World, rng) -> None:
     members["address"] = out
 
 
-def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: int, used: set[int]) -> None:
+def _inject_notation(world: World, rng, edits: _Edits, rpos_of: np.ndarray, order: np.ndarray, target: int,
+                     used: set[int]) -> None:
     members = world.members
     residents = world.residents
-    res_pos = pd.Series(np.arange(len(residents)), index=residents["resident_id"].to_numpy())
     names = list(NOTATION_PATTERNS)
     weights = np.array([NOTATION_PATTERNS[n][1] for n in names], dtype=float)
     quota = np.floor(target * weights / weights.sum()).astype(int)
     quota[names.index("kana_halfwidth")] += target - quota.sum()
-    rpos_of = res_pos.reindex(members["_resident_id"].to_numpy()).to_numpy()
     same_name = ((members["name_kanji"].to_numpy(dtype=object) == residents["name_kanji"].to_numpy(dtype=object)[rpos_of])
                  & (members["name_kana"].to_numpy(dtype=object) == residents["name_kana"].to_numpy(dtype=object)[rpos_of]))
     pool = np.array([i for i in order if same_name[i]], dtype=np.int64)
@@ -334,15 +352,17 @@ def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: in
     r_arr = {c: residents[c].to_numpy(dtype=object)[rpos_of] for c in ("name_kanji", "name_kana", "name_alpha",
                                                                        "alias_name", "former_surname")}
     r_col = {c: residents.columns.get_loc(c) for c in ("name_kanji", "name_kana", "name_alpha")}
-    kanji = pd.Series(m_arr["name_kanji"]).astype(object)
-    kana = pd.Series(m_arr["name_kana"]).astype(object)
+    # Arrow string kernels: one pass over 1M names each, not a Python call per name.
+    kanji = pd.Series(m_arr["name_kanji"], dtype="string[pyarrow]")
+    kana = pd.Series(m_arr["name_kana"], dtype="string[pyarrow]")
     variant_chars = "".join(VARIANT_OF) + "".join(VARIANT_OF.values())
+    has_variant = kanji.str.contains(f"[{variant_chars}]", na=False).to_numpy(dtype=bool)
     prefilter = {
-        "variant_kanji_insurer": kanji.str.contains(f"[{variant_chars}]", na=False).to_numpy(dtype=bool),
-        "variant_kanji_registry": kanji.str.contains(f"[{variant_chars}]", na=False).to_numpy(dtype=bool),
+        "variant_kanji_insurer": has_variant,
+        "variant_kanji_registry": has_variant,
         "kana_small_large": kana.str.contains("[ァィゥェォッャュョ]", na=False).to_numpy(dtype=bool),
-        "kana_vu": kana.str.contains("ヴ", na=False).to_numpy(dtype=bool),
-        "kana_long_vowel": kana.str.contains("ー", na=False).to_numpy(dtype=bool),
+        "kana_vu": kana.str.contains("ヴ", regex=False, na=False).to_numpy(dtype=bool),
+        "kana_long_vowel": kana.str.contains("ー", regex=False, na=False).to_numpy(dtype=bool),
         "foreign_order": pd.notna(m_arr["name_alpha"]),
         "foreign_middle_name": pd.notna(m_arr["name_alpha"]),
         "foreign_katakana": pd.notna(m_arr["name_alpha"]),
@@ -374,7 +394,7 @@ def _inject_notation(world: World, rng, oqs: _Oqs, order: np.ndarray, target: in
                 for col, value in change.items():
                     residents.iat[rpos, r_col[col]] = value
             else:
-                _set_member(world, oqs, int(idx), **change)
+                edits.set(idx, **change)
             world.record(m["insurer_number"], m["member_id"], "NOTATION_DIFFERENCE", name, m["_resident_id"])
             used.add(int(idx))
             done += 1
@@ -403,30 +423,29 @@ class _Groups:
         return self._order[self._starts[code]:self._ends[code]]
 
 
-def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_number: np.ndarray, target: int,
-                     used: set[int], mislinked: list[int]) -> None:
+def _inject_mislinks(world: World, rng, edits: _Edits, rpos_of: np.ndarray, order: np.ndarray,
+                     full_number: np.ndarray, target: int, used: set[int], mislinked: list[int]) -> None:
     members = world.members
     per_pattern = {p: target // len(MISLINK_PATTERNS) + (1 if i < target % len(MISLINK_PATTERNS) else 0)
                    for i, p in enumerate(MISLINK_PATTERNS)}
     residents = world.residents
-    res_pos = pd.Series(np.arange(len(residents)), index=residents["resident_id"].to_numpy())
     hh_of_res = _Groups(residents["household_id"].to_numpy(dtype=object))
     rows_of_resident = _Groups(members["_resident_id"].to_numpy(dtype=object))
     member_hh = _Groups(members["household_id"].to_numpy(dtype=object))
     taken_numbers = set(residents["individual_number"].dropna()) | set(members["individual_number"].dropna())
-    candidates = [i for i in order if full_number[i]]
+    candidates = order[full_number[order]].tolist()
     rid_of = members["_resident_id"].to_numpy(dtype=object)
-    rpos_of = res_pos.reindex(rid_of).to_numpy()
     r_hh = residents["household_id"].to_numpy(dtype=object)
     m_hh = members["household_id"].to_numpy(dtype=object)
     r_birth = residents["birth_date"].to_numpy()
     r_number = residents["individual_number"].to_numpy(dtype=object)
+    may_have_mate = _mate_possible(r_hh, r_birth, r_number)
     r_rid = residents["resident_id"].to_numpy(dtype=object)
     nationality = residents["_nationality"].to_numpy(dtype=object) if "_nationality" in residents else None
     new_rows: list[pd.Series] = []
 
     def take(idx: int, number: str, pattern: str) -> None:
-        _set_member(world, oqs, idx, individual_number=number)
+        edits.set(idx, individual_number=number)
         world.record(members.at[idx, "insurer_number"], members.at[idx, "member_id"], "MISLINK_SUSPECTED",
                      pattern, rid_of[idx])
         used.add(idx)
@@ -468,6 +487,8 @@ def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_numbe
                 take(idx, number, pattern)
                 need -= 1
             elif pattern in ("twin", "family_member"):
+                if not may_have_mate[pattern][rpos]:
+                    continue
                 mates = [p for p in hh_of_res.get(r_hh[rpos], []) if p != rpos]
                 if pattern == "twin":
                     mates = [p for p in mates if r_birth[p] == r_birth[rpos]]
@@ -505,6 +526,22 @@ def _inject_mislinks(world: World, rng, oqs: _Oqs, order: np.ndarray, full_numbe
         added = pd.DataFrame(new_rows).reset_index(drop=True)
         world.residents = pd.concat([residents, added.astype(residents.dtypes.to_dict(), errors="ignore")],
                                     ignore_index=True)
+
+
+def _mate_possible(household: np.ndarray, birth: np.ndarray, number: np.ndarray) -> dict[str, np.ndarray]:
+    """Per resident, whether a numbered twin (same household and birth date) or a numbered
+    family member (same household, other birth date) can exist — a necessary condition
+    checked for 1.3M residents at once, so the per-candidate look-up runs only where it can
+    succeed (twins are rare: without it the loop visits hundreds of thousands of members)."""
+    household_code = pd.factorize(household)[0]
+    frame = pd.DataFrame({"household": household_code, "birth": birth.view("i8"),
+                          "numbered": pd.notna(number).astype(np.int64)})
+    per_household = frame.groupby("household")["numbered"].transform("sum").to_numpy()
+    per_birth = frame.groupby(["household", "birth"])["numbered"].transform("sum").to_numpy()
+    grouped = household_code >= 0
+    no_birth = pd.isna(birth)
+    return {"twin": grouped & ((per_birth - frame["numbered"].to_numpy()) >= 1) | no_birth,
+            "family_member": grouped & ((per_household - per_birth) >= 1) | no_birth}
 
 
 def _record_shared(world: World, mislinked: list[int]) -> None:

@@ -810,7 +810,7 @@ def _benefits(rng, world: World, today) -> None:
             t = np.where(changed & ~exempt, np.round(taxable * factor / 1000) * 1000, taxable)
             k = np.where(changed & ~exempt, np.round(kyu * factor / 1000) * 1000, kyu)
             e = exempt
-        agg = rt.household_aggregates(hh, band_now, t, k, e)
+        agg = rt.household_aggregates(hh_idx, band_now, t, k, e)  # integer codes: no string factorize per epoch
         for band in (rt.PRESCHOOL, rt.WORKING, rt.ELDERLY):
             b = np.full(n, band, dtype=np.int8)
             values[(epoch, band)] = (rt.burden_ratio(b, agg["geneki_elderly"].to_numpy()), rt.limit_category(b, agg))
