@@ -205,3 +205,46 @@ def test_train_writes_a_model_the_scan_can_use(scanned, tmp_path):
     assert (tmp_path / "model.json").exists()
     rescan = reconcile(workdir, "scan", "feed", env_extra={"RECONCILE_MODEL_PATH": str(tmp_path / "model.json")})
     assert rescan.returncode == 0, rescan.stderr
+
+
+def test_the_readme_demo_command_on_a_fresh_directory(tmp_path):
+    """README's first command, `reconcile demo`, with no configuration at all: it must make
+    its own key, fill the embedded SQLite store, write the report, and rerun idempotently."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILE_")}
+    env.update({"HOME": str(tmp_path), "CI": "true"})
+
+    def demo() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "reconcile.cli.main", "demo", "--members", "600"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+                              stdin=subprocess.DEVNULL)
+
+    first = demo()
+    assert first.returncode == 0, first.stderr
+    assert "走査 1 完了" in first.stdout and "見る場所" in first.stdout
+    store = tmp_path / "reconcile.sqlite3"
+    report = tmp_path / "reconcile-demo" / "report" / "index.html"
+    findings_csv = tmp_path / "reconcile-demo" / "findings.csv"
+    assert store.exists() and report.exists() and findings_csv.exists()
+    assert (tmp_path / "reconcile.toml").read_text(encoding="utf-8").startswith("secret_key")
+
+    import sqlite3
+
+    def counts() -> tuple[int, int, int]:
+        with sqlite3.connect(store) as db:
+            return tuple(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                         for t in ("scans", "findings", "work_items"))
+
+    scans, findings, items = counts()
+    assert scans == 1 and findings > 0 and items == findings
+    assert "MISLINK_SUSPECTED" in first.stdout and "NOTATION_DIFFERENCE" in first.stdout
+
+    numbers = feed_numbers(tmp_path / "reconcile-demo" / "feed")
+    assert numbers, "the demo feed should hold individual numbers to look for"
+    for path in (store, report, findings_csv):
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        assert not any(number in text for number in numbers), f"a full individual number in {path.name}"
+
+    second = demo()
+    assert second.returncode == 0, second.stderr
+    assert "走査 2 完了" in second.stdout
+    assert counts() == (2, findings, items)   # same feed again: no new findings, no duplicate work items
