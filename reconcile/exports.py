@@ -4,8 +4,9 @@ Column order is the contract's (``/work/shared/contract/findings.md``). Encoding
 (default), UTF-8 with BOM (``utf-8-sig``, for Excel) and CP932 for Windows tools.
 
 Privacy guard: before a byte is written the rendered text is checked with
-:func:`reconcile.privacy.contains_full_number`; a 12-digit run raises :class:`PrivacyLeak`
-instead of writing. Identifier columns (``finding_id``, scan ids, ``insurer_number``,
+:func:`reports.guard.find_individual_numbers` (the one 12-digit guard of every output, with
+its exceptions for member / resident ids); a 12-digit run raises :class:`PrivacyLeak` instead
+of writing. Identifier columns (``finding_id``, scan ids, ``insurer_number``,
 ``member_id``, ``suggested_resident_id``) are not checked: a 24-hex ``finding_id`` holds twelve
 decimal digits in a row about once in a few hundred ids, and member / resident ids are the
 insurer's and municipality's own codes, not individual numbers.
@@ -20,7 +21,7 @@ from typing import IO, Iterable
 
 import pandas as pd
 
-from reconcile.privacy import contains_full_number
+from reports.guard import find_individual_numbers, identifier_values
 
 FINDINGS_EXPORT_COLUMNS = [
     "finding_id", "scan_id", "insurer_number", "member_id", "rule_id", "category", "severity", "score",
@@ -62,16 +63,18 @@ class PrivacyLeak(ValueError):
 
 
 def _check_no_full_numbers(frame: pd.DataFrame, columns: Iterable[str]) -> None:
+    identifiers = identifier_values(frame)
     for column in columns:
-        if column in _UNCHECKED:
-            continue
+        if column in _UNCHECKED or pd.api.types.is_numeric_dtype(frame[column].dtype):
+            continue   # numbers the product computed (a score's 0.999999999999997 is no 個人番号)
         values = frame[column].dropna().astype(str)
-        if len(values) and contains_full_number("\n".join(values)):
-            offending = values[values.map(contains_full_number)]
+        if len(values) and find_individual_numbers("\n".join(values), identifiers):
+            offending = values[values.map(lambda v: bool(find_individual_numbers(v, identifiers)))]
             where = frame.loc[offending.index[0], "finding_id"] if "finding_id" in frame.columns \
                 else f"row {offending.index[0]}"
             raise PrivacyLeak(f"refusing to export: column {column!r} ({where}) holds a 12-digit number; "
-                              f"individual numbers may only appear as their last four digits")
+                              f"individual numbers may only appear as their last four digits / "
+                              f"個人番号の全桁は出力できません")
 
 
 def _encode(text: str, encoding: str) -> bytes:

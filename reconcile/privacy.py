@@ -87,7 +87,3 @@ def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes) -> pd.DataFra
 def mask_number(text: str) -> str:
     """Mask every 12-digit run in ``text`` to its last four digits (********1234)."""
     return _TWELVE_DIGITS.sub(lambda m: "********" + m.group(0)[-4:], text)
-
-
-def contains_full_number(text: str) -> bool:
-    return bool(_TWELVE_DIGITS.search(text))

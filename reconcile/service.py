@@ -158,6 +158,10 @@ def current_week(scans: list[dict]) -> str:
     return f"{year}-W{week:02d}"
 
 
+class NoScanYet(Exception):
+    """The store holds no scan, so there is nothing to report / 走査がまだない."""
+
+
 def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", lang: str = "ja",
                   settings: Settings | None = None) -> list[Path]:
     """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first."""
@@ -167,6 +171,9 @@ def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", la
     engine = open_store(settings or get_settings())
     with store.session_scope(engine) as session:
         scans = store.list_scans(session)
+        if not scans:
+            raise NoScanYet("走査がまだありません。先に reconcile scan FEED_DIR を実行してください / "
+                            "no scan yet: run reconcile scan FEED_DIR first")
         findings = store.findings_frame(session, lang=lang)
         events = store.events_frame(session)
         quarantine = store.quarantine_frame(session)

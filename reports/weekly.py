@@ -56,7 +56,7 @@ import jinja2
 import pandas as pd
 
 from reports import charts, labels
-from reports.guard import assert_no_individual_number, last4
+from reports.guard import assert_no_individual_number, identifier_values, last4
 from reports.timeutil import local_times
 
 # Rules whose findings are "this member is probably someone else" — the suspects list.
@@ -485,8 +485,9 @@ def write_weekly(report: WeeklyReport, out_dir: str | Path) -> list[Path]:
         "findings_by_rule.csv": report.by_rule.to_csv(index=False).encode("utf-8-sig"),
         "queue_status.csv": report.queue_status.to_csv(index=False).encode("utf-8-sig"),
     }
+    identifiers = identifier_values(report.top_suspects)
     for name, content in files.items():
-        assert_no_individual_number(content.decode("utf-8-sig"), name)
+        assert_no_individual_number(content.decode("utf-8-sig"), name, identifiers)
     files.update(report.charts)
     out.mkdir(parents=True, exist_ok=True)
     written = []

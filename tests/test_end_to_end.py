@@ -248,3 +248,52 @@ def test_the_readme_demo_command_on_a_fresh_directory(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "走査 2 完了" in second.stdout
     assert counts() == (2, findings, items)   # same feed again: no new findings, no duplicate work items
+
+
+def _rewrite_member_ids(feed: Path, mapping: dict[str, str]) -> None:
+    """Replace member_id in every feed file (keeping each file's encoding and BOM)."""
+    for path in feed.glob("*.csv"):
+        raw = path.read_bytes()
+        encoding = "cp932" if _is_cp932(raw) else ("utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8")
+        newline = "\r\n" if b"\r\n" in raw[:4096] else "\n"
+        rows = list(csv.reader(raw.decode(encoding).splitlines()))
+        if "member_id" not in rows[0]:
+            continue
+        col = rows[0].index("member_id")
+        for row in rows[1:]:
+            row[col] = mapping.get(row[col], row[col])
+        with open(path, "w", encoding=encoding, newline="") as handle:
+            csv.writer(handle, lineterminator=newline).writerows(rows)
+
+
+def test_twelve_digit_member_ids_are_exported_and_reported(tmp_path):
+    """記号・番号・枝番 joined is often 4 + 6 + 2 = 12 digits. Such member ids appear in summaries
+    (「相手: 122218:100000000101」) and evidence; the 12-digit guard must let them through while
+    still no individual number reaches an output."""
+    assert reconcile(tmp_path, "generate", "feed", "--members", "3000", "--seed", "11").returncode == 0
+    feed = tmp_path / "feed"
+    individual_numbers = feed_numbers(feed)
+    with open(feed / "members.csv", "rb") as handle:
+        raw = handle.read()
+    text = raw.decode("cp932" if _is_cp932(raw) else "utf-8-sig")
+    ids = sorted({row["member_id"] for row in csv.DictReader(text.splitlines())})
+    mapping = {m: f"{1000 + i // 50:04d}{i:06d}01" for i, m in enumerate(ids)}
+    _rewrite_member_ids(feed, mapping)
+
+    assert reconcile(tmp_path, "scan", "feed").returncode == 0
+    exported = reconcile(tmp_path, "export", "findings", "--out", "findings.csv")
+    assert exported.returncode == 0, exported.stderr
+    findings = (tmp_path / "findings.csv").read_text(encoding="utf-8")
+    assert any(f":{new}" in findings for new in mapping.values()), "summaries name the other member"
+    report = reconcile(tmp_path, "report", "weekly", "--out", "report")
+    assert report.returncode == 0, report.stderr
+    html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    for text in (findings, html):
+        assert not any(number in text for number in individual_numbers - set(mapping.values()))
+
+
+def test_report_before_any_scan_says_so_without_a_traceback(tmp_path):
+    result = reconcile(tmp_path, "report", "weekly", "--out", "report")
+    assert result.returncode == 1
+    assert "走査がまだありません" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "report").exists()

@@ -29,14 +29,20 @@ def fail(message: str, code: int = EXIT_INTERNAL) -> None:
 
 
 def guarded(func: Callable) -> Callable:
-    """Turn configuration errors into a clear message and exit 1 instead of a traceback."""
-    from reconcile.config import ConfigError
+    """Turn configuration errors, refused outputs (the 12-digit guard) and "nothing scanned yet"
+    into a clear message and exit 1 instead of a traceback."""
 
     @wraps(func)
     def wrapper(*args, **kwargs):
+        # Imported when the command runs, not when the CLI loads (`reconcile --help` stays quick).
+        from reconcile.config import ConfigError
+        from reconcile.exports import PrivacyLeak
+        from reconcile.service import NoScanYet
+        from reports.guard import IndividualNumberLeak
+
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
+        except (ConfigError, PrivacyLeak, IndividualNumberLeak, NoScanYet) as exc:
             fail(str(exc), EXIT_INTERNAL)
     return wrapper
 

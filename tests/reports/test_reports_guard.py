@@ -22,6 +22,9 @@ ALLOWED = [
     {"description": "eleven digits", "text": "12345678901"},
     {"description": "timestamp", "text": "2026-11-23 10:00:00"},
     {"description": "phone number", "text": "03-1234-5678"},
+    {"description": "insurer-qualified 12-digit member id", "text": "相手: 122218:100000000101"},
+    {"description": "JSON field naming a member id", "text": '{"partner_member_id": "100000000101", "p": 0.1}'},
+    {"description": "JSON field naming a resident id", "text": '{"resident_id": "201000000001"}'},
     {"description": "base64 image with long digit runs",
      "text": '<img src="data:image/png;base64,iVBOR123456789012345678w0KGgo=">'},
 ]
@@ -50,3 +53,12 @@ def test_the_error_shows_only_the_last_four_digits():
 def test_last4_keeps_only_four_digits():
     values = pd.Series(["123456789018", "9018", "12-34", None, ""], dtype="string")
     assert last4(values).tolist() == ["9018", "9018", "1234", pd.NA, pd.NA]
+
+
+def test_named_identifiers_pass_but_other_runs_are_still_refused():
+    html = "<td>100000000101</td><td>個人番号 123456789018</td>"
+    assert find_individual_numbers(html, identifiers={"100000000101"}) == ["…9018"]
+    assert find_individual_numbers("<td>100000000101</td>", identifiers={"100000000101"}) == []
+    # An identifier context does not shelter a number written next to it.
+    assert find_individual_numbers('{"member_id": "M1"} 123456789018') == ["…9018"]
+    assert find_individual_numbers("122218:M1 123456789018") == ["…9018"]
