@@ -194,7 +194,7 @@ def export_national(out: str | Path | None, *, period: str, lang: str = "ja", en
     engine = open_store(settings or get_settings())
     with store.session_scope(engine) as session:
         findings = store.findings_frame(session, lang=lang)
-        items = pd.DataFrame(store.list_work_items(session, limit=None))
+        items = store.work_items_frame(session)
     frame = build_national(findings, items, period=period, lang=lang)
     if out is None:
         sys.stdout.write(frame.to_csv(index=False))

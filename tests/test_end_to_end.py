@@ -297,3 +297,10 @@ def test_report_before_any_scan_says_so_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "走査がまだありません" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "report").exists()
+
+
+def test_national_export_of_an_empty_store_is_a_header_only_file(tmp_path):
+    result = reconcile(tmp_path, "export", "national", "--period", "2026-11", "--out", "national.csv")
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "national.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("報告対象月")

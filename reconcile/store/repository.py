@@ -497,6 +497,12 @@ def _item_dict(row) -> dict:
     return item
 
 
+def work_items_frame(session: Session) -> pd.DataFrame:
+    """Every work item as a frame (the columns of :func:`list_work_items`, also when there is none)."""
+    columns = [name for name, _ in _ITEM_COLUMNS] + ["queue_label_ja", "status_label_ja"]
+    return pd.DataFrame(list_work_items(session, limit=None), columns=columns)
+
+
 def _items_query(queue, status, insurer_numbers, rule_id, assignee):
     stmt = (sa.select(*(col for _, col in _ITEM_COLUMNS))
             .join(_FINDINGS, _FINDINGS.c.finding_id == _WORK_ITEMS.c.finding_id)
@@ -758,7 +764,7 @@ __all__ = [
     "CHUNK", "FEED_HISTORY_COLUMNS", "MergeResult", "SCAN_DONE", "SCAN_FAILED", "SCAN_FINAL_STATUSES",
     "EVENT_COLUMNS", "SCAN_REJECTED", "SCAN_RUNNING", "add_feed", "events_frame", "add_user", "assign", "count_work_items",
     "find_feed", "find_user_by_token_hash", "findings_frame", "finish_scan", "get_work_item",
-    "latest_scan_id", "list_scans", "list_users", "list_work_items", "load_feed_history",
+    "latest_scan_id", "list_scans", "list_users", "list_work_items", "work_items_frame", "load_feed_history",
     "merge_findings", "quarantine_frame", "queue_counts", "save_feed_stats", "save_quarantine",
     "start_scan", "transition", "work_item_events",
 ]
