@@ -198,6 +198,27 @@ def prepare_side(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return prepared[SIDE_COLUMNS]
 
 
+_RESIDENT_ONLY = ("alias_name", "former_surname", "municipality_code")
+_SIDE_INPUTS = ("name_kanji", "name_kana", "name_alpha", "address", "sex", "number_last4", "birth_date",
+                *_RESIDENT_ONLY)
+
+
+def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``prepare_side(members, "members")`` and ``prepare_side(residents, "residents")`` in one
+    pass: each distinct name and address is normalised once, although most members' names
+    are also residents' (a 1M-member feed saves the member side's whole normalisation)."""
+    def inputs(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+        return pd.DataFrame({c: frame[c].reset_index(drop=True) for c in _SIDE_INPUTS
+                             if c in frame and (kind == "residents" or c not in _RESIDENT_ONLY)})
+
+    both = prepare_side(pd.concat([inputs(members, "members"), inputs(residents, "residents")],
+                                  ignore_index=True), "residents")
+    m = both.iloc[:len(members)].reset_index(drop=True)
+    for column in ("alias_key", "former_key", "municipality"):   # as prepare_side(…, "members") leaves them
+        m[column] = pd.Series(np.full(len(m), None, dtype=object), dtype=object)
+    return m, both.iloc[len(members):].reset_index(drop=True)
+
+
 def pairs_frame(left: pd.DataFrame, right: pd.DataFrame, li: np.ndarray, ri: np.ndarray) -> pd.DataFrame:
     """Rows ``li`` of the prepared left side beside rows ``ri`` of the right side (``_l`` / ``_r``)."""
     a = left.iloc[li].reset_index(drop=True).add_suffix("_l")

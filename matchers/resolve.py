@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from matchers.comparisons import COMPARISONS, compare
-from matchers.prepare import pairs_frame, prepare_side
+from matchers.prepare import pairs_frame, prepare_side, prepare_sides
 from matchers.scorer import contributions, link_wrong_probability, load_model, pair_logit, sigmoid
 from matchers.settings import resolve_settings
 
@@ -231,8 +231,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     model = dict(model or load_model(conf.get("mislink_model_path")))
     members = members.reset_index(drop=True)
     residents = residents.reset_index(drop=True)
-    m = prepare_side(members, "members")
-    r = prepare_side(residents, "residents")
+    m, r = prepare_sides(members, residents)
 
     links = linked_positions(members, residents)
     m["municipality"] = home_municipality(members, residents, links)
