@@ -60,3 +60,18 @@ def test_resolution_suggests_the_right_person():
     verdict = resolve(members, RESIDENTS).verdicts.iloc[0]
     assert (verdict["linked_resident_id"], verdict["resolved_resident_id"], verdict["resolved_last4"]) == ("R1", "R2", "0022")
     assert verdict["p_wrong"] > 0.9
+
+
+def test_preparing_both_sides_at_once_equals_preparing_each():
+    import pandas as pd
+
+    from matchers.prepare import prepare_sides
+
+    members = members_frame([
+        {"member_id": "M1", "number": "000000000011", "name_kanji": "山田 太郎", "birth_date": "1960-04-01"},
+        {"member_id": "M2", "number": None, "name_kanji": "髙橋 〓子", "name_kana": "ﾀｶﾊｼ ﾖｳｺ", "sex": 2},
+        {"member_id": "M3", "number": None, "name_kanji": "NGUYEN VAN AN", "name_kana": "グエン ヴァン アン"},
+    ])
+    m, r = prepare_sides(members, RESIDENTS)
+    pd.testing.assert_frame_equal(m, prepare_side(members, "members"))
+    pd.testing.assert_frame_equal(r, prepare_side(RESIDENTS, "residents"))
