@@ -33,14 +33,23 @@ def check_digit_ok(number: str) -> bool:
 _WEIGHTS = np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
 
 
+def check_digits(digits: np.ndarray) -> np.ndarray:
+    """The check digit of each row of an (n, 11) array of digits (domain brief §3)."""
+    remainder = (np.asarray(digits, dtype=np.int64) @ _WEIGHTS) % 11
+    return np.where(remainder <= 1, 0, 11 - remainder)
+
+
+def digit_matrix(numbers, width: int) -> np.ndarray:
+    """ASCII digit strings of one ``width`` as an (n, width) integer array."""
+    return np.frombuffer("".join(numbers).encode("ascii"), dtype=np.uint8).reshape(-1, width) - 48
+
+
 def check_digits_ok(numbers: np.ndarray) -> np.ndarray:
     """Vectorised :func:`check_digit_ok` over an array of 12-digit ASCII strings."""
     if len(numbers) == 0:
         return np.zeros(0, dtype=bool)
-    digits = np.frombuffer("".join(numbers).encode("ascii"), dtype=np.uint8).reshape(-1, 12) - 48
-    remainder = (digits[:, :11] * _WEIGHTS).sum(axis=1) % 11
-    expected = np.where(remainder <= 1, 0, 11 - remainder)
-    return digits[:, 11] == expected
+    digits = digit_matrix(numbers, 12)
+    return digits[:, 11] == check_digits(digits[:, :11])
 
 
 def _hmac_states(key: bytes):

@@ -210,8 +210,8 @@ def _plausibility(text: str) -> int:
     a wrong reading count against it — the half-width ､･｡｢｣ that EUC-JP kana lead bytes become
     under CP932, and half-width kana next to a kanji (no real name mixes those)."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    japanese = ((codes >= 0x3041) & (codes <= 0x30FF)) | ((codes >= 0x4E00) & (codes <= 0x9FFF))
     kanji = (codes >= 0x4E00) & (codes <= 0x9FFF)
+    japanese = kanji | ((codes >= 0x3041) & (codes <= 0x30FF))   # kanji, hiragana, katakana
     halfwidth_kana = (codes >= 0xFF66) & (codes <= 0xFF9F)
     halfwidth_marks = (codes >= 0xFF61) & (codes <= 0xFF65)
     glued = (kanji[1:] & halfwidth_kana[:-1]) | (halfwidth_kana[1:] & kanji[:-1])

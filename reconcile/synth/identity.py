@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reconcile.privacy import check_digits, digit_matrix
 from reconcile.synth.world import World
 
 KEY = ["insurer_number", "member_id"]
@@ -220,21 +221,12 @@ _NEEDS_RNG = {"gaiji_placeholder", "spacing", "married_former_surname"}
 
 # --- helpers ---------------------------------------------------------------------------------
 def _check_digit(body: str) -> int:
-    weights = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-    r = sum(int(d) * w for d, w in zip(body, weights)) % 11
-    return 0 if r <= 1 else 11 - r
-
-
-def valid_number(number: str) -> bool:
-    return len(number) == 12 and number.isdigit() and _check_digit(number[:11]) == int(number[11])
-
-
-_WEIGHTS = np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])
+    return int(check_digits(digit_matrix([body], 11))[0])
 
 
 def typo_numbers(number: str) -> list[str]:
     """Single-digit typos and adjacent swaps of ``number`` that still pass the check digit."""
-    digits = np.frombuffer(number.encode("ascii"), dtype=np.uint8) - 48
+    digits = digit_matrix([number], 12)[0]
     position, digit = np.divmod(np.arange(120), 10)
     typos = np.repeat(digits[None, :], 120, axis=0)
     typos[np.arange(120), position] = digit
@@ -244,9 +236,7 @@ def typo_numbers(number: str) -> list[str]:
     rows = np.arange(len(left))
     swaps[rows, left], swaps[rows, left + 1] = digits[left + 1], digits[left]
     candidates = np.concatenate([typos, swaps])
-    remainder = (candidates[:, :11].astype(np.int64) @ _WEIGHTS) % 11
-    check = np.where(remainder <= 1, 0, 11 - remainder)
-    valid = candidates[check == candidates[:, 11]]
+    valid = candidates[check_digits(candidates[:, :11]) == candidates[:, 11]]
     return sorted({bytes(row + 48).decode("ascii") for row in valid})
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reconcile import privacy
 from reconcile.synth import rules_truth as rt
 from reconcile.synth.names import foreign_pools, japanese_pools
 from reconcile.synth.world import World
@@ -102,9 +103,7 @@ def zfill_ints(values: np.ndarray, width: int) -> np.ndarray:
 
 def check_digits(bodies: np.ndarray) -> np.ndarray:
     """Check digit of each 11-digit body (int64 array), domain brief §3."""
-    digits = (bodies[:, None] // (10 ** np.arange(10, -1, -1))) % 10
-    r = (digits * np.array([6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2])).sum(axis=1) % 11
-    return np.where(r <= 1, 0, 11 - r)
+    return privacy.check_digits((bodies[:, None] // (10 ** np.arange(10, -1, -1))) % 10)
 
 
 def number_strings(bodies: np.ndarray) -> np.ndarray:
