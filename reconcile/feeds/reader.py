@@ -1,8 +1,8 @@
 """ファイルの読み取り / reading one feed file: encoding, physical line numbers, chunks.
 
 CSV
-- Encoding: strict UTF-8 (``utf-8-sig`` when a BOM is present), else whichever of
-  ``JAPANESE_ENCODINGS`` (CP932, EUC-JP, Shift_JIS-2004) decodes the whole file strictly —
+- Encoding: strict UTF-8 (``utf-8-sig`` when a BOM is present), else whichever of CP932,
+  EUC-JP (JIS X 0213) and Shift_JIS-2004 decodes the whole file strictly —
   the most Japanese-looking reading when several do; otherwise the feed is rejected
   (unknown encoding).
 - Physical line numbers (header = line 1) are computed from the bytes, not from the parser:
@@ -35,13 +35,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-# Encodings tried, in order of preference, when a file is not UTF-8. CP932 is the contract's
+# Encodings _detect_encoding tries, in order of preference, when a file is not UTF-8. CP932 is the contract's
 # legacy encoding; EUC-JP (as its JIS X 0213 superset) and Shift_JIS-2004 still come out of
 # older municipal systems. All keep 0x0A and 0x22 out of multi-byte sequences (the line scan
 # relies on that). EUC-JP text very often decodes without error as CP932 too (as half-width
 # kana soup), so when several decode the most Japanese-looking reading wins (_plausibility);
 # charset-normalizer was used here before but its guess flips between releases on short files.
-JAPANESE_ENCODINGS = ("cp932", "euc_jis_2004", "shift_jis_2004")
 PLAUSIBILITY_SAMPLE = 1 << 20  # bytes of the file judged when several encodings decode it
 SCAN_BLOCK = 1 << 24       # 16 MiB per read when fingerprinting and finding line ends
 CSV_BLOCK = 1 << 25        # 32 MiB per parsed block (~150k member rows)
@@ -191,9 +190,9 @@ def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
         return "utf-8-sig" if first_bytes.startswith(codecs.BOM_UTF8) else "utf-8"
     # Shift_JIS-2004 reads CP932 text the same way; it is only asked when CP932 cannot decode
     # the file (JIS X 0213 characters), which spares a second full pass over every CP932 feed.
-    decoding = [encoding for encoding in JAPANESE_ENCODINGS[:2] if _decodes(path, encoding)]
-    if "cp932" not in decoding and _decodes(path, JAPANESE_ENCODINGS[2]):
-        decoding.append(JAPANESE_ENCODINGS[2])
+    decoding = [encoding for encoding in ("cp932", "euc_jis_2004") if _decodes(path, encoding)]
+    if "cp932" not in decoding and _decodes(path, "shift_jis_2004"):
+        decoding.append("shift_jis_2004")
     if not decoding:
         raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) / EUC-JP のいずれでもありません）",
                         "unknown encoding (neither UTF-8, UTF-8 with BOM, CP932/Shift_JIS nor EUC-JP)")
