@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconcile.errors import EnvironmentProblem
+
 DEFAULT_CONFIG_FILE = "reconcile.toml"
 DEFAULT_DATABASE_URL = "sqlite:///reconcile.sqlite3"
 
 
-class ConfigError(Exception):
-    """The configuration is incomplete or unreadable (message says what to do)."""
+class ConfigError(EnvironmentProblem):
+    """The configuration is incomplete or unreadable (message says what to do); exit 1."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pandas as pd
 from detectors import RULES
 from reconcile import pipeline, store
 from reconcile.config import Settings, get_settings
+from reconcile.errors import ReconcileError
 from reconcile.feeds import Feed, load_feed
 
 log = logging.getLogger("reconcile")
@@ -158,8 +159,9 @@ def current_week(scans: list[dict]) -> str:
     return f"{year}-W{week:02d}"
 
 
-class NoScanYet(Exception):
-    """The store holds no scan, so there is nothing to report / 走査がまだない."""
+class NoScanYet(ReconcileError):
+    """The store holds no scan, so there is nothing to report / 走査がまだない (exit 1, HTTP 404)."""
+    exit_code, http_status, title = 1, 404, "No scan yet"
 
 
 def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", lang: str = "ja",

@@ -6,7 +6,20 @@ import click
 from reconcile.cli import common
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ReconcileGroup(click.Group):
+    """The root group: every command's exceptions go through the one mapping to exit codes
+    (:func:`reconcile.cli.common.report_error`) — no command prints a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 — the one place exceptions become exit codes
+            common.report_error(exc)
+
+
+@click.group(cls=ReconcileGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--lang", type=click.Choice(["ja", "en"]), default=None,
               help="表示言語 / output language (default ja, or RECONCILE_LANG).")
 @click.option("-v", "--verbose", is_flag=True, help="詳細ログ / log progress to stderr.")

@@ -33,6 +33,7 @@ def print_summary(summary) -> None:
 def scan_command(feed_dir: str, as_of: str | None) -> None:
     """フィードを検証し、全ルールで点検して作業キューに反映 / Validate a feed, run every rule, fill the queues."""
     from reconcile import service
+    from reconcile.errors import ReconcileError
     from reconcile.feeds import FeedRejected
     from reconcile.progress import stage_progress
 
@@ -40,11 +41,13 @@ def scan_command(feed_dir: str, as_of: str | None) -> None:
         with stage_progress() as progress:
             summary = service.scan(feed_dir, as_of=as_of, progress=progress)
     except FeedRejected as exc:
-        fail(t(f"フィードを受け付けられません: {exc}", f"Feed rejected: {exc}"), EXIT_REJECTED)
+        fail(t(f"フィードを受け付けられません: {exc.text('ja')}", f"Feed rejected: {exc.text('en')}"), EXIT_REJECTED)
+    except ReconcileError:
+        raise  # the one mapping (reconcile.cli.common.report_error)
     except Exception as exc:  # noqa: BLE001 — the contract wants exit 1 with a message, not a traceback
         logging.getLogger("reconcile").info("scan failed", exc_info=True)  # traceback with -v
-        fail(t(f"内部エラーで走査を中止しました（保存内容は変わっていません）: {exc!r}",
-               f"Internal error, scan aborted (nothing stored changed): {exc!r}"), EXIT_INTERNAL)
+        fail(t(f"内部エラーで走査を中止しました（保存内容は変わっていません）: {type(exc).__name__}: {exc}",
+               f"Internal error, scan aborted (nothing stored changed): {type(exc).__name__}: {exc}"), EXIT_INTERNAL)
     print_summary(summary)
     raise SystemExit(EXIT_OK)
 

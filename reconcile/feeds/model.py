@@ -26,17 +26,8 @@ class Feed:
     row_counts: dict[str, int]        # data rows read per file
 
 
-class FeedRejected(Exception):
-    """The whole feed is refused (取込拒否): a required file or column is missing, or a file is unreadable.
+# The whole-feed rejection lives in the one exception hierarchy (reconcile.errors, exit 2 / HTTP 422);
+# ``reconcile.feeds.FeedRejected`` / ``reconcile.feeds.model.FeedRejected`` stay valid import paths.
+from reconcile.errors import FeedRejected  # noqa: E402
 
-    ``message`` is bilingual and names the file (and the column when one is at fault).
-    """
-
-    def __init__(self, file: str, column: str | None, message: str):
-        super().__init__(message)
-        self.file = file
-        self.column = column
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+__all__ = ["Feed", "FeedRejected"]
