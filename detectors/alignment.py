@@ -31,6 +31,9 @@ def positions(left: pd.DataFrame, right: pd.DataFrame, columns: list[str] = KEY,
 
     When ``right`` repeats a key, ``keep`` says which row answers (``"last"`` or ``"first"``).
     """
+    if len(left) == 0 or len(right) == 0:
+        # A header-only optional file (or no members) is an empty input, never an IndexError.
+        return np.full(len(left), -1, dtype=np.int64)
     left_codes, right_codes = _joint_codes(left, right, columns)
     order = np.arange(len(right))
     if keep == "last":

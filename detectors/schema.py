@@ -61,7 +61,7 @@ CARD_STATUS = {
     "insurer_number": STRING, "member_id": STRING, "registered": BOOL, "registration_date": DATE,
     "cancellation_code": STRING, "ecert_expiry_date": DATE, "card_returned_date": DATE,
     "self_info_restricted": BOOL, "kakuninsho_requested": BOOL, "kakuninsho_issued_date": DATE,
-    "oshirase_issued_date": DATE, "status_as_of": DATE, "_line": INT,
+    "kakuninsho_valid_until": DATE, "oshirase_issued_date": DATE, "status_as_of": DATE, "_line": INT,
 }
 
 FRAMES = {

@@ -219,8 +219,9 @@ def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linke
     Move-out ends only 市町村国保; death ends every insurance.
     """
     # Only residents who died or moved out matter: find them first, then their members.
-    exited = residents["status"].isin(["deceased", "moved_out"]).fillna(False).to_numpy(bool)
-    linked_exited = (linked_position >= 0) & exited[np.maximum(linked_position, 0)]
+    exited = np.append(residents["status"].isin(["deceased", "moved_out"]).fillna(False).to_numpy(bool), False)
+    # position −1 (no resident) reads the appended False, so an empty registry needs no special case
+    linked_exited = exited[linked_position]
     pairs = _linked_residents(members[[*KEY, "insurer_type", "birth_date", "sex", "acquisition_date", "loss_date",
                                        "loss_reason", "_line"]],
                               residents, linked_position, ["status", "status_date"], np.flatnonzero(linked_exited))

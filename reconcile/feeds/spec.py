@@ -140,6 +140,7 @@ CARD_STATUS = FeedFile("card_status", "card_status", False, (
     Column("self_info_restricted", BOOL),
     Column("kakuninsho_requested", BOOL),
     Column("kakuninsho_issued_date", DATE),
+    Column("kakuninsho_valid_until", DATE),
     Column("oshirase_issued_date", DATE),
     Column("status_as_of", DATE, True),
 ), unique_key=("insurer_number", "member_id"))
