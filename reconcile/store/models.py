@@ -41,7 +41,8 @@ class Feed(Base):
     __tablename__ = "feeds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(sa.String(128), index=True)
+    # unique (migration 0002): two concurrent scans of one feed cannot both insert it
+    fingerprint: Mapped[str] = mapped_column(sa.String(128), index=True, unique=True)
     path: Mapped[str | None] = mapped_column(sa.Text)
     as_of: Mapped[date | None] = mapped_column(sa.Date)
     period: Mapped[str | None] = mapped_column(sa.String(16))
@@ -108,6 +109,14 @@ class WorkItem(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # Migration 0002: claim order (higher first), the queue's service level, the claim's lease,
+    # "no longer detected" since which scan (an in-progress item stays with its steward), and the
+    # earlier suppressed finding of the same member + rule this item reopens (facts changed).
+    priority: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    due_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    lease_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    not_seen_since_scan: Mapped[int | None] = mapped_column(sa.Integer)          # scans.id
+    previous_finding_id: Mapped[str | None] = mapped_column(sa.String(24))       # findings.finding_id
 
     __table_args__ = (sa.Index("ix_work_items_queue_status", "queue", "status"),)
 
@@ -131,6 +140,40 @@ class QuarantineRow(Base):
     """隔離された行 / A rejected input row: file, line, column, (masked) value, reason."""
     __tablename__ = "quarantine"
 
+
+
+class ScanLock(Base):
+    """走査ロック / One scan of an insurer at a time (migration 0002).
+
+    A row per insurer being scanned; ``expires_at`` is pushed forward by the holder's heartbeat,
+    so a crashed process's lock lapses instead of holding the insurer forever.
+    """
+    __tablename__ = "scan_locks"
+
+    insurer_number: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(160))
+    acquired_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class StoreMeta(Base):
+    """保存領域の属性 / Store-wide facts, e.g. ``key_fingerprint`` (an HMAC under the key, never the key)."""
+    __tablename__ = "store_meta"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ScanInsurer(Base):
+    """走査対象の保険者 / The insurers a scan covered: the feed's reporting period and member count
+    (migration 0002) — what the older-feed and truncated-feed refusals compare against."""
+    __tablename__ = "scan_insurers"
+
+    scan_id: Mapped[int] = mapped_column(sa.ForeignKey("scans.id"), primary_key=True)
+    insurer_number: Mapped[str] = mapped_column(sa.String(16), primary_key=True, index=True)
+    period: Mapped[str | None] = mapped_column(sa.String(16))
+    members: Mapped[int] = mapped_column(sa.Integer)
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_id: Mapped[int] = mapped_column(sa.ForeignKey("scans.id"), index=True)
     file: Mapped[str] = mapped_column(sa.String(255))
