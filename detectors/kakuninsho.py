@@ -20,9 +20,14 @@ registration and certificate triggers are judged on the file's own ``status_as_o
 ``as_of``. The electronic certificate: the card keeps working until the end of the 3rd month
 after the expiry month, then the registration is cancelled ex officio (code 2). Inside that
 window the member can still use the card, so they are **not yet** a target; once the window
-is over on ``status_as_of`` they are, and a 資格確認書 issued on or after the expiry date counts
-(insurers prepare it during the window). A 資格確認書 "issued before the trigger" (before the
-card was returned, before the certificate expired) does not count.
+is over on ``status_as_of`` they are.
+
+A target who holds a 資格確認書 still valid on ``as_of`` needs nothing, whenever it was issued
+(before the card was returned, before the certificate expired, for a trigger dated in the
+future): the document proves the qualification by itself. Valid = ``kakuninsho_valid_until``
+on or after ``as_of`` when the feed gives it, else issued within the insurer's validity
+(setting ``kakuninsho_validity_years``, default 5, the legal maximum). A target whose latest
+資格確認書 has expired needs a new one.
 
 Members still holding a pre-2024-12-02 paper card need nothing until 2025-12-01 (the latest
 expiry of those cards). Only members active on ``as_of`` and present in ``card_status`` are
@@ -41,6 +46,7 @@ PAPER_CARDS_STOPPED = pd.Timestamp("2024-12-02")   # 健康保険証の新規発
 OLD_CARDS_LAST_VALID = pd.Timestamp("2025-12-01")  # 従来の保険証の有効期限（最長）
 KOUKI_EVERYONE_UNTIL = pd.Timestamp("2026-07-31")  # 後期: 全員に資格確認書を交付する暫定運用
 ECERT_GRACE_MONTHS = 3                             # 有効期限月の3か月後の月末まで利用可
+DEFAULT_VALIDITY_YEARS = 5                         # 資格確認書の有効期間（法定上限5年）
 
 TRIGGERS = {
     "not_registered": ("マイナ保険証の利用登録なし", "not registered for health-insurance use"),
@@ -70,15 +76,32 @@ def _flag(values: pd.Series) -> pd.Series:
     return values.astype("boolean").fillna(False).astype(bool)
 
 
+def kakuninsho_valid_until(card_status: pd.DataFrame, validity_years: int = DEFAULT_VALIDITY_YEARS) -> pd.Series:
+    """Last valid day of each row's latest 資格確認書 (NaT: none known).
+
+    ``kakuninsho_valid_until`` when the feed gives it; otherwise the issue date plus the
+    insurer's validity (``validity_years``, default 5 — the legal maximum) less one day.
+    """
+    given = card_status["kakuninsho_valid_until"] if "kakuninsho_valid_until" in card_status.columns else \
+        pd.Series(pd.NaT, index=card_status.index, dtype="datetime64[ns]")
+    issued = card_status["kakuninsho_issued_date"]
+    derived = ages.add_years(issued, int(validity_years)) - pd.Timedelta(days=1)
+    return given.where(given.notna(), derived)
+
+
 def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp,
-                       card_position: np.ndarray | None = None) -> pd.DataFrame:
-    """Active members who are 職権交付 targets, with their triggers and whether one was issued.
+                       card_position: np.ndarray | None = None,
+                       validity_years: int = DEFAULT_VALIDITY_YEARS) -> pd.DataFrame:
+    """Active members who are 職権交付 targets, with their triggers and whether they hold a valid 資格確認書.
 
     One row per target: the member columns, the ``card_status`` columns, one boolean column per
     trigger (``trigger_<name>``), ``reasons`` (codes joined by ``|``), ``reasons_ja``,
-    ``trigger_date`` (latest dated trigger; NA when only undated ones hold), ``issued``
-    (a 資格確認書 issued on or after the trigger date) and ``needs_issue``. ``card_position``
-    (each member's row in ``card_status``, −1 none) is computed when not given.
+    ``trigger_date`` (latest dated trigger; NA when only undated ones hold; evidence only),
+    ``valid_until`` (the latest 資格確認書's last valid day), ``validity_basis``
+    (``valid_until`` given by the feed, or ``issued_plus_years``), ``issued`` (holds one
+    valid on ``as_of``: it covers the member whenever it was issued, even before the trigger
+    or for a trigger dated in the future) and ``needs_issue``. ``card_position`` (each
+    member's row in ``card_status``, −1 none) is computed when not given.
     """
     as_of = pd.Timestamp(as_of).normalize()
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
@@ -119,8 +142,11 @@ def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: 
     for name in dated.columns:
         dated[name] = dated[name].where(triggers[name])
     trigger_date = dated.max(axis=1)
-    issued_on = frame["kakuninsho_issued_date"]
-    issued = (issued_on.notna() & (trigger_date.isna() | (issued_on >= trigger_date))).astype(bool)
+    valid_until = kakuninsho_valid_until(frame, validity_years)
+    given = frame["kakuninsho_valid_until"].notna() if "kakuninsho_valid_until" in frame.columns else \
+        pd.Series(False, index=frame.index)
+    # A valid 資格確認書 proves the qualification by itself (domain brief §8), whenever it was issued.
+    issued = (valid_until >= as_of).fillna(False).astype(bool)
     out = frame.copy()
     for name in TRIGGERS:
         out[f"trigger_{name}"] = triggers[name]
@@ -130,18 +156,23 @@ def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: 
     out["reasons"] = ["|".join(names[row]) for row in held]
     out["reasons_ja"] = ["、".join(labels[row]) for row in held]
     out["trigger_date"] = trigger_date
+    out["valid_until"] = valid_until
+    out["validity_basis"] = np.where(given.to_numpy(bool), "kakuninsho_valid_until",
+                                     np.where(valid_until.notna().to_numpy(bool), f"issued_plus_{int(validity_years)}_years",
+                                              "none"))
     out["issued"] = issued
     out["needs_issue"] = ~issued
     return out.reset_index(drop=True)
 
 
-def issuance_list(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def issuance_list(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp,
+                  validity_years: int = DEFAULT_VALIDITY_YEARS) -> pd.DataFrame:
     """資格確認書 職権交付対象者一覧 / the list a municipality prints 資格確認書 from.
 
-    Active targets with no 資格確認書 issued since their trigger, sorted by insurer, household
+    Active targets holding no 資格確認書 valid on ``as_of``, sorted by insurer, household
     and member; columns :data:`ISSUANCE_LIST_COLUMNS` (last four digits only, never the number).
     """
-    targets = kakuninsho_targets(members, card_status, as_of)
+    targets = kakuninsho_targets(members, card_status, as_of, validity_years=validity_years)
     if targets.empty:
         return pd.DataFrame(columns=ISSUANCE_LIST_COLUMNS)
     todo = targets.loc[targets["needs_issue"]].rename(

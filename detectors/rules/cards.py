@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detectors.kakuninsho import TRIGGERS, kakuninsho_targets
+from detectors.kakuninsho import DEFAULT_VALIDITY_YEARS, TRIGGERS, kakuninsho_targets
 from detectors.alignment import positions
-from detectors.registry import provider, rule
+from detectors.registry import Param, provider, rule, setting
 from detectors.schema import KEY
 
 
@@ -23,17 +23,22 @@ def card_position(members: pd.DataFrame, card_status: pd.DataFrame) -> np.ndarra
 
 @rule("KAKUNINSHO_NOT_ISSUED", category="card_issuance", severity="high", requires=("members", "card_status"),
       summary_ja="資格確認書の職権交付対象（{reasons_ja}）ですが、{issued_ja}（状況一覧は {status_as_of} 時点）",
-      summary_en="A 資格確認書 ex officio target ({reasons_en}) {issued_en} (status file as of {status_as_of})")
+      summary_en="A 資格確認書 ex officio target ({reasons_en}) {issued_en} (status file as of {status_as_of})",
+      params=(Param("kakuninsho_validity_years", int, DEFAULT_VALIDITY_YEARS,
+                    "資格確認書の有効期間（年）: used when the feed gives no kakuninsho_valid_until"),))
 def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, card_position: np.ndarray,
-                          as_of: pd.Timestamp) -> pd.DataFrame:
+                          as_of: pd.Timestamp, settings: dict) -> pd.DataFrame:
     """資格確認書の職権交付対象なのに未交付 / A 資格確認書 ex officio target with none issued.
 
     Targets: not registered, registration cancelled (1, 2), certificate expired past the grace
     period, card returned, viewing restricted, a request on file (and every 後期 member until
-    2026-07). Registration and certificate status are judged on the national file's own
-    ``status_as_of``, which lags ``as_of``; the evidence says by how much.
+    2026-07). A target holding a 資格確認書 valid on ``as_of`` needs nothing, whenever it was
+    issued; one whose latest 資格確認書 has expired needs a new one (medium). Registration and
+    certificate status are judged on the national file's own ``status_as_of``, which lags
+    ``as_of``; the evidence says by how much.
     """
-    targets = kakuninsho_targets(members, card_status, as_of, card_position)
+    years = setting(settings, "kakuninsho_validity_years")
+    targets = kakuninsho_targets(members, card_status, as_of, card_position, validity_years=years)
     if targets.empty:
         return targets
     out = targets.loc[targets["needs_issue"]].copy()
@@ -43,9 +48,12 @@ def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, card
     out["reasons_en"] = ["; ".join(english[r] for r in codes.split("|")) for codes in out["reasons"]]
     never = out["kakuninsho_issued_date"].isna().to_numpy(bool)
     issued_text = out["kakuninsho_issued_date"].dt.strftime("%Y-%m-%d").fillna("")
+    until_text = out["valid_until"].dt.strftime("%Y-%m-%d").fillna("")
+    never = never & out["valid_until"].isna().to_numpy(bool)
     out["issued_ja"] = np.where(never, "資格確認書が交付されていません",
-                                "最新の資格確認書（" + issued_text + "）は事由発生前の交付です")
-    out["issued_en"] = np.where(never, "has no 資格確認書", "has only one issued before the trigger (" + issued_text + ")")
+                                "最新の資格確認書（交付 " + issued_text + "）は " + until_text + " で有効期限が切れています")
+    out["issued_en"] = np.where(never, "has no 資格確認書",
+                                "whose latest 資格確認書 (issued " + issued_text + ") expired on " + until_text)
     out["severity"] = np.where(never, "high", "medium")
     out["as_of"] = as_of
     out["status_lag_days"] = (as_of - out["status_as_of"]).dt.days.astype("Int64")
@@ -53,8 +61,8 @@ def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, card
                           "返納済みでも登録ありと表示されることがあります / registration status is judged as of the national "
                           "file's status_as_of, which lags as_of by up to two month-ends")
     evidence = [*KEY, "reasons", "reasons_ja", "reasons_en", "issued_ja", "issued_en", "trigger_date",
-                "kakuninsho_issued_date", "registered", "cancellation_code", "ecert_expiry_date", "card_returned_date",
+                "kakuninsho_issued_date", "valid_until", "validity_basis", "registered", "cancellation_code", "ecert_expiry_date", "card_returned_date",
                 "self_info_restricted", "kakuninsho_requested", "status_as_of", "as_of", "status_lag_days",
                 "status_note", "severity", "_line"]
-    out["facts"] = out["reasons"] + "|" + out["kakuninsho_issued_date"].dt.strftime("%Y-%m-%d").fillna("")
+    out["facts"] = out["reasons"] + "|" + issued_text + "|" + until_text
     return out[[*evidence, "facts"]].rename(columns={"_line": "line"})

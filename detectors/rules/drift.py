@@ -15,19 +15,20 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from detectors.registry import rule
+from detectors.registry import Param, rule
 from detectors.stats import STAT_COLUMNS, feed_stats, statistic_kind
 
 MIN_HISTORY_FEEDS = 3
 MAD_TO_SIGMA = 1.4826
-DEFAULT_SETTINGS = {
-    "drift_z": 4.0,                  # robust z-score a statistic must reach
-    "drift_min_share_change": 0.02,  # and at least 2 percentage points for shares
-    "drift_min_count_change": 10.0,  # and at least this many for counts
-    "drift_min_count_ratio": 0.10,   # and at least 10% of the median for counts
-    "drift_share_scale_floor": 0.005,
-    "drift_count_scale_floor_ratio": 0.02,
-}
+DRIFT_PARAMS = (
+    Param("drift_z", float, 4.0, "robust z-score a statistic must reach"),
+    Param("drift_min_share_change", float, 0.02, "and at least this change for shares (2 percentage points)"),
+    Param("drift_min_count_change", float, 10.0, "and at least this many for counts"),
+    Param("drift_min_count_ratio", float, 0.10, "and at least this share of the median for counts"),
+    Param("drift_share_scale_floor", float, 0.005, "floor of the robust scale for shares"),
+    Param("drift_count_scale_floor_ratio", float, 0.02, "floor of the robust scale for counts, as a share of the median"),
+)
+DEFAULT_SETTINGS = {p.name: p.default for p in DRIFT_PARAMS}
 HISTORY_COLUMNS = ["scan_id", "as_of", "period", "insurer_number", "statistic", "value"]
 
 
@@ -120,7 +121,8 @@ def _describe(row: pd.Series) -> str:
 
 @rule("FEED_DRIFT", category="feed", severity="medium", requires=("members",),
       summary_ja="保険者 {insurer_number} のフィード統計が過去 {history_feeds} 回分から大きく変動: {top_change}（他 {others} 項目）",
-      summary_en="Feed statistics of insurer {insurer_number} moved against {history_feeds} earlier feeds: {top_change} (+{others} more)")
+      summary_en="Feed statistics of insurer {insurer_number} moved against {history_feeds} earlier feeds: {top_change} (+{others} more)",
+      params=DRIFT_PARAMS)
 def feed_drift(members: pd.DataFrame, as_of: pd.Timestamp, settings: Mapping[str, Any],
                feed_history: pd.DataFrame) -> pd.DataFrame:
     """フィード統計が保険者の過去フィードから異常に変動 / A feed-level statistic moved abnormally against earlier feeds.

@@ -86,3 +86,47 @@ def test_rules_whose_feed_file_is_absent_are_skipped_with_the_reason():
     for rule_id in skipped_needing_oqs:
         assert "oqs.csv" in reasons[rule_id]
     assert "NUMBER_INVALID" not in reasons
+
+
+def test_settings_are_declared_typed_and_documented():
+    from detectors.registry import declared_settings
+
+    declared = declared_settings()
+    assert declared["kakuninsho_validity_years"].default == 5
+    assert declared["drift_z"].type is float
+    assert "mislink_queue_threshold" in declared   # the matcher's thresholds are declared too
+    assert all(p.doc for p in declared.values())
+
+
+def test_an_unknown_setting_is_an_error_naming_it_and_the_close_names():
+    from detectors.registry import SettingsError, validate_settings
+
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"drift_z": 5, "kakuninsho_validty_years": 2})
+    assert caught.value.key == "kakuninsho_validty_years"
+    assert "kakuninsho_validty_years" in str(caught.value)
+    assert "kakuninsho_validity_years" in str(caught.value)
+
+
+def test_a_setting_of_the_wrong_type_is_an_error_and_good_values_are_typed():
+    from detectors.registry import SettingsError, validate_settings
+
+    with pytest.raises(SettingsError, match="kakuninsho_validity_years"):
+        validate_settings({"kakuninsho_validity_years": "two"})
+    with pytest.raises(SettingsError, match="drift_z"):
+        validate_settings({"drift_z": True})
+    assert validate_settings({"drift_z": 5, "kakuninsho_validity_years": 2}) == {"drift_z": 5.0,
+                                                                                "kakuninsho_validity_years": 2}
+
+
+def test_the_validity_setting_changes_which_kakuninsho_counts():
+    from tests.factories import card_status_frame
+
+    members = members_frame([{"member_id": "M1"}])
+    status = card_status_frame([{"member_id": "M1", "registered": False, "kakuninsho_issued_date": "2024-12-10"}])
+    frames = {"members": members, "card_status": status}
+    as_of = pd.Timestamp("2026-11-01")
+    default = run_rules(frames, as_of=as_of, rule_ids=["KAKUNINSHO_NOT_ISSUED"]).findings
+    short = run_rules(frames, as_of=as_of, settings={"kakuninsho_validity_years": 1},
+                      rule_ids=["KAKUNINSHO_NOT_ISSUED"]).findings
+    assert (len(default), short["severity"].tolist()) == (0, ["medium"])
