@@ -32,6 +32,8 @@ from matchers.settings import resolve_settings
 
 KEY = ["insurer_number", "member_id"]
 LAST4_ONLY = "last4_only"
+LINKED_BY_NUMBER = "number_hash"   # the full number's keyed hash
+LINKED_BY_LAST4 = "last4"          # a last-four-only member's resolved resident with those digits
 
 VERDICT_COLUMNS = [
     *KEY, "member_pos", "linked_pos", "linked_resident_id", "linked_by", "linked_ambiguous",
@@ -158,25 +160,38 @@ def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int,
 
 
 # --- linked path --------------------------------------------------------------------------------
-def linked_positions(members: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
-    """Linked (member pos, resident pos, linked_by) pairs: keyed hash, or last4 + birth date."""
+def number_links(members: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
+    """Linked (member pos ``li``, resident pos ``ri``, ``linked_by``) pairs by the keyed hash of
+    the full number (the first resident holding it). Last-four-only members are linked later,
+    on the resolved path (:func:`last4_links`)."""
     res_hash = pd.DataFrame({"number_hash": residents["number_hash"].to_numpy(dtype=object),
                              "ri": np.arange(len(residents))}).dropna().drop_duplicates("number_hash")
     mem = pd.DataFrame({"number_hash": members["number_hash"].to_numpy(dtype=object),
                         "li": np.arange(len(members))}).dropna()
     by_hash = mem.merge(res_hash, on="number_hash")[["li", "ri"]]
-    by_hash["linked_by"] = "number_hash"
-    last4_only = (members["number_status"] == LAST4_ONLY).fillna(False).to_numpy() & members["number_hash"].isna().to_numpy()
-    if last4_only.any():
-        ml = pd.DataFrame({"number_last4": members["number_last4"].to_numpy(dtype=object)[last4_only],
-                           "birth_date": members["birth_date"].to_numpy()[last4_only],
-                           "li": np.flatnonzero(last4_only)})
-        rl = pd.DataFrame({"number_last4": residents["number_last4"].to_numpy(dtype=object),
-                           "birth_date": residents["birth_date"].to_numpy(), "ri": np.arange(len(residents))})
-        by_last4 = ml.dropna().merge(rl.dropna(), on=["number_last4", "birth_date"])[["li", "ri"]]
-        by_last4["linked_by"] = "last4_birth_date"
-        by_hash = pd.concat([by_hash, by_last4], ignore_index=True)
-    return by_hash
+    by_hash["linked_by"] = LINKED_BY_NUMBER
+    return by_hash.reset_index(drop=True)
+
+
+def last4_only_members(members: pd.DataFrame) -> np.ndarray:
+    """Members delivered with the last four digits only (domain brief §2a), as a boolean mask."""
+    return ((members["number_status"] == LAST4_ONLY).fillna(False).to_numpy(dtype=bool)
+            & members["number_hash"].isna().to_numpy())
+
+
+def last4_links(pairs: pd.DataFrame, last4_only: np.ndarray) -> np.ndarray:
+    """Mask over the compared ``pairs``: the candidates a last-four-only member is linked to.
+
+    A resident is the member's link when the last four digits agree (or the resident has none)
+    *and* something besides them ties the two: the birth date (exact or one typo away), the
+    registry household, or the address. Four digits alone match one resident in 10,000 — a
+    stranger met in a name block would otherwise pass for the link."""
+    level_last4 = pairs["level_last4"].to_numpy(dtype=object)
+    tied = ((pairs["level_birth_date"].to_numpy(dtype=object) != "else")
+            | (pairs["level_household"].to_numpy(dtype=object) == "same")
+            | (pairs["level_address"].to_numpy(dtype=object) == "exact"))
+    agrees = (level_last4 == "exact") | ~pairs["number_last4_r"].notna().to_numpy()
+    return last4_only[pairs["li"].to_numpy(np.int64)] & agrees & tied
 
 
 def home_municipality(members: pd.DataFrame, residents: pd.DataFrame, links: pd.DataFrame) -> np.ndarray:
@@ -204,7 +219,7 @@ def household_state(members: pd.DataFrame, residents: pd.DataFrame, links: pd.Da
     hh_m, _ = pd.factorize(members["household_id"].to_numpy(dtype=object), use_na_sentinel=True)
     hh_r, rh_uniques = pd.factorize(residents["household_id"].to_numpy(dtype=object), use_na_sentinel=True)
     width = np.int64(len(rh_uniques) + 1)
-    hashed = links[links["linked_by"] == "number_hash"]
+    hashed = links[links["linked_by"] == LINKED_BY_NUMBER]
     t_li = hashed["li"].to_numpy(np.int64)
     t_h, t_rh = hh_m[t_li], hh_r[hashed["ri"].to_numpy(np.int64)]
     ok = (t_h >= 0) & (t_rh >= 0)
@@ -233,7 +248,8 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     residents = residents.reset_index(drop=True)
     m, r = prepare_sides(members, residents)
 
-    links = linked_positions(members, residents)
+    links = number_links(members, residents)
+    last4_only = last4_only_members(members)
     m["municipality"] = home_municipality(members, residents, links)
     # Members whose linked resident already agrees on birth date and sex need no search across
     # birth dates (the birth-date blocks still look for a better namesake).
@@ -244,26 +260,31 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
         same_sex = m["sex"].to_numpy(dtype=object)[l_li] == r["sex"].to_numpy(dtype=object)[l_ri]
         agrees[l_li[same_birth & same_sex]] = True
     li, ri = candidate_pairs(m, r, int(conf["block_max_residents"]), needs_wide=~agrees)
-    key_all = _sorted_unique(np.concatenate([li * np.int64(len(r) + 1) + ri,
-                                        links["li"].to_numpy(np.int64) * np.int64(len(r) + 1) + links["ri"].to_numpy(np.int64)]))
-    li, ri = key_all // (len(r) + 1), key_all % (len(r) + 1)
+    width = np.int64(len(r) + 1)
+    key_all = _sorted_unique(np.concatenate([li * width + ri,
+                                             links["li"].to_numpy(np.int64) * width + links["ri"].to_numpy(np.int64)]))
+    li, ri = key_all // width, key_all % width
 
     pairs = pairs_frame(m, r, li, ri)
     pairs["household_state"] = household_state(members, residents, links, li, ri)
     compare(pairs, COMPARISONS)
     pairs["logit"] = pair_logit(pairs, model)
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
-    link_key = links["li"].to_numpy(np.int64) * np.int64(len(r) + 1) + links["ri"].to_numpy(np.int64)
-    pair_key = li * np.int64(len(r) + 1) + ri
-    pairs["is_linked"] = np.isin(pair_key, link_key)
+    link_key = links["li"].to_numpy(np.int64) * width + links["ri"].to_numpy(np.int64)
+    is_linked = np.isin(li * width + ri, link_key)
+    # Last-four-only members (§2a): linked to the resolved candidates holding those digits.
+    by_last4 = last4_links(pairs, last4_only)
+    pairs["is_linked"] = is_linked | by_last4
+    links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
+                      ignore_index=True)
 
-    verdicts = _verdicts(pairs, links, members, residents, model)
+    verdicts = _verdicts(pairs, links, members, residents, model, conf, last4_only)
     return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
                       settings=conf, model=model)
 
 
 def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, residents: pd.DataFrame,
-              model: Mapping[str, Any]) -> pd.DataFrame:
+              model: Mapping[str, Any], conf: Mapping[str, Any], last4_only: np.ndarray) -> pd.DataFrame:
     ordered = pairs[["li", "ri", "logit", "is_linked"]].sort_values(["li", "logit"], ascending=[True, False],
                                                                     kind="stable")
     linked = ordered[ordered["is_linked"]].drop_duplicates("li")  # best of ambiguous last4 links
@@ -289,11 +310,18 @@ def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, r
     p_wrong = np.full(len(out), np.nan)
     p_wrong[has_l] = link_wrong_probability(logit_l[has_l], np.nan_to_num(logit_o[has_l], nan=0.0),
                                             has_o[has_l], model)
+    # A last-four-only member none of whose candidates holds those digits: when the best
+    # candidate is confidently the member, the digits belong to someone else (§2a) — the
+    # probability that the link is wrong is the probability that this candidate is the member.
+    pos = out["member_pos"].to_numpy()
+    unlinked_last4 = last4_only[pos] & ~has_l
+    p_other = sigmoid(np.nan_to_num(logit_o, nan=-99))
+    found = unlinked_last4 & has_o & (p_other >= float(conf["resolved_min_same_probability"]))
+    p_wrong[found] = p_other[found]
     # The resolved resident: the linked one unless another candidate scores higher.
     other_better = has_o & (~has_l | (np.nan_to_num(logit_o, nan=-99) > np.nan_to_num(logit_l, nan=-99)))
     resolved = np.where(other_better, opi, lpi)
     any_res = has_l | has_o
-    pos = out["member_pos"].to_numpy()
     result = pd.DataFrame({
         "insurer_number": members["insurer_number"].to_numpy(dtype=object)[pos],
         "member_id": members["member_id"].to_numpy(dtype=object)[pos],
@@ -310,6 +338,9 @@ def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, r
         "resolved_resident_id": np.where(any_res, rid[resolved], None),
         "resolved_last4": np.where(any_res, last4[resolved], None),
         "resolved_pos": np.where(any_res, resolved, -1),
+        "last4_only": last4_only[pos],
+        # A last-four-only member whose best candidate is confidently them but holds other digits.
+        "last4_mismatch": found,
     })
     return result
 

@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # NUMBER_SHARED: two members holding one number are different persons below this
     # same-person probability (judged on names, birth date and sex).
     "number_shared_same_threshold": 0.5,
+    # A resolved candidate is "the member" (a last-four-only member's resident, the person a
+    # mis-link suggests) from this same-person probability on; below it nobody matches.
+    "resolved_min_same_probability": 0.5,
     # Blocking: a block key shared by more residents than this is not used (common names
     # without birth date would otherwise explode the pair count).
     "block_max_residents": 60,

@@ -24,7 +24,9 @@ from matchers.comparisons import wildcard_equal
 from matchers.normalise import (ALIAS, ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, FORMER_SURNAME,
                                 HOUSEHOLD_SURNAME, KANA_STEPS, KANJI_STEPS, KATAKANA_ALPHABET, REASONS,
                                 alpha_tokens, explain)
-from matchers.resolve import Resolution, field_evidence, resolve
+from detectors.schema import NUMBER_VALID
+from matchers.resolve import (LINKED_BY_LAST4, LINKED_BY_NUMBER, Resolution, field_evidence,
+                             last4_only_members, resolve)
 
 REASON_LABELS_JA = {
     "VARIATION_SELECTOR": "異体字セレクタ", "WIDTH": "全角半角", "SPACING": "空白・区切り",
@@ -41,6 +43,7 @@ PATTERNS = {
     "twin": ("双子の兄弟姉妹の個人番号が紐付いています", "the twin's number is linked"),
     "same_name_birth_date": ("同姓同名・同一生年月日の別人の個人番号が紐付いています", "the number of another person with the same name and birth date is linked"),
     "number_typo": ("個人番号の入力誤りで別人に紐付いています", "a typing error in the number points to another person"),
+    "last4_mismatch": ("下4桁が本人と思われる住民の個人番号と一致しません", "the last four digits are not those of the resident the member appears to be"),
     "different_person": ("紐付け先の住民は別人と思われます", "the linked resident looks like a different person"),
 }
 
@@ -49,6 +52,83 @@ PATTERNS = {
 def resolution(members: pd.DataFrame, residents: pd.DataFrame, settings: dict) -> Resolution:
     """名寄せ結果 / every member resolved on the linked and the resolved path (see :mod:`matchers.resolve`)."""
     return resolve(members, residents, settings)
+
+
+MEMBER_RESIDENT_COLUMNS = [
+    "insurer_number", "member_id", "resident_pos", "resident_id", "linked_by", "birth_sex_agree",
+    "mislink_suspected", "suggested_resident_pos", "suggested_resident_id", "not_found",
+]
+
+
+@provider("member_resident")
+def member_resident(members: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
+    """本人の住民 / "the member's resident" — the one answer every rule needing it reads.
+
+    One row per member, in the members frame's row order (row i = ``members.iloc[i]``):
+
+    - ``resident_pos`` (int64, row in ``residents``, −1 none) and ``resident_id``: for a member
+      with a full number, the resident that number points to (keyed hash); for a last-four-only
+      member (domain brief §2a), the resolved resident whose last four digits agree — none when
+      the best match holds other digits (then ``mislink_suspected``, suggesting that resident);
+    - ``linked_by``: ``"number_hash"``, ``"last4"`` or NA;
+    - ``birth_sex_agree``: that resident has the member's birth date and sex (rules on move-in,
+      exit and age trust the resident only then);
+    - ``mislink_suspected``: MISLINK_SUSPECTED's own test (P(link wrong) ≥ the queue threshold);
+    - ``suggested_resident_pos`` / ``suggested_resident_id``: the resident the member most
+      probably is when the link is suspected (−1 / NA otherwise or when nobody matches);
+    - ``not_found``: RESIDENT_NOT_FOUND's test — a valid full number no resident holds, or a
+      last-four-only member no resident matches at all.
+    """
+    n = len(members)
+    conf = resolution.settings
+    v = resolution.verdicts
+    pos = v["member_pos"].to_numpy(np.int64)
+    resident_pos = np.full(n, -1, dtype=np.int64)
+    linked_by = np.full(n, None, dtype=object)
+    suspected = np.zeros(n, dtype=bool)
+    suggested = np.full(n, -1, dtype=np.int64)
+    threshold = float(conf["mislink_queue_threshold"])
+    p_wrong = v["p_wrong"].to_numpy(dtype=float)
+    linked_pos = v["linked_pos"].to_numpy(np.int64)
+    by = v["linked_by"].to_numpy(dtype=object)
+    is_suspected = np.nan_to_num(p_wrong, nan=0.0) >= threshold
+    by_number = (linked_pos >= 0) & (by == LINKED_BY_NUMBER)
+    by_last4 = (linked_pos >= 0) & (by == LINKED_BY_LAST4) & ~is_suspected
+    keep = by_number | by_last4
+    resident_pos[pos[keep]] = linked_pos[keep]
+    linked_by[pos[keep]] = by[keep]
+    suspected[pos] = is_suspected
+    other_pos = v["other_pos"].to_numpy(np.int64)
+    p_other = np.nan_to_num(v["p_same_other"].to_numpy(dtype=float), nan=0.0)
+    suggest = is_suspected & (other_pos >= 0) & (p_other >= float(conf["resolved_min_same_probability"]))
+    suggested[pos[suggest]] = other_pos[suggest]
+
+    residents = resolution.residents
+    rid = residents["resident_id"].to_numpy(dtype=object)
+    has = resident_pos >= 0
+    at = np.maximum(resident_pos, 0)
+    same_birth = members["birth_date"].to_numpy() == residents["birth_date"].to_numpy()[at] if len(residents) \
+        else np.zeros(n, dtype=bool)
+    sex_m = members["sex"].to_numpy(dtype="float64", na_value=np.nan)
+    sex_r = residents["sex"].to_numpy(dtype="float64", na_value=np.nan)[at] if len(residents) else np.full(n, np.nan)
+    status = members["number_status"].to_numpy(dtype=object, na_value=None)
+    last4_only = last4_only_members(members)
+    matched_any = np.zeros(n, dtype=bool)
+    matched_any[pos[(linked_pos >= 0) | (p_other >= float(conf["resolved_min_same_probability"]))]] = True
+    not_found = (((status == NUMBER_VALID) & members["number_hash"].notna().to_numpy() & ~has)
+                 | (last4_only & ~matched_any))
+    return pd.DataFrame({
+        "insurer_number": members["insurer_number"].to_numpy(dtype=object),
+        "member_id": members["member_id"].to_numpy(dtype=object),
+        "resident_pos": resident_pos,
+        "resident_id": np.where(has, rid[at] if len(rid) else None, None),
+        "linked_by": linked_by,
+        "birth_sex_agree": has & same_birth & (sex_m == sex_r),
+        "mislink_suspected": suspected,
+        "suggested_resident_pos": suggested,
+        "suggested_resident_id": np.where(suggested >= 0, rid[np.maximum(suggested, 0)] if len(rid) else None, None),
+        "not_found": not_found,
+    })[MEMBER_RESIDENT_COLUMNS]
 
 
 def _pair_positions(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:
@@ -97,9 +177,14 @@ def _household_swaps(res: Resolution, flagged: pd.DataFrame) -> dict[int, int]:
     return dict(zip(both["m"].astype(int), both["m2"].astype(int)))
 
 
-def _pattern(linked_pair: Any, other_pair: Any | None, swapped: bool) -> str:
+def _pattern(linked_pair: Any | None, other_pair: Any | None, swapped: bool) -> str:
     if swapped:
         return "household_swap"
+    if linked_pair is None:
+        # A last-four-only member: the resident they appear to be holds other last four digits.
+        if other_pair is not None and other_pair["level_last4"] in ("one_digit", "transposed"):
+            return "number_typo"
+        return "last4_mismatch"
     name_same = linked_pair["level_name_kanji"] in ("exact", "notation", "gaiji", "alias") \
         or (linked_pair["level_name_kanji"] == "null" and linked_pair["level_name_kana"] in ("exact", "notation"))
     if name_same and linked_pair["level_birth_date"] == "exact":
@@ -122,12 +207,16 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
     """紐付け先の住民が別人と思われる / The linked resident is probably a different person."""
     conf = resolution.settings
     v = resolution.verdicts
-    flagged = v[(v["linked_pos"] >= 0) & (v["p_wrong"] >= float(conf["mislink_queue_threshold"]))]
+    suspected = v["p_wrong"].fillna(0.0).to_numpy(dtype=float) >= float(conf["mislink_queue_threshold"])
+    flagged = v[suspected & ((v["linked_pos"] >= 0) | v["last4_mismatch"]).to_numpy(dtype=bool)]
     if flagged.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])
     flagged = flagged.reset_index(drop=True)
     swaps = _household_swaps(resolution, flagged)
-    linked_pairs = _pair_rows(resolution, flagged["member_pos"].to_numpy(), flagged["linked_pos"].to_numpy())
+    has_linked = flagged["linked_pos"].to_numpy() >= 0
+    linked_pairs = _pair_rows(resolution, flagged["member_pos"].to_numpy()[has_linked],
+                              flagged["linked_pos"].to_numpy()[has_linked])
+    linked_index = np.cumsum(has_linked) - 1
     has_other = flagged["other_pos"].to_numpy() >= 0
     other_pairs = _pair_rows(resolution, flagged["member_pos"].to_numpy()[has_other],
                              flagged["other_pos"].to_numpy()[has_other])
@@ -146,12 +235,13 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
     other_recs = other_pairs.to_dict("records")
     lines = _lines(members, flagged["member_pos"].to_numpy(np.int64))
     member_ids = _values_at(members["member_id"], flagged["member_pos"].to_numpy(np.int64))
+    member_last4 = _values_at(members["number_last4"], flagged["member_pos"].to_numpy(np.int64))
     records = []
     for i, row in enumerate(flagged.to_dict("records")):
         pos = int(row["member_pos"])
         other = other_recs[other_index[i]] if has_other[i] else None
         partner = swaps.get(pos)
-        linked_pair = linked_recs[i]
+        linked_pair = linked_recs[linked_index[i]] if has_linked[i] else None
         pattern = _pattern(linked_pair, other, partner is not None)
         suggest = has_other[i] and float(row["p_same_other"]) >= 0.5
         suggested_id = rid[int(row["other_pos"])] if suggest else None
@@ -160,10 +250,10 @@ def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
             "pattern": pattern, "pattern_ja": PATTERNS[pattern][0], "pattern_en": PATTERNS[pattern][1],
             "p_wrong": round(float(row["p_wrong"]), 4), "p_wrong_pct": int(round(100 * float(row["p_wrong"]))),
             "linked_resident_id": row["linked_resident_id"], "linked_by": row["linked_by"],
-            "linked_last4": last4[int(row["linked_pos"])],
+            "linked_last4": last4[int(row["linked_pos"])] if has_linked[i] else member_last4[pos],
             "linked_ambiguous": bool(row["linked_ambiguous"]),
-            "p_same_linked": round(float(row["p_same_linked"]), 4),
-            "linked": linked_fields[i],
+            "p_same_linked": round(float(row["p_same_linked"]), 4) if has_linked[i] else None,
+            "linked": linked_fields[linked_index[i]] if has_linked[i] else None,
             "suggested": None if other is None else {
                 "resident_id": rid[int(row["other_pos"])], "last4": last4[int(row["other_pos"])],
                 "p_same": round(float(row["p_same_other"]), 4), "fields": other_fields[other_index[i]]},
@@ -200,8 +290,10 @@ def _lines(members: pd.DataFrame, positions: np.ndarray) -> dict[int, int | None
     return {p: None if pd.isna(v) else int(v) for p, v in zip(pos.tolist(), members["_line"].take(pos).tolist())}
 
 
-def _mislink_reasons(linked: Any, other: Any | None) -> list[str]:
+def _mislink_reasons(linked: Any | None, other: Any | None) -> list[str]:
     """Short reason codes: which fields speak against the linked resident / for the suggestion."""
+    if linked is None:
+        return ["LAST4_DIFFERS_FROM_RESOLVED_RESIDENT"]
     reasons = []
     for field in ("name_kanji", "name_kana", "name_alpha", "birth_date", "sex", "household", "address", "municipality"):
         level = linked[f"level_{field}"]

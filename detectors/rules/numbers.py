@@ -1,24 +1,11 @@
 """個人番号の紐付け / individual-number link rules: check digit, missing number, unknown number, shared number."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from detectors.registry import provider, rule
+from detectors.registry import rule
 from detectors.schema import KEY, NUMBER_BAD_CHECK, NUMBER_MISSING
-
-
-@provider("linked")
-def linked(members: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
-    """The resident each member's linked individual number points to (by keyed hash).
-
-    One row per member that has a full number (``number_hash``): ``KEY``,
-    ``linked_resident_id`` (NA when the number has no resident in the extract).
-    """
-    with_number = members.loc[members["number_hash"].notna(), [*KEY, "number_hash"]]
-    by_hash = residents.loc[residents["number_hash"].notna(), ["number_hash", "resident_id"]]
-    by_hash = by_hash.drop_duplicates("number_hash")
-    out = with_number.merge(by_hash, on="number_hash", how="left")
-    return out.rename(columns={"resident_id": "linked_resident_id"})
 
 
 @rule("NUMBER_INVALID", category="mislink", severity="high", requires=("members",),
@@ -40,10 +27,15 @@ def number_invalid(members: pd.DataFrame) -> pd.DataFrame:
 @rule("RESIDENT_NOT_FOUND", category="mislink", severity="high", requires=("members", "residents"),
       summary_ja="紐付けられた個人番号（下4桁 {number_last4}）に該当する住民が住基抽出にありません",
       summary_en="No resident in the registry extract holds the linked number (last four {number_last4})")
-def resident_not_found(members: pd.DataFrame, linked: pd.DataFrame) -> pd.DataFrame:
-    """紐付けた個人番号の住民が住基にいない / The linked number has no resident in the extract."""
-    missing = linked.loc[linked["linked_resident_id"].isna(), KEY]
-    out = members.merge(missing, on=KEY)[[*KEY, "number_last4", "loss_date", "_line"]]
+def resident_not_found(members: pd.DataFrame, member_resident: pd.DataFrame) -> pd.DataFrame:
+    """紐付けた個人番号の住民が住基にいない / The linked number has no resident in the extract.
+
+    Read from the ``member_resident`` provider: a valid full number no resident holds, or a
+    last-four-only member whom no resident matches at all. A number failing the check digit is
+    NUMBER_INVALID only (domain brief §2b).
+    """
+    rows = np.flatnonzero(member_resident["not_found"].to_numpy(dtype=bool))
+    out = members[[*KEY, "number_last4", "number_status", "loss_date", "_line"]].iloc[rows].reset_index(drop=True)
     # A lost qualification carrying an unknown number matters less than an active one.
     out["severity"] = out["loss_date"].isna().map({True: "high", False: "low"})
     out["facts"] = out["number_last4"].fillna("")

@@ -190,7 +190,7 @@ def test_saito_is_not_saito():
     assert by_rule(findings, "NOTATION_DIFFERENCE").empty
 
 
-def test_last4_only_member_is_linked_by_last4_and_birth_date():
+def test_last4_only_member_is_linked_to_the_resolved_resident_holding_those_digits():
     row = member("M-KENTA", "R-KENTA")
     row.pop("number")
     row.update({"number_hash": None, "number_last4": N["shota"][-4:], "number_status": "last4_only"})
@@ -198,7 +198,7 @@ def test_last4_only_member_is_linked_by_last4_and_birth_date():
     # The last four digits are 翔太's, and 翔太 shares the birth date: linked to 翔太, so queued.
     mislink = by_rule(findings, "MISLINK_SUSPECTED")
     evidence = json.loads(mislink.loc["M-KENTA", "evidence"])
-    assert evidence["linked_by"] == "last4_birth_date"
+    assert evidence["linked_by"] == "last4"
     assert mislink.loc["M-KENTA", "suggested_resident_id"] == "R-KENTA"
 
 
@@ -222,3 +222,32 @@ def test_thresholds_come_from_settings():
     members = [*CLEAN, member("M-SHOTA", "R-SHOTA", number=N["hanako"])]
     assert not by_rule(scan(members), "MISLINK_SUSPECTED").empty
     assert by_rule(scan(members, settings={"mislink_queue_threshold": 1.01}), "MISLINK_SUSPECTED").empty
+
+
+def _last4_only(row: dict, last4: str) -> dict:
+    row = dict(row)
+    row.pop("number", None)
+    return {**row, "number_hash": None, "number_last4": last4, "number_status": "last4_only"}
+
+
+def test_member_resident_is_the_one_answer_for_full_numbers_and_last_four_only_members():
+    from detectors.rules.mislink import member_resident
+    from matchers.resolve import resolve
+
+    rows = [
+        member("M-TARO", "R-TARO"),                                         # full number
+        _last4_only(member("M-HANAKO", "R-HANAKO"), N["hanako"][-4:]),      # last four agree
+        _last4_only(member("M-MEI", "R-MEI"), "9999"),                      # best match holds other digits
+        _last4_only({"member_id": "M-NOBODY", "name_kanji": "木村 拓也", "name_kana": "キムラ タクヤ",
+                     "birth_date": "1999-01-01", "sex": 1, "household_id": "HX", "address": "北海道札幌市"}, "1234"),
+        {**member("M-GONE", "R-JIRO"), "number": "999999999999"},           # nobody holds this number
+    ]
+    members = members_frame(rows)
+    residents = residents_frame(TOWN)
+    frame = member_resident(members, resolve(members, residents)).set_index("member_id")
+    assert frame.loc["M-TARO", ["resident_id", "linked_by", "birth_sex_agree", "mislink_suspected"]].tolist() == \
+        ["R-TARO", "number_hash", True, False]
+    assert frame.loc["M-HANAKO", ["resident_id", "linked_by", "mislink_suspected"]].tolist() == ["R-HANAKO", "last4", False]
+    assert frame.loc["M-MEI", ["resident_pos", "mislink_suspected", "suggested_resident_id"]].tolist() == [-1, True, "R-MEI"]
+    assert frame["not_found"].to_dict() == {"M-TARO": False, "M-HANAKO": False, "M-MEI": False,
+                                            "M-NOBODY": True, "M-GONE": True}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from matchers.resolve import candidate_pairs, household_state, linked_positions, resolve
+from matchers.resolve import candidate_pairs, household_state, number_links, resolve
 from matchers.prepare import prepare_side
 from tests.factories import members_frame, residents_frame
 
@@ -17,16 +17,30 @@ RESIDENTS = residents_frame([
 ])
 
 
-def test_linked_by_hash_and_by_last4_plus_birth_date():
+def test_linked_by_hash_and_last4_only_members_by_their_resolved_resident():
     members = members_frame([
         {"member_id": "M1", "number": "000000000011", "name_kanji": "山田 太郎", "birth_date": "1960-04-01"},
         {"member_id": "M2", "number_hash": None, "number_last4": "0022", "number_status": "last4_only",
-         "birth_date": "1962-07-07"},
+         "name_kanji": "山田 花子", "name_kana": "ヤマダ ハナコ", "birth_date": "1962-07-07", "sex": 2},
+        # Same last four as 花子 but nobody like this person lives here: no link, nobody matches.
         {"member_id": "M3", "number_hash": None, "number_last4": "0022", "number_status": "last4_only",
-         "birth_date": "1999-01-01"},
+         "name_kanji": "木村 拓也", "name_kana": "キムラ タクヤ", "birth_date": "1999-01-01"},
     ])
-    links = linked_positions(members, RESIDENTS).sort_values("li")
-    assert links.values.tolist() == [[0, 0, "number_hash"], [1, 1, "last4_birth_date"]]
+    assert number_links(members, RESIDENTS).values.tolist() == [[0, 0, "number_hash"]]
+    verdicts = resolve(members, RESIDENTS).verdicts.set_index("member_id")
+    assert (verdicts.loc["M2", "linked_resident_id"], verdicts.loc["M2", "linked_by"]) == ("R2", "last4")
+    assert verdicts.loc["M2", "p_wrong"] < 0.3
+    assert "M3" not in verdicts.index or verdicts.loc["M3", "linked_pos"] == -1
+
+
+def test_last4_only_member_whose_resolved_resident_holds_other_digits_is_a_mismatch():
+    members = members_frame([
+        {"member_id": "M2", "number_hash": None, "number_last4": "0033", "number_status": "last4_only",
+         "name_kanji": "山田 花子", "name_kana": "ヤマダ ハナコ", "birth_date": "1962-07-07", "sex": 2},
+    ])
+    verdict = resolve(members, RESIDENTS).verdicts.iloc[0]
+    assert (verdict["linked_pos"], verdict["resolved_resident_id"], bool(verdict["last4_mismatch"])) == (-1, "R2", True)
+    assert verdict["p_wrong"] > 0.5
 
 
 def test_blocking_finds_a_birth_date_typo_and_a_variant_name():
@@ -46,7 +60,7 @@ def test_household_state_uses_the_other_members_links():
         {"member_id": "M2", "number": None, "household_id": "X9"},
         {"member_id": "M3", "number": None, "household_id": "X8"},
     ])
-    links = linked_positions(members, RESIDENTS)
+    links = number_links(members, RESIDENTS)
     state = household_state(members, RESIDENTS, links, np.array([0, 1, 1, 2]), np.array([1, 1, 2, 1]))
     # M1 alone has a link: its own household cannot vouch for itself; M2 is vouched for by M1.
     assert state.tolist() == ["unknown", "same", "different", "unknown"]
