@@ -140,3 +140,20 @@ def expected_under_70_category(kyu_sum: pd.Series, all_exempt: pd.Series) -> pd.
          (kyu.notna() & (exempt == False)).fillna(False).to_numpy(bool)],  # noqa: E712
         ["O", "A", "I", "U", "E"], default="")
     return pd.Series(result, index=kyu_sum.index, dtype="string").replace("", pd.NA)
+
+
+def geneki_verdict(frame: pd.DataFrame, household: pd.DataFrame, income_known: bool) -> pd.DataFrame:
+    """Per member of ``frame``: does the household income say 現役並み (the 30% test)?
+
+    国保 / 被用者保険 look at the household's 70–74 members, 後期 at its 75+ members (domain brief
+    §4). Columns ``max_taxable``, ``complete`` (every such member's 課税所得 known), ``rich``
+    (someone reaches 1.45M) and ``not_rich`` (income complete and nobody reaches it). One place
+    for BURDEN_RATIO_RULE and LIMIT_CATEGORY_RULE, so a wrong ratio is one finding, not two.
+    """
+    kouki = (insurer_types(frame) == "kouki").astype(bool)
+    max_tax = household["elderly_max_taxable"].where(~kouki, household["seventy_plus_max_taxable"])
+    complete = household["elderly_taxable_complete"].where(~kouki, household["seventy_plus_taxable_complete"]).astype(bool)
+    rich = (max_tax >= GENEKI_TAXABLE_MIN).fillna(False).astype(bool) & income_known
+    not_rich = (complete & (max_tax < GENEKI_TAXABLE_MIN).fillna(False)).astype(bool) & income_known
+    return pd.DataFrame({"max_taxable": max_tax, "complete": complete, "rich": rich, "not_rich": not_rich},
+                        index=frame.index)

@@ -10,8 +10,8 @@ import pandas as pd
 
 from detectors import ages
 from detectors.alignment import positions
-from detectors.households import (GENEKI_TAXABLE_MIN, KOKUHO_TYPES, KOUKI_IPPAN_II_TAXABLE_MIN,
-                                  column_present, insurer_types)
+from detectors.households import (KOKUHO_TYPES, KOUKI_IPPAN_II_TAXABLE_MIN, column_present, geneki_verdict,
+                                  insurer_types)
 from detectors.households import household_income as compute_household_income
 from detectors.registry import provider, rule
 from detectors.schema import KEY
@@ -100,7 +100,8 @@ def _yen(values: pd.Series) -> pd.Series:
 @rule("BURDEN_RATIO_RULE", category="burden_ratio", severity="high", requires=("members",),
       summary_ja="一部負担割合 {burden_ratio}% が基準日 {as_of} の規定と合いません: {reason_ja}（年齢 {age}歳）",
       summary_en="Burden ratio {burden_ratio}% contradicts the rules on {as_of}: {reason_en} (age {age})")
-def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_income: pd.DataFrame) -> pd.DataFrame:
+def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_income: pd.DataFrame,
+                      judgeable: np.ndarray) -> pd.DataFrame:
     """一部負担割合が年齢・所得の規定と合わない / Burden ratio contradicts the age and income rules on as_of.
 
     国保 (市町村・組合) and 被用者保険: 20% through the first March 31 after reaching 6, 30% up to
@@ -109,10 +110,12 @@ def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_inco
     application brings it back to 20%). 被用者保険 judges 現役並み on 標準報酬月額, which the feed
     does not carry, so only the age part is checked there. 75+ members of 国保 are a
     qualification problem (QUAL_ACTIVE_PAST_AGE_LIMIT), not a ratio one. 後期: 10/20/30 with the
-    household income tests the feed allows. Only members active on ``as_of`` are judged.
+    household income tests the feed allows. Only members active on ``as_of`` whose own dates
+    are possible (see QUAL_DATE_INVALID) are judged.
     """
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    frame = members.loc[active & members["burden_ratio"].notna() & members["birth_date"].notna()]
+    frame = members.loc[(active & members["burden_ratio"].notna() & members["birth_date"].notna()).to_numpy(bool)
+                        & judgeable]
     if frame.empty:
         return frame.iloc[0:0]
     household = household_income.loc[frame.index]
@@ -121,13 +124,8 @@ def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_inco
     ratio = frame["burden_ratio"].astype("Int64")
     income_known = column_present(members, "taxable_income")
     # 国保 70–74: the 現役並み test looks at the household's 70–74 members; 後期: at its 75+ members.
-    kind_for_income = insurer_types(frame)
-    kouki_rows = (kind_for_income == "kouki").astype(bool)
-    max_tax = household["elderly_max_taxable"].where(~kouki_rows, household["seventy_plus_max_taxable"])
-    complete = household["elderly_taxable_complete"].where(~kouki_rows, household["seventy_plus_taxable_complete"])
-    complete = complete.astype(bool)
-    rich = (max_tax >= GENEKI_TAXABLE_MIN).fillna(False).astype(bool) & income_known
-    not_rich = (complete & (max_tax < GENEKI_TAXABLE_MIN).fillna(False)).astype(bool) & income_known
+    verdict = geneki_verdict(frame, household, income_known)
+    max_tax, complete, rich, not_rich = (verdict[c] for c in ("max_taxable", "complete", "rich", "not_rich"))
 
     age_rules = kind.isin([*KOKUHO_TYPES, "employee"]).astype(bool)
     kokuho = kind.isin(KOKUHO_TYPES).astype(bool)

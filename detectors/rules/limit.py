@@ -10,7 +10,7 @@ import pandas as pd
 from detectors import ages
 from detectors.codes import GENEKI_NAMI, LIMIT_CATEGORIES, SEVENTY_PLUS, UNDER_70
 from detectors.households import (KOKUHO_TYPES, column_present, expected_seventy_plus_category,
-                                  expected_under_70_category, insurer_types)
+                                  expected_under_70_category, geneki_verdict, insurer_types)
 from detectors.registry import rule
 from detectors.rules.burden import compare_with_oqs
 from detectors.schema import KEY
@@ -52,7 +52,8 @@ LIMIT_REASONS = {
 @rule("LIMIT_CATEGORY_RULE", category="limit_category", severity="high", requires=("members",),
       summary_ja="限度額適用区分「{label}」が規定と合いません: {reason_ja}（期待: {expected_label}）",
       summary_en="Limit category {limit_category} contradicts the rules: {reason_en} (expected {expected_category})")
-def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_income: pd.DataFrame) -> pd.DataFrame:
+def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_income: pd.DataFrame,
+                        judgeable: np.ndarray) -> pd.DataFrame:
     """限度額適用区分が年齢区分・所得・課税状況・負担割合と合わない / Limit category contradicts age band, income, tax status or ratio.
 
     Checks, first failing reason reported:
@@ -68,7 +69,8 @@ def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_in
     Under 70 the ratio does not depend on the category. Members without a category are not judged.
     """
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    frame = members.loc[active & members["limit_category"].notna() & members["birth_date"].notna()]
+    frame = members.loc[(active & members["limit_category"].notna() & members["birth_date"].notna()).to_numpy(bool)
+                        & judgeable]
     if frame.empty:
         return frame.iloc[0:0]
     household = household_income.loc[frame.index]
@@ -100,12 +102,19 @@ def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_in
                        & ~low_income_ok & ~application_case)
     elderly_kokuho = kokuho & (band == ages.ELDERLY).fillna(False).astype(bool)
     unknown_income = expected.isna().astype(bool)
+    # When the household income already says the ratio is wrong, BURDEN_RATIO_RULE reports it;
+    # the category that agrees with the income is not a second finding (domain brief §2b).
+    verdict = geneki_verdict(frame, household, column_present(members, "taxable_income"))
+    # 75+ still in 国保 is a qualification problem (QUAL_ACTIVE_PAST_AGE_LIMIT), not a category one.
+    late_kokuho = kokuho & (band == ages.LATE_ELDERLY).fillna(False).astype(bool)
     conditions = [
-        ((family == UNDER_70).fillna(False).astype(bool) & seventy_plus, "under_70_code_on_70_plus"),
+        ((family == UNDER_70).fillna(False).astype(bool) & seventy_plus & ~late_kokuho, "under_70_code_on_70_plus"),
         ((family == SEVENTY_PLUS).fillna(False).astype(bool) & under_70, "70_plus_code_on_under_70"),
-        (income_mismatch, "income_band"),
-        (elderly_kokuho & unknown_income & (ratio == 30).fillna(False).astype(bool) & ~geneki, "ratio_30_not_geneki"),
-        (elderly_kokuho & unknown_income & (ratio == 20).fillna(False).astype(bool) & geneki, "ratio_20_geneki"),
+        (income_mismatch & ~late_kokuho, "income_band"),
+        (elderly_kokuho & unknown_income & (ratio == 30).fillna(False).astype(bool) & ~geneki & ~verdict["not_rich"],
+         "ratio_30_not_geneki"),
+        (elderly_kokuho & unknown_income & (ratio == 20).fillna(False).astype(bool) & geneki & ~verdict["rich"],
+         "ratio_20_geneki"),
     ]
     masks = np.column_stack([c.to_numpy(bool) for c, _ in conditions])
     failing = masks.any(axis=1)

@@ -11,34 +11,71 @@ from detectors.registry import provider, rule
 from detectors.schema import KEY
 
 
+# QUAL_DATE_INVALID's checks: (code, Japanese, English, the member's own dates are impossible).
+# A member whose own dates are impossible (born after as_of, acquired before birth, lost before
+# acquisition) is not judged by the age- and date-based rules (domain brief §2b): their
+# verdicts would rest on the impossible date. Future acquisition, loss or issue dates are
+# reported but leave the person's age and history judgeable.
+DATE_CHECKS = (
+    ("acquisition_before_birth", "資格取得日が生年月日より前", "acquisition before birth", True),
+    ("loss_before_acquisition", "資格喪失日が資格取得日より前", "loss before acquisition", True),
+    ("birth_after_as_of", "生年月日が基準日より後", "birth date after as_of", True),
+    ("acquisition_after_as_of", "資格取得日が基準日より後", "acquisition after as_of", False),
+    ("loss_after_as_of", "資格喪失日が基準日より後", "loss after as_of", False),
+    ("issue_after_as_of", "交付日が基準日より後", "card issue date after as_of", False),
+)
+
+
+def date_problems(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One boolean column per :data:`DATE_CHECKS` code (same index as ``members``)."""
+    birth, acq, loss = members["birth_date"], members["acquisition_date"], members["loss_date"]
+    masks = {
+        "acquisition_before_birth": acq < birth,
+        "loss_before_acquisition": loss < acq,
+        "birth_after_as_of": birth > as_of,
+        "acquisition_after_as_of": acq > as_of,
+        "loss_after_as_of": loss > as_of,
+        "issue_after_as_of": members["card_issue_date"] > as_of,
+    }
+    return pd.DataFrame({code: masks[code].fillna(False).astype(bool) for code, *_ in DATE_CHECKS},
+                        index=members.index)
+
+
+@provider("judgeable")
+def judgeable(members: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Per member: the own dates are possible, so age- and date-based rules may judge them (§2b)."""
+    problems = date_problems(members, as_of)
+    own = [code for code, _, _, impossible in DATE_CHECKS if impossible]
+    return ~problems[own].to_numpy(bool).any(axis=1)
+
+
 @rule("QUAL_DATE_INVALID", category="qualification_date", severity="high", requires=("members",),
       summary_ja="ありえない日付: {problems_ja}",
       summary_en="Impossible dates: {problems_en}")
 def qual_date_invalid(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """取得日が生年月日より前、喪失日が取得日より前、基準日より後の日付 / Impossible qualification dates."""
-    checks = [
-        (members["acquisition_date"] < members["birth_date"],
-         "資格取得日が生年月日より前", "acquisition before birth", "acquisition_before_birth"),
-        (members["loss_date"] < members["acquisition_date"],
-         "資格喪失日が資格取得日より前", "loss before acquisition", "loss_before_acquisition"),
-        (members["birth_date"] > as_of, "生年月日が基準日より後", "birth date after as_of", "birth_after_as_of"),
-        (members["acquisition_date"] > as_of,
-         "資格取得日が基準日より後", "acquisition after as_of", "acquisition_after_as_of"),
-        (members["loss_date"] > as_of, "資格喪失日が基準日より後", "loss after as_of", "loss_after_as_of"),
-        (members["card_issue_date"] > as_of, "交付日が基準日より後", "card issue date after as_of", "issue_after_as_of"),
-    ]
-    masks = pd.DataFrame({code: mask.fillna(False).astype(bool) for mask, _, _, code in checks})
+    """取得日が生年月日より前、喪失日が取得日より前、基準日より後の日付 / Impossible qualification dates.
+
+    A member reported here for impossible own dates (born after ``as_of``, acquired before
+    birth, lost before acquisition) is not judged by the burden-ratio, limit-category, age-limit,
+    issue-date and exit rules; the evidence says so.
+    """
+    masks = date_problems(members, as_of)
     failing = masks.any(axis=1)
     if not failing.any():
         return members.iloc[0:0]
     out = members.loc[failing, [*KEY, "birth_date", "acquisition_date", "loss_date", "card_issue_date", "_line"]].copy()
     held = masks.loc[failing].to_numpy(bool)
-    codes = np.array([code for _, _, _, code in checks])
-    ja = np.array([text for _, text, _, _ in checks])
-    en = np.array([text for _, _, text, _ in checks])
+    codes = np.array([code for code, _, _, _ in DATE_CHECKS])
+    ja = np.array([text for _, text, _, _ in DATE_CHECKS])
+    en = np.array([text for _, _, text, _ in DATE_CHECKS])
+    own = np.array([impossible for *_, impossible in DATE_CHECKS])
     out["reason_codes"] = [list(codes[row]) for row in held]
     out["problems_ja"] = ["、".join(ja[row]) for row in held]
     out["problems_en"] = ["; ".join(en[row]) for row in held]
+    out["other_rules_suspended"] = (held & own).any(axis=1)
+    out["note"] = np.where(out["other_rules_suspended"].to_numpy(bool),
+                           "日付がありえないため、負担割合・限度額区分・75歳到達・交付日・転出死亡の判定は行っていません / "
+                           "not judged by the ratio, category, age-limit, issue-date and exit rules", "")
     out["facts"] = [",".join(codes[row]) for row in held]
     out["as_of"] = as_of
     return out.rename(columns={"_line": "line"})
@@ -88,14 +125,15 @@ def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked_pos
       requires=("members", "residents"),
       summary_ja="資格取得日 {acquisition_date} が交付日と同じですが、{trigger_ja} {trigger_date} の方が早いです（取得日 {proposed_acquisition_date} に訂正を検討）",
       summary_en="Acquisition date {acquisition_date} equals the card issue date, but the {trigger_en} was earlier ({trigger_date}); consider {proposed_acquisition_date}")
-def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray) -> pd.DataFrame:
+def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
+                            judgeable: np.ndarray) -> pd.DataFrame:
     """資格取得日が交付日と同じで、転入日（出生日）の方が早い / Acquisition equals the card issue date although the resident became eligible earlier.
 
     The trigger is the linked resident's 転入日 (``moved_in_date``), or the birth date for a
     newborn (no move-in, or move-in on the birth date). The proposed date is that trigger.
     """
     same = (members["acquisition_date"].notna() & (members["acquisition_date"] == members["card_issue_date"]))
-    rows = np.flatnonzero(same.fillna(False).to_numpy(bool))
+    rows = np.flatnonzero(same.fillna(False).to_numpy(bool) & judgeable)
     if len(rows) == 0:
         return members.iloc[0:0]
     candidates = members[[*KEY, "acquisition_date", "card_issue_date", "birth_date", "sex", "_line"]]
@@ -210,7 +248,7 @@ EXIT_STATUS = {
       summary_ja="住基では {status_date} に{status_ja}していますが、資格が{state_ja}です（喪失日は {expected_loss_from}〜{expected_loss_to}）",
       summary_en="The registry shows {status_en} on {status_date}, but the qualification is {state_en} (loss due {expected_loss_from}–{expected_loss_to})")
 def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
-                           as_of: pd.Timestamp) -> pd.DataFrame:
+                           as_of: pd.Timestamp, judgeable: np.ndarray) -> pd.DataFrame:
     """住基で死亡・転出済みなのに資格が有効（または喪失日が遅い） / The registry shows death or move-out, the member is still active or lost too late.
 
     The loss is due the day after death or move-out; the move-out day itself is accepted (an
@@ -221,7 +259,7 @@ def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linke
     # Only residents who died or moved out matter: find them first, then their members.
     exited = np.append(residents["status"].isin(["deceased", "moved_out"]).fillna(False).to_numpy(bool), False)
     # position −1 (no resident) reads the appended False, so an empty registry needs no special case
-    linked_exited = exited[linked_position]
+    linked_exited = exited[linked_position] & judgeable
     pairs = _linked_residents(members[[*KEY, "insurer_type", "birth_date", "sex", "acquisition_date", "loss_date",
                                        "loss_reason", "_line"]],
                               residents, linked_position, ["status", "status_date"], np.flatnonzero(linked_exited))
@@ -262,7 +300,7 @@ def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linke
 @rule("QUAL_ACTIVE_PAST_AGE_LIMIT", category="qualification_date", severity="high", requires=("members",),
       summary_ja="75歳到達（誕生日 {birthday_75}）で後期高齢者医療へ移行しているはずですが、国保の資格が{state_ja}です",
       summary_en="Turned 75 on {birthday_75} (late-elderly insurance), but the 国保 qualification is {state_en}")
-def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp, judgeable: np.ndarray) -> pd.DataFrame:
     """75歳到達後も国保の資格が有効 / A 国保 member is 75 or older on as_of and still active (or lost too late).
 
     後期高齢者医療 starts on the 75th birthday and 国保 is lost the day after (国保法6条8号・8条);
@@ -271,7 +309,8 @@ def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp) -> pd
     国保法); 被用者保険 and 後期 are not judged here.
     """
     kind = members["insurer_type"].fillna("kokuho")
-    frame = members.loc[kind.isin(["kokuho", "kumiai"]).astype(bool) & members["birth_date"].notna()]
+    frame = members.loc[kind.isin(["kokuho", "kumiai"]).to_numpy(bool) & members["birth_date"].notna().to_numpy(bool)
+                        & judgeable]
     latest = ages.kokuho_age_loss_latest(frame["birth_date"])
     past = (as_of > latest).to_numpy(bool)
     loss = frame["loss_date"]
