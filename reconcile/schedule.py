@@ -351,7 +351,8 @@ class Watcher:
                 self._record_rejected(outcome, self._finish(folder, outcome, REJECTED_DIR))
             return
         stages["scan"] = round(time.perf_counter() - step, 3)
-        stages.update({f"scan:{k}": round(float(v), 3) for k, v in summary.seconds.items()})
+        # The scan's own stages (ingest and validation, rules, persist); per-rule times stay in the scan summary.
+        stages.update({f"scan:{k}": round(float(v), 3) for k, v in summary.seconds.items() if ":" not in k})
         outcome.status, outcome.scan_id = STATUS_DONE, summary.scan_id
         outcome.summary = _scan_summary(summary)
         outcome.messages = {
