@@ -1,7 +1,14 @@
-"""CSV出力 / CSV writers for ``reconcile export findings`` and ``reconcile export quarantine``.
+"""CSV出力 / CSV writers for every ``reconcile export …`` file, and the national export's use-case.
 
-Column order is the contract's (``/work/shared/contract/findings.md``). Encodings: UTF-8
-(default), UTF-8 with BOM (``utf-8-sig``, for Excel) and CP932 for Windows tools.
+Column order is the contract's (``/work/shared/contract/findings.md``). Encodings: UTF-8 with BOM
+(``utf-8-sig``, what Excel on Japanese Windows reads; the command-line default), UTF-8 without BOM,
+and CP932 for older Windows tools — CP932 replaces what it cannot hold (look-alike, dropped variation
+selector, or 〓) and the writer returns every such character with its count and CSV lines
+(:class:`Written`), which the command prints on stderr: never silently.
+
+Excel: a text cell beginning with ``=``, ``+``, ``-``, ``@``, tab or CR is prefixed with ``'`` so a
+spreadsheet shows it instead of running it (numbers are left alone); ``export labels``, read back by
+``train``, passes ``neutralise=False``.
 
 Privacy guard: before a byte is written the rendered text is checked with
 :func:`reports.guard.find_individual_numbers` (the one 12-digit guard of every output, with
@@ -16,9 +23,12 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable
 
+import numpy as np
 import pandas as pd
 
 from reports.guard import find_individual_numbers, identifier_values
@@ -30,6 +40,9 @@ FINDINGS_EXPORT_COLUMNS = [
 ]
 QUARANTINE_EXPORT_COLUMNS = ["file", "line", "column", "value", "reason"]
 ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
+#: What every CSV meant for people is written in unless told otherwise: Excel on Japanese
+#: Windows reads UTF-8 only with a BOM.
+DEFAULT_ENCODING = "utf-8-sig"
 
 _UNCHECKED = frozenset({"finding_id", "scan_id", "first_seen_scan", "last_seen_scan", "insurer_number",
                         "member_id", "suggested_resident_id", "line"})
@@ -48,14 +61,105 @@ _CP932_LOOKALIKES = {
 }
 
 
+_VARIATION_SELECTOR_RE = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def cp932_replacement(ch: str) -> str:
+    """What a character CP932 cannot hold is written as: its look-alike, nothing for a
+    variation selector (the base character stays), else the geta mark 〓."""
+    if _VARIATION_SELECTOR_RE.fullmatch(ch):
+        return ""
+    return _CP932_LOOKALIKES.get(ch, GETA)
+
+
 def _geta_errors(error: UnicodeError) -> tuple[str, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     bad = error.object[error.start:error.end]
-    return "".join(_CP932_LOOKALIKES.get(ch, GETA) for ch in bad), error.end
+    return "".join(cp932_replacement(ch) for ch in bad), error.end
 
 
 codecs.register_error("reconcile.geta", _geta_errors)
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """One character CP932 could not hold: how often, on which CSV lines (header = line 1)."""
+    char: str
+    replacement: str
+    count: int
+    lines: tuple[int, ...]
+
+    def describe(self, lang: str = "ja") -> str:
+        code = " ".join(f"U+{ord(c):04X}" for c in self.char)
+        shown = self.char if not _VARIATION_SELECTOR_RE.fullmatch(self.char) else code
+        lines = ", ".join(map(str, self.lines[:20])) + (" …" if len(self.lines) > 20 else "")
+        if lang == "en":
+            into = f"written as {self.replacement!r}" if self.replacement else "dropped"
+            return f"{shown} ({code}) x{self.count}, {into}; lines {lines}"
+        into = f"「{self.replacement}」に置換" if self.replacement else "削除"
+        return f"「{shown}」（{code}）{self.count} 件を{into}。行: {lines}"
+
+
+class Written(int):
+    """The number of data rows written; ``replaced`` lists what CP932 could not hold."""
+    replaced: tuple[Replaced, ...]
+
+    def __new__(cls, rows: int, replaced: Iterable[Replaced] = ()) -> "Written":
+        obj = super().__new__(cls, rows)
+        obj.replaced = tuple(replaced)
+        return obj
+
+
+def unencodable(frame: pd.DataFrame, encoding: str = "cp932") -> list[Replaced]:
+    """Every character of ``frame``'s cells (and headers) that ``encoding`` cannot hold."""
+    seen: set[str] = set()
+    text_columns = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    cells = {c: frame[c].astype("string").fillna("") for c in text_columns}
+    for values in cells.values():
+        for value in values.unique():
+            seen.update(value)
+    for column in frame.columns:
+        seen.update(str(column))
+    bad = []
+    for ch in sorted(seen):
+        try:
+            ch.encode(encoding)
+        except UnicodeEncodeError:
+            bad.append(ch)
+    out = []
+    for ch in bad:
+        count, lines = 0, set()
+        for values in cells.values():
+            hits = values.str.count(re.escape(ch))
+            count += int(hits.sum())
+            lines.update((np.flatnonzero(hits.to_numpy() > 0) + 2).tolist())   # line 1 is the header
+        header_hits = sum(str(c).count(ch) for c in frame.columns)
+        if header_hits:
+            count += header_hits
+            lines.add(1)
+        out.append(Replaced(ch, cp932_replacement(ch), count, tuple(sorted(lines))))
+    return out
+
+
+# Text cells a spreadsheet would run as a formula (CSV injection); prefixed with ' when written.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix ``'`` to text cells beginning with ``=``, ``+``, ``-``, ``@``, tab or CR; numbers
+    (numeric columns, and text that is just a number such as ``-5``) are left alone."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column].dtype) or pd.api.types.is_bool_dtype(out[column].dtype):
+            continue
+        text = out[column].astype("string")
+        risky = text.str.startswith(FORMULA_START).fillna(False) & ~text.str.match(_NUMBER_RE).fillna(False)
+        if risky.any():
+            out[column] = out[column].astype("object")
+            out.loc[risky, column] = "'" + text[risky].astype(str)
+    return out
 
 
 class PrivacyLeak(ValueError):
@@ -98,39 +202,135 @@ def _write(data: bytes, out: str | os.PathLike | IO, encoding: str) -> None:
         out.write(data)
 
 
-def _render(frame: pd.DataFrame, columns: list[str], what: str) -> tuple[pd.DataFrame, str]:
+def _render(frame: pd.DataFrame, columns: list[str], what: str, formulas: bool) -> tuple[pd.DataFrame, str]:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"{what} frame lacks column(s): {', '.join(missing)}")
     ordered = frame[columns]
     _check_no_full_numbers(ordered, columns)
+    if formulas:
+        ordered = neutralise_formulas(ordered)
     return ordered, ordered.to_csv(index=False, lineterminator="\n")
 
 
 def write_frame_csv(frame: pd.DataFrame, out: str | os.PathLike | IO, *, encoding: str = "utf-8",
-                    what: str = "export", columns: list[str] | None = None) -> int:
+                    what: str = "export", columns: list[str] | None = None,
+                    neutralise: bool = True) -> Written:
     """Write any export frame as CSV (all columns, or ``columns`` in that order); returns rows.
 
     Same encodings and the same full-number guard as the findings export; ``what`` names the
-    export in error messages.
+    export in error messages. Cells a spreadsheet would take for a formula are prefixed with
+    ``'`` unless ``neutralise=False`` (files read back by the product, such as ``export labels``).
+    The result is the row count; with ``cp932`` its ``replaced`` lists every character that had
+    to be replaced (count and CSV lines), for the caller to report — never silently.
     """
-    ordered, text = _render(frame, list(frame.columns) if columns is None else list(columns), what)
+    ordered, text = _render(frame, list(frame.columns) if columns is None else list(columns), what, neutralise)
+    replaced = unencodable(ordered) if encoding == "cp932" else []
     _write(_encode(text, encoding), out, encoding)
-    return len(ordered)
+    return Written(len(ordered), replaced)
 
 
 def write_findings_csv(frame: pd.DataFrame, out: str | os.PathLike | IO,
-                       encoding: str = "utf-8") -> int:
+                       encoding: str = "utf-8") -> Written:
     """Write the findings export (columns exactly :data:`FINDINGS_EXPORT_COLUMNS`); returns rows.
 
     ``evidence`` is written as the JSON text the store keeps. With ``cp932`` characters outside
-    CP932 become 〓 (see above) instead of failing. Raises :class:`PrivacyLeak` (nothing written)
-    when a checked column holds a 12-digit number.
+    CP932 become 〓 (see above) instead of failing, and are listed in the result's ``replaced``.
+    Raises :class:`PrivacyLeak` (nothing written) when a checked column holds a 12-digit number.
     """
     return write_frame_csv(frame, out, encoding=encoding, what="findings", columns=FINDINGS_EXPORT_COLUMNS)
 
 
 def write_quarantine_csv(frame: pd.DataFrame, out: str | os.PathLike | IO,
-                         encoding: str = "utf-8") -> int:
+                         encoding: str = "utf-8") -> Written:
     """Write the quarantine export (file, line, column, value, reason); returns rows."""
     return write_frame_csv(frame, out, encoding=encoding, what="quarantine", columns=QUARANTINE_EXPORT_COLUMNS)
+
+
+# ---------------------------------------------------------------- national export (use-case)
+
+@dataclass
+class NationalExport:
+    """What ``export national`` wrote: paths (None = standard output) and row counts."""
+    path: Path | None
+    rows: Written
+    totals_path: Path | None = None
+    corrections_path: Path | None = None
+    corrections: int = 0
+
+    @property
+    def replaced(self) -> tuple[Replaced, ...]:
+        return self.rows.replaced
+
+
+def national_frames(session, *, period: str, created_on, lang: str = "ja"
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(data rows, totals, corrections) of the national export for ``period``, from the store.
+
+    Everything is counted by :mod:`reports.counts` through :mod:`reports.national`; this only
+    gathers the store's frames (work items, scans with their feed's period, feed statistics and
+    the findings of the period's scans).
+    """
+    import sqlalchemy as sa
+
+    from reconcile import store
+    from reports import counts, national
+
+    scans = pd.DataFrame(store.list_scans(session))
+    if scans.empty:
+        scans = pd.DataFrame(columns=["scan_id", "period", "as_of", "status"])
+    items = store.work_items_frame(session)
+    feed_stats = store.load_feed_history(session)
+    scan_ids = [int(s) for s in counts.period_scans(scans, period) if s.isdigit()]
+    F, SF = store.Finding.__table__, store.ScanFinding.__table__
+    rows = session.execute(
+        sa.select(SF.c.scan_id, F.c.insurer_number, F.c.member_id, F.c.rule_id)
+        .join(F, F.c.finding_id == SF.c.finding_id)
+        .where(SF.c.scan_id.in_(scan_ids), F.c.rule_id.in_(list(counts.UNLINKED_RULES)))).all() if scan_ids else []
+    scan_findings = pd.DataFrame(rows, columns=["scan_id", "insurer_number", "member_id", "rule_id"])
+    frame = national.build_national(items, scans, feed_stats, scan_findings, period=period,
+                                    created_on=created_on, lang=lang)
+    totals = national.build_national_totals(frame, lang=lang)
+    corrections = national.build_corrections(items, scans, feed_stats, period=period, lang=lang)
+    return frame, totals, corrections
+
+
+def export_national(out, *, period: str, totals: str | os.PathLike | None = None,
+                    corrections: str | os.PathLike | None = None, encoding: str = DEFAULT_ENCODING,
+                    lang: str = "ja", settings=None, now: pd.Timestamp | None = None) -> NationalExport:
+    """全国報告用の集計 / write the national export of ``period`` (and its totals / corrections files).
+
+    Read-only: a missing or outdated database is an error, never created here. ``now`` (default the
+    current time) dates the export (作成日, Japan time).
+    """
+    import sys
+
+    from reconcile import store
+    from reconcile.config import get_settings
+    from reports import national
+
+    settings = settings or get_settings()
+    moment = pd.Timestamp.now(tz="Asia/Tokyo") if now is None else pd.Timestamp(now)
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("Asia/Tokyo")
+    from reconcile.service import open_store
+
+    engine = open_store(settings)
+    with store.session_scope(engine) as session:
+        frame, total_frame, correction_frame = national_frames(session, period=period,
+                                                               created_on=moment.date(), lang=lang)
+    target = out if out is not None else sys.stdout
+    written = write_frame_csv(national.headed(frame, lang), target, encoding=encoding, what="national")
+    result = NationalExport(Path(out) if out is not None else None, written)
+    replaced = list(written.replaced)
+    if totals is not None:
+        extra = write_frame_csv(national.headed(total_frame, lang), totals, encoding=encoding, what="national totals")
+        result.totals_path = Path(totals)
+        replaced += extra.replaced
+    if corrections is not None:
+        extra = write_frame_csv(national.headed(correction_frame, lang), corrections, encoding=encoding,
+                                what="national corrections")
+        result.corrections_path, result.corrections = Path(corrections), int(extra)
+        replaced += extra.replaced
+    result.rows = Written(int(written), replaced)
+    return result

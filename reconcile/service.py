@@ -129,14 +129,14 @@ def export_findings(out: str | Path | None, *, scan_id: int | None = None, encod
     return (Path(out) if out is not None else None), count
 
 
-def export_quarantine(out: str | Path | None, *, scan_id: int | None = None,
+def export_quarantine(out: str | Path | None, *, scan_id: int | None = None, encoding: str = "utf-8-sig",
                       settings: Settings | None = None) -> tuple[Path | None, int]:
     from reconcile.exports import write_quarantine_csv
 
     engine = open_store(settings or get_settings())
     with store.session_scope(engine) as session:
         frame = store.quarantine_frame(session, scan_id=scan_id)
-    count = write_quarantine_csv(frame, out if out is not None else sys.stdout.buffer)
+    count = write_quarantine_csv(frame, out if out is not None else sys.stdout.buffer, encoding=encoding)
     return (Path(out) if out is not None else None), count
 
 
@@ -189,19 +189,17 @@ def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", la
 
 
 def export_national(out: str | Path | None, *, period: str, lang: str = "ja", encoding: str = "utf-8-sig",
-                    settings: Settings | None = None) -> tuple[Path | None, int]:
-    """全国報告用の集計 / national-reporting export for one period (YYYY-MM)."""
-    from reports import build_national, write_national
+                    totals: str | Path | None = None, corrections: str | Path | None = None,
+                    settings: Settings | None = None, now: Any = None):
+    """全国報告用の集計 / national-reporting export of one feed reporting month (YYYY-MM).
 
-    engine = open_store(settings or get_settings())
-    with store.session_scope(engine) as session:
-        findings = store.findings_frame(session, lang=lang)
-        items = store.work_items_frame(session)
-    frame = build_national(findings, items, period=period, lang=lang)
-    if out is None:
-        sys.stdout.write(frame.to_csv(index=False))
-        return None, len(frame)
-    return write_national(frame, out, encoding=encoding), len(frame)
+    Delegates to :func:`reconcile.exports.export_national` (owned with the reports); returns its
+    :class:`reconcile.exports.NationalExport` (paths, rows, characters CP932 replaced).
+    """
+    from reconcile.exports import export_national as _export_national
+
+    return _export_national(out, period=period, totals=totals, corrections=corrections, encoding=encoding,
+                            lang=lang, settings=settings or get_settings(), now=now)
 
 
 def export_kakuninsho(out: str | Path | None, *, feed_dir: str | Path | None = None, as_of: str | None = None,

@@ -5,8 +5,10 @@ Never imports :mod:`reconcile` or :mod:`api`; the service gathers the frames and
 - ``build_weekly(findings, work_items_events, scans, quarantine_counts, validation, *, week, lang="ja")``
   → :class:`reports.weekly.WeeklyReport`; ``write_weekly(report, out_dir)`` → written paths;
   ``render_weekly_html(report)`` → the page as a string.
-- ``build_national(findings, work_items, *, period, lang="en")`` → DataFrame;
-  ``write_national(frame, path, encoding="utf-8-sig")`` → path.
+- ``build_national(work_items, scans, feed_stats, scan_findings, *, period, created_on, lang="ja")``
+  → DataFrame (fixed layout, no total rows); ``build_national_totals(frame)``;
+  ``build_corrections(work_items, scans, feed_stats, *, period)``.
+- :mod:`reports.counts` — the one set of count definitions (report, national export, API).
 - ``assert_no_individual_number(text, where)`` — the 12-digit guard every writer here applies.
 
 Names are resolved lazily so that the national export does not pay for importing matplotlib.
@@ -19,7 +21,8 @@ from typing import Any
 _EXPORTS = {
     "WeeklyReport": "reports.weekly", "build_weekly": "reports.weekly", "write_weekly": "reports.weekly",
     "render_weekly_html": "reports.weekly",
-    "build_national": "reports.national", "write_national": "reports.national",
+    "build_national": "reports.national", "build_national_totals": "reports.national",
+    "build_corrections": "reports.national",
     "NATIONAL_COLUMNS": "reports.national", "NATIONAL_COLUMNS_JA": "reports.national",
     "IndividualNumberLeak": "reports.guard", "assert_no_individual_number": "reports.guard",
 }

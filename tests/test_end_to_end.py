@@ -178,13 +178,22 @@ def test_doctor_and_the_national_and_kakuninsho_exports(scanned):
     doctor = reconcile(workdir, "doctor")
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert doctor.stdout.count("OK  ") == 4
-    national = reconcile(workdir, "export", "national", "--period", "2026-11", "--out", "national.csv")
+    # The feed's reporting month (manifest period), not the day the scan ran.
+    import json
+    period = json.loads((workdir / "feed" / "manifest.json").read_text(encoding="utf-8"))["period"]
+    national = reconcile(workdir, "export", "national", "--period", period, "--out", "national.csv",
+                         "--totals", "totals.csv")
     assert national.returncode == 0, national.stderr
+    assert (workdir / "national.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(open(workdir / "national.csv", encoding="utf-8-sig")))
-    assert rows and rows[0]["報告対象月"] == "2026-11"
+    assert rows and {r["報告対象月"] for r in rows} == {period}
+    assert sum(int(r["検出件数"]) for r in rows) > 0
+    totals = list(csv.DictReader(open(workdir / "totals.csv", encoding="utf-8-sig")))
+    assert int(totals[-1]["検出件数"]) == sum(int(r["検出件数"]) for r in rows)
     kakuninsho = reconcile(workdir, "export", "kakuninsho", "--out", "kakuninsho.csv")
     assert kakuninsho.returncode == 0, kakuninsho.stderr
-    listed = list(csv.DictReader(open(workdir / "kakuninsho.csv", encoding="utf-8")))
+    assert (workdir / "kakuninsho.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    listed = list(csv.DictReader(open(workdir / "kakuninsho.csv", encoding="utf-8-sig")))
     truth = [r for r in csv.DictReader(open(workdir / "feed" / "truth.csv", encoding="utf-8"))
              if r["rule_id"] == "KAKUNINSHO_NOT_ISSUED"]
     assert {r["member_id"] for r in truth} <= {r["member_id"] for r in listed}
