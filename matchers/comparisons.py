@@ -142,6 +142,11 @@ class Level:
     mask: Mask = field(repr=False)
     notation: bool = False   # the level means "same value up to notation"
 
+    @property
+    def agrees(self) -> bool:
+        """The two sides hold the same value, exactly or up to notation."""
+        return self.code in ("exact", "same") or self.notation
+
 
 def NullLevel(left: str, right: str, label: str = "missing / 欠損") -> Level:
     return Level("null", label, lambda p: ~(present(p, left) & present(p, right)))
@@ -169,6 +174,16 @@ class Comparison:
     """A field compared through ordered levels; the first level that holds wins."""
     field: str
     levels: Sequence[Level]
+
+    @property
+    def notation_codes(self) -> frozenset[str]:
+        """Codes of the levels meaning "same value up to notation" (what rules call explained)."""
+        return frozenset(level.code for level in self.levels if level.notation)
+
+    @property
+    def agreeing_codes(self) -> frozenset[str]:
+        """Codes of the levels where the two sides agree, exactly or up to notation."""
+        return frozenset(level.code for level in self.levels if level.agrees)
 
     @property
     def labels(self) -> list[str]:

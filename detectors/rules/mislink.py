@@ -203,11 +203,15 @@ def _pattern(linked_pair: Any | None, other_pair: Any | None, swapped: bool) -> 
 @rule("MISLINK_SUSPECTED", category="mislink", severity="high", requires=("members", "residents"),
       summary_ja="紐付け誤りの疑い（{p_wrong_pct}%）: {pattern_ja}。紐付け先 {linked_resident_id}、本人と思われる住民 {suggested_label_ja}",
       summary_en="Suspected mis-link ({p_wrong_pct}%): {pattern_en}. Linked {linked_resident_id}; probably {suggested_label_en}")
-def mislink_suspected(resolution: Resolution, settings: dict) -> pd.DataFrame:
-    """紐付け先の住民が別人と思われる / The linked resident is probably a different person."""
+def mislink_suspected(resolution: Resolution, shared_numbers: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """紐付け先の住民が別人と思われる / The linked resident is probably a different person.
+
+    A wrong holder of a shared number is NUMBER_SHARED only (domain brief §2b), not also here.
+    """
     conf = resolution.settings
     v = resolution.verdicts
     suspected = v["p_wrong"].fillna(0.0).to_numpy(dtype=float) >= float(conf["mislink_queue_threshold"])
+    suspected &= ~np.isin(v["member_pos"].to_numpy(np.int64), shared_numbers["member_pos"].to_numpy(np.int64))
     flagged = v[suspected & ((v["linked_pos"] >= 0) | v["last4_mismatch"]).to_numpy(dtype=bool)]
     if flagged.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detectors.registry import rule
+from detectors.registry import provider, rule
 from detectors.schema import KEY, NUMBER_BAD_CHECK, NUMBER_MISSING
+from matchers.resolve import Resolution
 
 
 @rule("NUMBER_INVALID", category="mislink", severity="high", requires=("members",),
@@ -42,67 +43,154 @@ def resident_not_found(members: pd.DataFrame, member_resident: pd.DataFrame) -> 
     return out.rename(columns={"_line": "line"})
 
 
-@rule("NUMBER_SHARED", category="mislink", severity="high", requires=("members",),
-      summary_ja="同じ個人番号（下4桁 {number_last4}）が別人と思われる{member_count}件の被保険者に紐付いています（相手: {other_members}）",
-      summary_en="One individual number (last four {number_last4}) is linked to {member_count} members who look like different persons (others: {other_members})")
-def number_shared(members: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """一つの個人番号が別人の複数の被保険者に紐付いている / One number linked to members who are different persons.
+def _name_agrees(pairs: pd.DataFrame) -> np.ndarray:
+    """Per compared pair: some name comparison agrees (exactly or up to notation) and none differs."""
+    from matchers.comparisons import NAME_COMPARISONS
 
-    Members sharing a number are compared pairwise by the matcher's scorer on names, birth
-    date and sex (with Japanese notation folding); a group is reported when at least two of
-    its members are different persons (same-person probability below
-    ``number_shared_same_threshold``). One person insured twice (an old qualification left
-    valid) is not a shared number.
+    some = np.zeros(len(pairs), dtype=bool)
+    none_differs = np.ones(len(pairs), dtype=bool)
+    for comparison in NAME_COMPARISONS:
+        level = pairs[f"level_{comparison.field}"].to_numpy(dtype=object)
+        agrees = np.isin(level, list(comparison.agreeing_codes))
+        some |= agrees
+        none_differs &= agrees | (level == "null")
+    return some & none_differs
+
+
+SHARED_COLUMNS = ["member_pos", "number_hash", "number_last4", "resident_pos", "suggested_resident_pos",
+                  "p_same_suggested", "compared", "score"]
+
+
+@provider("shared_numbers")
+def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict) -> pd.DataFrame:
+    """共有された個人番号の誤った保有者 / the holders of a shared number who are not its resident.
+
+    Members sharing one number are compared pairwise by the matcher's scorer on names, birth
+    date and sex (same person below ``number_shared_same_threshold`` = different persons; one
+    person insured twice is not a shared number). Of a number held by different persons, the
+    holder who matches the number's resident on name, birth date and sex is its rightful holder
+    and gets nothing (domain brief §2b); every other holder judged a different person from a
+    rightful holder (or, when none is, from another holder) is returned — with the resident
+    they most probably are. One row per such holder: ``member_pos``, ``number_hash``,
+    ``number_last4``, ``resident_pos`` (the number's resident, −1 none), ``suggested_resident_pos``
+    (−1 none), ``p_same_suggested``, ``compared`` (the pairwise judgements), ``score``.
     """
     from matchers.resolve import compare_members
-    from matchers.scorer import load_model
     from matchers.settings import resolve_settings
 
     conf = resolve_settings(settings)
-    with_number = members.loc[members["number_hash"].notna()].reset_index(drop=True)
-    dup = with_number[with_number.duplicated("number_hash", keep=False)].reset_index(drop=True)
-    if dup.empty:
-        return pd.DataFrame(columns=[*KEY, "number_last4"])
-    positions = pd.DataFrame({"number_hash": dup["number_hash"].to_numpy(dtype=object), "pos": range(len(dup))})
-    pairs = positions.merge(positions, on="number_hash", suffixes=("_a", "_b"))
+    hashes_all = members["number_hash"].to_numpy(dtype=object, na_value=None)
+    has = members["number_hash"].notna().to_numpy()
+    dup_mask = has & pd.Series(hashes_all).duplicated(keep=False).to_numpy()
+    if not dup_mask.any():
+        return pd.DataFrame(columns=SHARED_COLUMNS)
+    dup_pos = np.flatnonzero(dup_mask)
+    groups = pd.DataFrame({"number_hash": hashes_all[dup_pos], "pos": dup_pos})
+    pairs = groups.merge(groups, on="number_hash", suffixes=("_a", "_b"))
     pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
-    compared = compare_members(dup, pairs["pos_a"].to_numpy(), pairs["pos_b"].to_numpy(),
-                               model=load_model(conf.get("mislink_model_path")))
+    # Only the holders are prepared (not the whole members frame); positions mapped back after.
+    local = compare_members(members.iloc[dup_pos], np.searchsorted(dup_pos, pairs["pos_a"].to_numpy()),
+                            np.searchsorted(dup_pos, pairs["pos_b"].to_numpy()), model=resolution.model)
+    compared = local.assign(li=dup_pos[local["li"].to_numpy(np.int64)], ri=dup_pos[local["ri"].to_numpy(np.int64)])
     threshold = float(conf["number_shared_same_threshold"])
-    different = compared[compared["p_same"] < threshold]
-    if different.empty:
-        return pd.DataFrame(columns=[*KEY, "number_last4"])
-    refs = (dup["insurer_number"] + ":" + dup["member_id"]).to_numpy(dtype=object)
-    hashes = dup["number_hash"].to_numpy(dtype=object)
-    flagged_hashes = set(hashes[different["li"].to_numpy()])
-    rows = dup[dup["number_hash"].isin(flagged_hashes)].copy()
-    rows["pos"] = rows.index.to_numpy()
-    group_refs = pd.Series(refs[rows["pos"].to_numpy()], index=rows["pos"]).groupby(
-        hashes[rows["pos"].to_numpy()]).agg(lambda s: sorted(s))
-    # Per member: the others it is judged different from, with the same-person probability.
+    different = compared["p_same"].to_numpy() < threshold
+    if not different.any():
+        return pd.DataFrame(columns=SHARED_COLUMNS)
+
+    # Each holder against the number's resident (the linked pair of the resolution).
+    v = resolution.verdicts
+    linked_of = np.full(len(members), -1, dtype=np.int64)
+    linked_of[v["member_pos"].to_numpy(np.int64)] = v["linked_pos"].to_numpy(np.int64)
+    rightful = np.zeros(len(members), dtype=bool)
+    with_link = dup_pos[linked_of[dup_pos] >= 0]
+    if len(with_link):
+        width = np.int64(len(resolution.residents) + 1)
+        index = pd.Index(resolution.pairs["li"].to_numpy(np.int64) * width + resolution.pairs["ri"].to_numpy(np.int64))
+        rows = index.get_indexer(with_link * width + linked_of[with_link])
+        linked_pairs = resolution.pairs.iloc[rows]
+        matches = (_name_agrees(linked_pairs)
+                   & (linked_pairs["level_birth_date"].to_numpy(dtype=object) == "exact")
+                   & (linked_pairs["level_sex"].to_numpy(dtype=object) == "exact"))
+        rightful[with_link[matches]] = True
+    group_has_rightful = pd.Series(rightful[dup_pos]).groupby(hashes_all[dup_pos]).any()
+
+    a, b = compared["li"].to_numpy(np.int64), compared["ri"].to_numpy(np.int64)
+    wrong = np.zeros(len(members), dtype=bool)
+    for own, other in ((a, b), (b, a)):
+        anchored = group_has_rightful.reindex(hashes_all[own]).to_numpy(dtype=bool)
+        # Judged different from the rightful holder — or from anyone, when nobody is rightful.
+        counts = different & ~rightful[own] & np.where(anchored, rightful[other], True)
+        wrong[own[counts]] = True
+    wrong_pos = np.flatnonzero(wrong)
+    if len(wrong_pos) == 0:
+        return pd.DataFrame(columns=SHARED_COLUMNS)
+    refs = (members["insurer_number"].astype("string") + ":" + members["member_id"].astype("string")).to_numpy(dtype=object)
     judged: dict[int, list[dict]] = {}
-    for a, b, p, kanji, birth, sex in zip(compared["li"], compared["ri"], compared["p_same"],
-                                          compared["label_name_kanji"], compared["label_birth_date"],
-                                          compared["label_sex"]):
-        if hashes[a] not in flagged_hashes:
-            continue
-        for own, other in ((a, b), (b, a)):
-            judged.setdefault(int(own), []).append({
-                "member": refs[other], "p_same": round(float(p), 4), "different_person": bool(p < threshold),
-                "name_kanji": kanji, "birth_date": birth, "sex": sex})
+    for x, y, p, kanji, birth, sex in zip(a, b, compared["p_same"], compared["label_name_kanji"],
+                                          compared["label_birth_date"], compared["label_sex"]):
+        for own, other in ((x, y), (y, x)):
+            if wrong[own]:
+                judged.setdefault(int(own), []).append({
+                    "member": refs[other], "p_same": round(float(p), 4), "different_person": bool(p < threshold),
+                    "rightful_holder": bool(rightful[other]), "name_kanji": kanji, "birth_date": birth, "sex": sex})
+    other_of = np.full(len(members), -1, dtype=np.int64)
+    p_other = np.full(len(members), np.nan)
+    other_of[v["member_pos"].to_numpy(np.int64)] = v["other_pos"].to_numpy(np.int64)
+    p_other[v["member_pos"].to_numpy(np.int64)] = v["p_same_other"].to_numpy(dtype=float)
+    suggest = (other_of[wrong_pos] >= 0) & (np.nan_to_num(p_other[wrong_pos]) >= float(conf["resolved_min_same_probability"]))
+    return pd.DataFrame({
+        "member_pos": wrong_pos,
+        "number_hash": hashes_all[wrong_pos],
+        "number_last4": members["number_last4"].to_numpy(dtype=object, na_value=None)[wrong_pos],
+        "resident_pos": linked_of[wrong_pos],
+        "suggested_resident_pos": np.where(suggest, other_of[wrong_pos], -1),
+        "p_same_suggested": np.where(suggest, p_other[wrong_pos], np.nan),
+        "compared": [judged.get(int(p), []) for p in wrong_pos],
+        "score": [max((1 - c["p_same"] for c in judged.get(int(p), []) if c["different_person"]), default=1.0)
+                  for p in wrong_pos],
+    })[SHARED_COLUMNS]
+
+
+@rule("NUMBER_SHARED", category="mislink", severity="high", requires=("members", "residents"),
+      summary_ja="同じ個人番号（下4桁 {number_last4}）が別人と思われる{member_count}件の被保険者に紐付いています（相手: {other_members}）。本人と思われる住民 {suggested_label_ja}",
+      summary_en="One individual number (last four {number_last4}) is linked to {member_count} members who look like different persons (others: {other_members}); probably {suggested_label_en}")
+def number_shared(members: pd.DataFrame, residents: pd.DataFrame, shared_numbers: pd.DataFrame) -> pd.DataFrame:
+    """一つの個人番号が別人の複数の被保険者に紐付いている / One number linked to members who are different persons.
+
+    Raised on the holder(s) who are not the number's resident (see the ``shared_numbers``
+    provider); the rightful holder gets nothing, and the wrong holder no separate
+    MISLINK_SUSPECTED: the finding suggests the resident they most probably are.
+    """
+    if shared_numbers.empty:
+        return pd.DataFrame(columns=[*KEY, "number_last4"])
+    pos = shared_numbers["member_pos"].to_numpy(np.int64)
+    refs = (members["insurer_number"].astype("string") + ":" + members["member_id"].astype("string")).to_numpy(dtype=object)
+    hashes = members["number_hash"].to_numpy(dtype=object, na_value=None)
+    holders = pd.Series(refs[members["number_hash"].notna().to_numpy()]).groupby(
+        hashes[members["number_hash"].notna().to_numpy()]).agg(lambda s: sorted(s))
+    rid = residents["resident_id"].to_numpy(dtype=object)
+    last4 = residents["number_last4"].to_numpy(dtype=object, na_value=None)
+    sug = shared_numbers["suggested_resident_pos"].to_numpy(np.int64)
+    res = shared_numbers["resident_pos"].to_numpy(np.int64)
+    own_hash = shared_numbers["number_hash"].to_numpy(dtype=object)
+    suggested_id = np.where(sug >= 0, rid[np.maximum(sug, 0)], None) if len(rid) else np.full(len(sug), None)
+    suggested_last4 = np.where(sug >= 0, last4[np.maximum(sug, 0)], None) if len(rid) else np.full(len(sug), None)
     out = pd.DataFrame({
-        "insurer_number": rows["insurer_number"].to_numpy(dtype=object),
-        "member_id": rows["member_id"].to_numpy(dtype=object),
-        "number_last4": rows["number_last4"].to_numpy(dtype=object),
-        "birth_date": rows["birth_date"].to_numpy(),
-        "sex": rows["sex"].to_numpy(dtype=object),
-        "line": rows["_line"].to_numpy(dtype=object),
+        "insurer_number": members["insurer_number"].to_numpy(dtype=object)[pos],
+        "member_id": members["member_id"].to_numpy(dtype=object)[pos],
+        "number_last4": shared_numbers["number_last4"].to_numpy(dtype=object),
+        "birth_date": members["birth_date"].to_numpy()[pos],
+        "sex": members["sex"].to_numpy(dtype=object)[pos],
+        "line": members["_line"].to_numpy(dtype=object)[pos],
+        "number_resident_id": np.where(res >= 0, rid[np.maximum(res, 0)], None) if len(rid) else None,
     })
-    own_refs = refs[rows["pos"].to_numpy()]
-    own_hash = hashes[rows["pos"].to_numpy()]
-    out["member_count"] = [len(group_refs[h]) for h in own_hash]
-    out["other_members"] = [", ".join(r for r in group_refs[h] if r != own) for h, own in zip(own_hash, own_refs)]
-    out["compared"] = [judged.get(int(p), []) for p in rows["pos"]]
-    out["score"] = [max((1 - c["p_same"] for c in judged.get(int(p), [])), default=1.0) for p in rows["pos"]]
+    out["member_count"] = [len(holders[h]) for h in own_hash]
+    out["other_members"] = [", ".join(r for r in holders[h] if r != own) for h, own in zip(own_hash, refs[pos])]
+    out["compared"] = shared_numbers["compared"].tolist()
+    out["score"] = shared_numbers["score"].to_numpy(dtype=float)
+    out["suggested_resident_id"] = suggested_id
+    out["suggested_individual_number_last4"] = suggested_last4
+    out["suggested_label_ja"] = [f"{i}（下4桁 {l}）" if i is not None else "不明" for i, l in zip(suggested_id, suggested_last4)]
+    out["suggested_label_en"] = [f"{i} (last four {l})" if i is not None else "unknown" for i, l in zip(suggested_id, suggested_last4)]
     out["facts"] = [f"{h[:16]}|{o}" for h, o in zip(own_hash, out["other_members"])]
     return out

@@ -77,6 +77,22 @@ def test_clean_town_raises_nothing():
 
 def test_twin_holding_the_twins_number():
     findings = scan([*CLEAN, member("M-SHOTA", "R-SHOTA"), member("M-KENTA", "R-KENTA", number=N["shota"])])
+    # One number, two different persons: NUMBER_SHARED on the holder who is not the number's
+    # resident only, suggesting the right resident; no separate MISLINK_SUSPECTED (§2b).
+    assert by_rule(findings, "MISLINK_SUSPECTED").empty
+    shared = by_rule(findings, "NUMBER_SHARED")
+    assert list(shared.index) == ["M-KENTA"]
+    row = shared.loc["M-KENTA"]
+    assert (row["suggested_resident_id"], row["suggested_individual_number_last4"]) == ("R-KENTA", N["kenta"][-4:])
+    assert row["severity"] == "high"
+    assert "R-KENTA" in row["summary_ja"]
+    evidence = json.loads(row["evidence"])
+    assert evidence["number_resident_id"] == "R-SHOTA"
+    assert [c["member"] for c in evidence["compared"]] == ["131016:M-SHOTA"]
+
+
+def test_twin_holding_the_twins_number_while_the_twin_is_not_insured_here():
+    findings = scan([*CLEAN, member("M-KENTA", "R-KENTA", number=N["shota"])])
     mislink = by_rule(findings, "MISLINK_SUSPECTED")
     assert list(mislink.index) == ["M-KENTA"]
     row = mislink.loc["M-KENTA"]
@@ -85,14 +101,15 @@ def test_twin_holding_the_twins_number():
     assert evidence["pattern"] == "twin"
     assert evidence["linked_resident_id"] == "R-SHOTA"
     assert evidence["linked"]["name_kanji"]["level"] == "given_differs"
-    assert row["severity"] == "high"
     assert "双子" in row["summary_ja"] and "twin" in row["summary_en"]
-    # One number, two different persons: both members are NUMBER_SHARED.
-    assert sorted(by_rule(findings, "NUMBER_SHARED").index) == ["M-KENTA", "M-SHOTA"]
+
+
+WITHOUT_HANAKO = [m for m in CLEAN if m["member_id"] != "M-HANAKO"]
 
 
 def test_family_members_number():
-    findings = scan([*CLEAN, member("M-SHOTA", "R-SHOTA", number=N["hanako"])])
+    # 花子 is not insured here (employer insurance), so her number is held once: a mis-link.
+    findings = scan([*WITHOUT_HANAKO, member("M-SHOTA", "R-SHOTA", number=N["hanako"])])
     mislink = by_rule(findings, "MISLINK_SUSPECTED")
     assert list(mislink.index) == ["M-SHOTA"]
     assert mislink.loc["M-SHOTA", "suggested_resident_id"] == "R-SHOTA"
@@ -203,7 +220,7 @@ def test_last4_only_member_is_linked_to_the_resolved_resident_holding_those_digi
 
 
 def test_evidence_shows_both_sides_levels_contributions_and_never_a_full_number():
-    findings = scan([*CLEAN, member("M-SHOTA", "R-SHOTA", number=N["hanako"])])
+    findings = scan([*WITHOUT_HANAKO, member("M-SHOTA", "R-SHOTA", number=N["hanako"])])
     row = by_rule(findings, "MISLINK_SUSPECTED").loc["M-SHOTA"]
     evidence = json.loads(row["evidence"])
     linked = evidence["linked"]
@@ -219,7 +236,7 @@ def test_evidence_shows_both_sides_levels_contributions_and_never_a_full_number(
 
 
 def test_thresholds_come_from_settings():
-    members = [*CLEAN, member("M-SHOTA", "R-SHOTA", number=N["hanako"])]
+    members = [*WITHOUT_HANAKO, member("M-SHOTA", "R-SHOTA", number=N["hanako"])]
     assert not by_rule(scan(members), "MISLINK_SUSPECTED").empty
     assert by_rule(scan(members, settings={"mislink_queue_threshold": 1.01}), "MISLINK_SUSPECTED").empty
 
