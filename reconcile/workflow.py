@@ -855,3 +855,93 @@ __all__ = ["BulkResult", "Filters", "ITEM_SORTS", "FINDING_SORTS", "MAX_LIMIT", 
            "get_finding", "get_scan", "get_upload", "get_work_item", "lease_minutes", "list_audit",
            "list_findings", "list_scans", "list_work_items", "mark_upload", "queue_overview", "queue_sizes",
            "release", "reopen", "resolve", "side_by_side", "upload_id_of", "upload_scope"]
+
+
+def require_whole_store(session: Session, actor: Actor) -> None:
+    """Store-wide reports (weekly, national) only for an actor who sees every insurer in the store.
+
+    The report builders count over the whole store; until they take an insurer scope, a user of
+    some insurers would read other insurers' figures, so they are refused (403, saying why).
+    """
+    if actor.insurers is None:
+        return
+    stored = {i for (i,) in session.execute(sa.select(W.c.insurer_number).distinct()) if i is not None}
+    outside = sorted(stored - set(actor.insurers))
+    if outside:
+        raise Forbidden("この報告は担当外の保険者も含むため表示できません（admin に依頼してください）",
+                        "this report covers insurers outside your scope (ask an admin)", field="insurer_number")
+
+
+# --- feedback to the matcher: stewards' decisions as labelled pairs --------------------------------
+
+#: Columns of the labelled-pairs CSV ``reconcile train`` reads (docs/matcher.md).
+LABEL_COLUMNS = ["label", "name_kanji_l", "name_kana_l", "name_alpha_l", "birth_date_l", "sex_l", "address_l",
+                 "number_last4_l", "municipality_code_l", "name_kanji_r", "name_kana_r", "name_alpha_r",
+                 "alias_name_r", "former_surname_r", "birth_date_r", "sex_r", "address_r", "number_last4_r",
+                 "municipality_code_r", "household_agrees", "finding_id", "rule_id", "status"]
+
+#: What a steward's verdict says about the member ↔ linked resident pair (1 same person, 0 different).
+#: MISLINK_SUSPECTED: fixed = the link was wrong (0), false positive = it was right (1); won't fix says
+#: nothing about the pair. NOTATION_DIFFERENCE: fixed / won't fix = same person, only the notation
+#: differs (1); false positive = the steward rejected "same person" (0).
+LABEL_OF_VERDICT: dict[tuple[str, str], int] = {
+    ("MISLINK_SUSPECTED", queues.RESOLVED_FIXED): 0,
+    ("MISLINK_SUSPECTED", queues.RESOLVED_FALSE_POSITIVE): 1,
+    ("NOTATION_DIFFERENCE", queues.RESOLVED_FIXED): 1,
+    ("NOTATION_DIFFERENCE", queues.RESOLVED_WONT_FIX): 1,
+    ("NOTATION_DIFFERENCE", queues.RESOLVED_FALSE_POSITIVE): 0,
+}
+_PAIR_FIELDS = {"name_kanji": "name_kanji", "name_kana": "name_kana", "name_alpha": "name_alpha",
+                "birth_date": "birth_date", "sex": "sex", "address": "address", "last4": "number_last4",
+                "municipality": "municipality_code"}
+
+
+def labelled_pairs(session: Session, actor: Actor | None = None) -> pd.DataFrame:
+    """Resolved mis-link and notation items as labelled member ↔ resident pairs (one row per item)."""
+    rules = sorted({rule for rule, _ in LABEL_OF_VERDICT})
+    stmt = (sa.select(W.c.finding_id, F.c.rule_id, W.c.status, F.c.evidence, F.c.insurer_number)
+            .join(F, F.c.finding_id == W.c.finding_id)
+            .where(F.c.rule_id.in_(rules), W.c.status.in_(list(queues.RESOLUTIONS))).order_by(W.c.id))
+    if actor is not None:
+        stmt = stmt.where(_scope(F.c.insurer_number, actor))
+    rows = []
+    for finding_id, rule_id, status, evidence_text, _ in session.execute(stmt):
+        label = LABEL_OF_VERDICT.get((rule_id, status))
+        fields = _compared_fields(_evidence(evidence_text))
+        if label is None or not fields:
+            continue
+        row: dict[str, Any] = {"label": label, "finding_id": finding_id, "rule_id": rule_id, "status": status}
+        for name, stem in _PAIR_FIELDS.items():
+            value = fields.get(name) or {}
+            row[f"{stem}_l"] = value.get("member")
+            row[f"{stem}_r"] = value.get("resident")
+        kanji = fields.get("name_kanji") or {}
+        row["alias_name_r"] = kanji.get("resident_alias")
+        row["former_surname_r"] = kanji.get("resident_former_surname")
+        level = (fields.get("household") or {}).get("level")
+        row["household_agrees"] = 1 if level in ("same", "exact") else 0 if level == "else" else None
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=LABEL_COLUMNS)
+    for column in ("number_last4_l", "number_last4_r"):   # last four digits only, by construction
+        frame[column] = frame[column].map(lambda v: None if v is None or pd.isna(v) else str(v)[-4:])
+    return frame
+
+
+def export_labels(out, *, settings=None) -> tuple[Any, int, dict[int, int]]:
+    """Write the labelled pairs CSV (UTF-8, header; exempt from the CSV-injection quoting: ``train`` reads it)."""
+    import sys
+    from pathlib import Path
+
+    from reconcile.config import get_settings
+    from reconcile.service import open_store
+
+    engine = open_store(settings or get_settings())
+    with Session(engine) as session:
+        frame = labelled_pairs(session)
+    text = frame.to_csv(index=False, lineterminator="\n")
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+    counts = {int(k): int(v) for k, v in frame["label"].value_counts().items()} if len(frame) else {}
+    return (Path(out) if out is not None else None), len(frame), counts
