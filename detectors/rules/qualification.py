@@ -91,30 +91,30 @@ def qual_date_invalid(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
 ISSUE_DATE_LIKELY_GAP_DAYS = 92
 
 
-@provider("linked_position")
-def linked_position(members: pd.DataFrame, residents: pd.DataFrame) -> np.ndarray:
-    """Row of the resident each member's number points to (−1 none), as the ``linked`` provider
-    decides it (by keyed hash, first resident holding it) but as positions, without merges."""
-    return positions(members, residents, ["number_hash"], keep="first")
+@provider("resident_position")
+def resident_position(member_resident: pd.DataFrame) -> np.ndarray:
+    """Row of the member's own resident (−1 none) for the rules on move-in, exit and age.
 
-
-def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
-                      columns: list[str], rows: np.ndarray | None = None) -> pd.DataFrame:
-    """Members (``rows``, default all) whose linked resident is plausibly the same person, with
-    ``resident_id`` and ``resident_*`` columns.
-
-    A resident with another birth date or sex is not the member: the number is on the wrong
-    person, which MISLINK_SUSPECTED / NUMBER_SHARED report; the resident's move-in, death or
-    move-out then says nothing about the member's qualification.
+    Read from the one provider of "the member's resident" (``member_resident``, matching): the
+    linked resident for a full number, the resolved resident whose last four digits agree for a
+    last-four-only member (domain brief §2a). It is trusted only when that resident has the
+    member's birth date and sex and the link is not suspected: otherwise the number is on the
+    wrong person, which MISLINK_SUSPECTED / NUMBER_SHARED report, and that resident's move-in,
+    death or move-out says nothing about the member's qualification.
     """
+    trusted = member_resident["birth_sex_agree"].to_numpy(dtype=bool, na_value=False) & \
+        ~member_resident["mislink_suspected"].to_numpy(dtype=bool, na_value=False)
+    return np.where(trusted, member_resident["resident_pos"].to_numpy(np.int64), -1)
+
+
+def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, resident_position: np.ndarray,
+                      columns: list[str], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Members (``rows``, default all) that have a trusted own resident, with ``resident_id`` and
+    ``resident_*`` columns (see :func:`resident_position`)."""
     rows = np.arange(len(members)) if rows is None else rows
-    rows = rows[linked_position[rows] >= 0]
-    same_birth = (members["birth_date"].to_numpy()[rows] == residents["birth_date"].to_numpy()[linked_position[rows]])
-    same_sex = (members["sex"].to_numpy(dtype="float64", na_value=np.nan)[rows]
-                == residents["sex"].to_numpy(dtype="float64", na_value=np.nan)[linked_position[rows]])
-    rows = rows[same_birth & same_sex]
+    rows = rows[resident_position[rows] >= 0]
     out = members.iloc[rows].reset_index(drop=True)
-    res = residents[["resident_id", *columns]].iloc[linked_position[rows]].reset_index(drop=True)
+    res = residents[["resident_id", *columns]].iloc[resident_position[rows]].reset_index(drop=True)
     out["resident_id"] = res["resident_id"].to_numpy()
     for column in columns:
         out[f"resident_{column}"] = res[column].to_numpy()
@@ -125,7 +125,7 @@ def _linked_residents(members: pd.DataFrame, residents: pd.DataFrame, linked_pos
       requires=("members", "residents"),
       summary_ja="資格取得日 {acquisition_date} が交付日と同じですが、{trigger_ja} {trigger_date} の方が早いです（取得日 {proposed_acquisition_date} に訂正を検討）",
       summary_en="Acquisition date {acquisition_date} equals the card issue date, but the {trigger_en} was earlier ({trigger_date}); consider {proposed_acquisition_date}")
-def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
+def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, resident_position: np.ndarray,
                             judgeable: np.ndarray) -> pd.DataFrame:
     """資格取得日が交付日と同じで、転入日（出生日）の方が早い / Acquisition equals the card issue date although the resident became eligible earlier.
 
@@ -137,7 +137,7 @@ def qual_date_is_issue_date(members: pd.DataFrame, residents: pd.DataFrame, link
     if len(rows) == 0:
         return members.iloc[0:0]
     candidates = members[[*KEY, "acquisition_date", "card_issue_date", "birth_date", "sex", "_line"]]
-    pairs = _linked_residents(candidates, residents, linked_position, ["moved_in_date", "birth_date"], rows)
+    pairs = _linked_residents(candidates, residents, resident_position, ["moved_in_date", "birth_date"], rows)
     moved_in, born = pairs["resident_moved_in_date"], pairs["resident_birth_date"]
     newborn = moved_in.isna() | (moved_in == born)
     trigger = moved_in.where(~newborn, born)
@@ -247,7 +247,7 @@ EXIT_STATUS = {
 @rule("QUAL_ACTIVE_AFTER_EXIT", category="qualification_date", severity="high", requires=("members", "residents"),
       summary_ja="住基では {status_date} に{status_ja}していますが、資格が{state_ja}です（喪失日は {expected_loss_from}〜{expected_loss_to}）",
       summary_en="The registry shows {status_en} on {status_date}, but the qualification is {state_en} (loss due {expected_loss_from}–{expected_loss_to})")
-def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linked_position: np.ndarray,
+def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, resident_position: np.ndarray,
                            as_of: pd.Timestamp, judgeable: np.ndarray) -> pd.DataFrame:
     """住基で死亡・転出済みなのに資格が有効（または喪失日が遅い） / The registry shows death or move-out, the member is still active or lost too late.
 
@@ -259,10 +259,10 @@ def qual_active_after_exit(members: pd.DataFrame, residents: pd.DataFrame, linke
     # Only residents who died or moved out matter: find them first, then their members.
     exited = np.append(residents["status"].isin(["deceased", "moved_out"]).fillna(False).to_numpy(bool), False)
     # position −1 (no resident) reads the appended False, so an empty registry needs no special case
-    linked_exited = exited[linked_position] & judgeable
+    linked_exited = exited[resident_position] & judgeable
     pairs = _linked_residents(members[[*KEY, "insurer_type", "birth_date", "sex", "acquisition_date", "loss_date",
                                        "loss_reason", "_line"]],
-                              residents, linked_position, ["status", "status_date"], np.flatnonzero(linked_exited))
+                              residents, resident_position, ["status", "status_date"], np.flatnonzero(linked_exited))
     kind = pairs["insurer_type"].fillna("kokuho")
     status = pairs["resident_status"]
     relevant = ((status == "deceased") | ((status == "moved_out") & (kind == "kokuho"))).fillna(False).astype(bool)

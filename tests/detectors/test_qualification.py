@@ -23,10 +23,17 @@ def evidence(out, member_id):
     return json.loads(out.loc[member_id, "evidence"])
 
 
+# Distinct people: identical names and birth dates on different numbers look like mis-links.
+NAMES = [("佐藤 一郎", "サトウ イチロウ"), ("鈴木 花子", "スズキ ハナコ"), ("高田 健", "タカダ ケン"),
+         ("田中 美咲", "タナカ ミサキ"), ("伊藤 大輔", "イトウ ダイスケ"), ("渡部 恵", "ワタベ メグミ")]
+
+
 def person(member_id, number, member=None, resident=None):
-    """A member and the resident its number points to."""
-    return ({"member_id": member_id, "number": number, **(member or {})},
-            {"resident_id": "R" + member_id, "number": number, **(resident or {})})
+    """A member and the resident its number points to (names distinct per member id)."""
+    kanji, kana = NAMES[sum(map(ord, member_id)) % len(NAMES)]
+    names = {"name_kanji": kanji, "name_kana": kana, "household_id": "H" + member_id}
+    return ({"member_id": member_id, "number": number, **names, **(member or {})},
+            {"resident_id": "R" + member_id, "number": number, **names, **(resident or {})})
 
 
 def frames_of(*people):
@@ -193,5 +200,7 @@ def test_an_exit_of_another_person_on_the_number_is_left_to_the_mislink_rules():
                                           {"birth_date": "1950-07-07", "status": "deceased", "status_date": "2025-02-12"}))
     assert findings("QUAL_ACTIVE_AFTER_EXIT", members, residents).empty
     same_person = residents_frame([{"resident_id": "RM1", "number": "000000000001", "birth_date": "1985-02-01",
-                                    "status": "deceased", "status_date": "2025-02-12"}])
+                                    "status": "deceased", "status_date": "2025-02-12",
+                                    "name_kanji": members["name_kanji"].iloc[0], "name_kana": members["name_kana"].iloc[0],
+                                    "household_id": "HM1"}])
     assert findings("QUAL_ACTIVE_AFTER_EXIT", members, same_person).index.tolist() == ["M1"]
