@@ -14,6 +14,15 @@ The config file is TOML::
 
     [detectors]                 # thresholds passed to the rules as `settings`
     mislink_queue_threshold = 0.5
+
+    [queues]                    # routing, priority, service levels: reconcile.queues.queue_config
+    sla_days = { mislink = 14 }
+
+    [schedule]                  # jobs of `reconcile schedule run` (reconcile.schedule)
+
+An unknown top-level key is an error naming it (:data:`KNOWN_KEYS`; a module that reads a new
+table adds its name there). The tables' own keys are checked by the modules that read them
+(:data:`SECTION_VALIDATORS`: ``name -> callable(dict)`` raising with the key named).
 """
 from __future__ import annotations
 
@@ -34,6 +43,39 @@ class ConfigError(EnvironmentProblem):
     """The configuration is incomplete or unreadable (message says what to do); exit 1."""
 
 
+#: Top-level keys of reconcile.toml; anything else is an error naming the key.
+KNOWN_KEYS: set[str] = {"database_url", "secret_key", "model_path", "detectors", "queues", "schedule"}
+#: Validators of a table's contents, by table name (e.g. the detectors' thresholds); each raises
+#: an exception whose message names the offending key. Registered by the module owning the table.
+SECTION_VALIDATORS: dict[str, Any] = {}
+
+
+def validate_file(file: dict[str, Any], path: Path) -> None:
+    """Unknown top-level keys, then each table's own validator; raises :class:`ConfigError`."""
+    unknown = sorted(set(file) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"設定ファイル {path} に不明なキー {unknown[0]!r} があります "
+                          f"（使えるキー: {', '.join(sorted(KNOWN_KEYS))}） / "
+                          f"unknown key {unknown[0]!r} in config file {path}")
+    for name in ("detectors", "queues", "schedule"):
+        if name in file and not isinstance(file[name], dict):
+            raise ConfigError(f"設定ファイル {path}: [{name}] はテーブルで書いてください / "
+                              f"{name} must be a table in {path}")
+    from reconcile.queues import QueueConfigError, queue_config
+    try:
+        queue_config(file.get("queues"))
+    except QueueConfigError as exc:
+        raise ConfigError(f"設定ファイル {path}: {exc}") from exc
+    for name, validator in SECTION_VALIDATORS.items():
+        if name in file:
+            try:
+                validator(file[name])
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — a validator's message names the key
+                raise ConfigError(f"設定ファイル {path}: [{name}] {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -41,6 +83,13 @@ class Settings:
     config_path: Path
     detectors: dict[str, Any] = field(default_factory=dict)
     model_path: Path | None = None
+    queues: dict[str, Any] = field(default_factory=dict)      # raw [queues]; see queue_settings()
+    schedule: dict[str, Any] = field(default_factory=dict)    # raw [schedule] (reconcile.schedule)
+
+    def queue_settings(self):
+        """The :class:`reconcile.queues.QueueConfig` of ``[queues]`` (defaults when absent)."""
+        from reconcile.queues import queue_config
+        return queue_config(self.queues)
 
     def require_key(self) -> bytes:
         if not self.secret_key:
@@ -68,6 +117,7 @@ def get_settings(*, database_url: str | None = None, secret_key: str | None = No
     """Settings in the documented order: explicit arguments (flags), environment, config file."""
     path = _config_path()
     file = _read_file(path)
+    validate_file(file, path)
     model = os.environ.get("RECONCILE_MODEL_PATH") or file.get("model_path")
     return Settings(
         database_url=database_url or os.environ.get("RECONCILE_DATABASE_URL")
@@ -76,6 +126,8 @@ def get_settings(*, database_url: str | None = None, secret_key: str | None = No
         config_path=path,
         detectors=dict(file.get("detectors", {})),
         model_path=Path(model) if model else None,
+        queues=dict(file.get("queues", {})),
+        schedule=dict(file.get("schedule", {})),
     )
 
 

@@ -145,7 +145,7 @@ def _bulk_insert(session: Session, table: sa.Table, columns: dict[str, list]) ->
     if connection.dialect.name != "postgresql":
         # Apply the column types' own conversions (e.g. DateTime → SQLAlchemy's SQLite text form).
         for name in names:
-            process = table.c[name].type.bind_processor(connection.dialect)
+            process = table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
             if process is not None:
                 columns[name] = [process(v) for v in columns[name]]
     rows = list(zip(*columns.values()))
@@ -250,13 +250,19 @@ def _resolve_scan(session: Session, scan_id: int | None) -> int | None:
 
 @dataclass
 class MergeResult:
-    """What :func:`merge_findings` did / 統合結果."""
+    """What :func:`merge_findings` did / 統合結果 (the scan summary's queue counts)."""
     total: int = 0                 # distinct findings in this scan
     new: int = 0                   # first seen now: finding + open work item created
-    seen_again: int = 0            # already known
-    reopened: int = 0              # seen again although resolved_fixed → open (event written)
+    seen_again: int = 0            # already known (kept their work item)
+    carried: int = 0               # seen again and not reopened: the item goes on as it was
+    reopened: int = 0              # resolved_fixed / closed_not_seen seen again → open, plus new
+                                   # items whose member + rule had a suppressed verdict (facts changed)
     kept_resolved: int = 0         # seen again, steward's resolved verdict carried forward
-    closed_not_seen: int = 0       # open/in_progress, not raised any more → resolved_fixed (event)
+    closed_not_seen: int = 0       # open, not raised any more → closed_not_seen (event)
+    not_seen_in_progress: int = 0  # in progress, not raised any more: stays with its steward, marked
+    kept_quarantined: int = 0      # would have closed, but the member's row was quarantined
+    kept_absent: int = 0           # would have closed, but the member is absent from a truncated feed
+    linked_previous: int = 0       # new items linking an earlier verdict (previous_finding_id)
     new_by_queue: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -293,28 +299,46 @@ _STAGE = sa.Table(
     *(sa.Column(c, _FINDINGS.c[c].type) for c in _STRING_FINDING_COLUMNS if c != "finding_id"),
     sa.Column("score", sa.Float),
     sa.Column("queue", sa.String(32)),
+    sa.Column("priority", sa.Integer),
+    sa.Column("due_at", _WORK_ITEMS.c.created_at.type),
     prefixes=["TEMPORARY"],
 )
 _STAGE_COLUMNS = [c.name for c in _STAGE.columns]
+_STAGE_WORK_COLUMNS = ("queue", "priority", "due_at")   # work-item fields, not findings columns
 
 
 def _stage(session: Session, frame: pd.DataFrame) -> None:
-    """Load the prepared findings (plus their routed queue) into the temporary stage table."""
+    """Load the prepared findings (plus their queue, priority, due date) into the stage table."""
     connection = session.connection()
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
     _STAGE.create(connection)
     columns = {c: _py_strings(frame[c]) for c in _STRING_FINDING_COLUMNS}
     columns["score"] = _py_floats(frame["score"])
     columns["queue"] = frame["queue"].tolist()
+    columns["priority"] = _py_ints(frame["priority"])
+    columns["due_at"] = [None if pd.isna(v) else v.to_pydatetime() for v in frame["due_at"]]
     _bulk_insert(session, _STAGE, {c: columns[c] for c in _STAGE_COLUMNS})
 
 
-def _route(frame: pd.DataFrame) -> pd.Series:
-    """Queue per finding, calling :func:`queues.route` once per distinct rule/category/severity."""
+def _route(frame: pd.DataFrame, config: "queues.QueueConfig | None" = None) -> pd.Series:
+    """Queue per finding, routing once per distinct rule/category/severity."""
+    config = config or queues.DEFAULT_QUEUE_CONFIG
     keys = frame[["rule_id", "category", "severity"]].astype(object)
     distinct = keys.drop_duplicates()
-    distinct["queue"] = [queues.route(r, c, s) for r, c, s in distinct.itertuples(index=False)]
+    distinct["queue"] = [config.route(r, c, s) for r, c, s in distinct.itertuples(index=False)]
     return keys.merge(distinct, on=["rule_id", "category", "severity"], how="left")["queue"].set_axis(frame.index)
+
+
+def _work_fields(frame: pd.DataFrame, config: "queues.QueueConfig | None", at: datetime) -> pd.DataFrame:
+    """Queue, priority (severity and score) and due date (the queue's service level), vectorised."""
+    config = config or queues.DEFAULT_QUEUE_CONFIG
+    frame["queue"] = _route(frame, config) if len(frame) else pd.Series(dtype=object)
+    base = frame["severity"].astype(object).map(config.severity_priority).fillna(0).astype("int64")
+    score = pd.to_numeric(frame["score"], errors="coerce").astype("float64").fillna(0.0)
+    frame["priority"] = base + (score * config.score_priority).round().astype("int64")
+    days = frame["queue"].map(lambda q: config.due_days(q)).astype("float64")
+    frame["due_at"] = pd.Timestamp(at) + pd.to_timedelta(days, unit="D")
+    return frame
 
 
 def _lit(value: Any, type_: Any = None):
@@ -324,7 +348,11 @@ def _lit(value: Any, type_: Any = None):
 def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
                    rules_run: Iterable[str] | None = None,
                    insurer_numbers: Iterable[str] | None = None,
-                   close_missing: bool = True) -> MergeResult:
+                   close_missing: bool = True,
+                   protected_members: pd.DataFrame | None = None,
+                   present_members: pd.DataFrame | None = None,
+                   present_only_insurers: Iterable[str] = (),
+                   queue_config: "queues.QueueConfig | None" = None) -> MergeResult:
     """Merge one scan's findings (columns of ``detectors.engine.FINDING_COLUMNS``) into the store.
 
     指摘を作業キューへ統合する。Call it once per scan with all of the scan's findings.
@@ -332,20 +360,27 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
     - Upsert by ``finding_id``: new findings are inserted (first/last seen = this scan); known
       ones get ``last_seen_scan`` and a refreshed severity, score, summaries, evidence and
       suggestion. Every finding is linked to the scan (``scan_findings``).
-    - A new finding gets one work item, ``open``, in the queue :func:`reconcile.queues.route`
-      chooses. A known finding keeps its work item and status (:func:`queues.carry_forward`):
-      a steward's ``resolved_false_positive`` / ``resolved_wont_fix`` stands; ``resolved_fixed``
-      seen again is reopened with a ``reopened`` event.
-    - ``close_missing``: an ``open`` / ``in_progress`` item whose finding this scan did not
-      raise is closed as ``resolved_fixed`` with an ``auto_resolved`` event — but only for rules
-      in ``rules_run`` (pass the rules that actually ran; skipped rules prove nothing) and
-      insurers in ``insurer_numbers`` (pass the feed's insurers). None means all.
+    - A new finding gets one work item, ``open``, in the queue ``queue_config`` routes it to
+      (``[queues]``; default :data:`reconcile.queues.DEFAULT_QUEUE_CONFIG`), with its priority and
+      ``due_at`` (the queue's service level). When the same member + rule had an earlier item
+      with a steward's verdict (:data:`queues.LINK_PREVIOUS`), the new item links it
+      (``previous_finding_id``): the facts changed, the steward sees the earlier verdict.
+    - A known finding keeps its work item (:func:`queues.carry_forward`): a steward's
+      ``resolved_false_positive`` / ``resolved_wont_fix`` stands while the finding id is the same;
+      ``resolved_fixed`` or ``closed_not_seen`` seen again is reopened (``reopened`` event); an
+      in-progress item marked "no longer detected" loses the mark.
+    - ``close_missing``: an ``open`` item whose finding this scan did not raise becomes
+      ``closed_not_seen`` (never ``resolved_fixed``); an ``in_progress`` one stays with its steward
+      with ``not_seen_since_scan`` = this scan. Only for rules in ``rules_run`` (the rules that
+      actually ran) and insurers in ``insurer_numbers`` (the feed's); None means all. Never for
+      a member in ``protected_members`` (insurer_number, member_id: rows quarantined), and for
+      insurers in ``present_only_insurers`` (a truncated feed scanned with --force) only for
+      members in ``present_members`` (insurer_number, member_id of the feed).
 
     Idempotent: merging the same findings again (same or a new scan) creates no duplicates.
     """
     at = _now()
-    frame = _prepare_findings(findings)
-    frame["queue"] = _route(frame) if len(frame) else pd.Series(dtype=object)
+    frame = _work_fields(_prepare_findings(findings), queue_config, at)
     result = MergeResult(total=len(frame))
     _stage(session, frame)
     S, F, W = _STAGE, _FINDINGS, _WORK_ITEMS
@@ -354,6 +389,7 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
     in_stage = W.c.finding_id.in_(sa.select(S.c.finding_id))
     scan = _lit(scan_id, sa.Integer)
     when = _lit(at, W.c.created_at.type)
+    event_columns = ["work_item_id", "at", "actor", "action", "from_status", "to_status", "scan_id", "note"]
 
     # Counts before anything changes.
     result.new = int(session.scalar(sa.select(sa.func.count()).select_from(S).where(~known_finding)) or 0)
@@ -370,16 +406,25 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
         if to_status == from_status:
             continue
         session.execute(sa.insert(_EVENTS).from_select(
-            ["work_item_id", "at", "actor", "action", "from_status", "to_status", "scan_id", "note"],
+            event_columns,
             sa.select(W.c.id, when, _lit(queues.SYSTEM_ACTOR), _lit(action), W.c.status, _lit(to_status),
                       scan, _lit(f"スキャン {scan_id} で再び検出 / raised again by scan {scan_id}"))
             .where(in_stage, W.c.status == from_status)))
         changed = session.execute(
             sa.update(W).where(in_stage, W.c.status == from_status)
-            .values(status=to_status, updated_at=at,
+            .values(status=to_status, updated_at=at, not_seen_since_scan=None,
                     resolved_at=at if to_status in queues.RESOLVED else None)).rowcount
         if action == queues.ACTION_REOPENED:
             result.reopened += changed
+    # An in-progress item marked "no longer detected" is detected again: the mark goes.
+    marked_again = sa.and_(in_stage, W.c.not_seen_since_scan.is_not(None))
+    session.execute(sa.insert(_EVENTS).from_select(
+        event_columns,
+        sa.select(W.c.id, when, _lit(queues.SYSTEM_ACTOR), _lit(queues.ACTION_SEEN_AGAIN), W.c.status,
+                  W.c.status, scan, _lit(f"スキャン {scan_id} で再び検出 / raised again by scan {scan_id}"))
+        .where(marked_again)))
+    session.execute(sa.update(W).where(marked_again).values(not_seen_since_scan=None, updated_at=at))
+    result.carried = result.seen_again - result.reopened
 
     # Findings: refresh the known ones, insert the new ones.
     refreshed = ("severity", "score", "summary_ja", "summary_en", "evidence", "suggested_resident_id",
@@ -389,50 +434,106 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
         .values(**{c: S.c[c] for c in refreshed},
                 # a late re-merge of an older scan must not move last_seen_scan backwards
                 last_seen_scan=sa.case((F.c.last_seen_scan > scan_id, F.c.last_seen_scan), else_=scan)))
-    columns = [c for c in _STAGE_COLUMNS if c != "queue"]
+    columns = [c for c in _STAGE_COLUMNS if c not in _STAGE_WORK_COLUMNS]
     session.execute(sa.insert(F).from_select(
         [*columns, "first_seen_scan", "last_seen_scan"],
         sa.select(*(S.c[c] for c in columns), scan, scan).where(~known_finding)))
 
-    # Scan ↔ finding links, and one open work item for every finding that has none.
+    # Scan ↔ finding links, and one open work item for every finding that has none, linking the
+    # latest earlier verdict on the same member + rule (a new finding id: the facts changed).
     linked = sa.exists().where(_SCAN_FINDINGS.c.scan_id == scan_id, _SCAN_FINDINGS.c.finding_id == S.c.finding_id)
     session.execute(sa.insert(_SCAN_FINDINGS).from_select(
         ["scan_id", "finding_id"], sa.select(scan, S.c.finding_id).where(~linked)))
+    W2, F2 = W.alias("earlier_item"), F.alias("earlier_finding")
+    previous = (sa.select(W2.c.finding_id).join(F2, F2.c.finding_id == W2.c.finding_id)
+                .where(F2.c.rule_id == S.c.rule_id, F2.c.insurer_number == S.c.insurer_number,
+                       F2.c.member_id == S.c.member_id, F2.c.finding_id != S.c.finding_id,
+                       W2.c.status.in_(sorted(queues.LINK_PREVIOUS)))
+                .order_by(W2.c.updated_at.desc(), W2.c.id.desc()).limit(1).scalar_subquery())
     session.execute(sa.insert(W).from_select(
-        ["finding_id", "queue", "status", "insurer_number", "created_at", "updated_at"],
-        sa.select(S.c.finding_id, S.c.queue, _lit(queues.OPEN), S.c.insurer_number, when, when)
+        ["finding_id", "queue", "status", "insurer_number", "created_at", "updated_at", "priority", "due_at",
+         "previous_finding_id"],
+        sa.select(S.c.finding_id, S.c.queue, _lit(queues.OPEN), S.c.insurer_number, when, when,
+                  sa.func.coalesce(S.c.priority, 0), S.c.due_at, previous)
         .where(~has_item)))
+    Wp = W.alias("previous_item")
+    new_linked = (sa.select(W.c.id, Wp.c.status, W.c.previous_finding_id)
+                  .join(Wp, Wp.c.finding_id == W.c.previous_finding_id)
+                  .where(in_stage, W.c.created_at == when, W.c.previous_finding_id.is_not(None)))
+    links = session.execute(new_linked).all()
+    if links:
+        result.linked_previous = len(links)
+        result.reopened += sum(1 for _, status, _ in links if status in queues.SUPPRESSED)
+        labels = {s: queues.STATUS_LABELS.get(s, (s, s)) for _, s, _ in links}
+        _bulk_insert(session, _EVENTS, {
+            "work_item_id": [r[0] for r in links], "at": [at] * len(links),
+            "actor": [queues.SYSTEM_ACTOR] * len(links), "action": [queues.ACTION_REOPENED] * len(links),
+            "from_status": [None] * len(links), "to_status": [queues.OPEN] * len(links),
+            "scan_id": [scan_id] * len(links),
+            "note": [f"事実が変わり再検出。前回の判断: {labels[s][0]}（指摘 {p}） / facts changed; "
+                     f"earlier verdict: {labels[s][1]} (finding {p})" for _, s, p in links]})
 
     if close_missing:
-        result.closed_not_seen = _close_not_seen(session, scan_id, at=at, rules_run=rules_run,
-                                                 insurer_numbers=insurer_numbers)
+        _close_not_seen(session, scan_id, at=at, rules_run=rules_run, insurer_numbers=insurer_numbers,
+                        protected_members=protected_members, present_members=present_members,
+                        present_only_insurers=present_only_insurers, result=result)
     session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
     return result
 
 
+def _member_keys(frame: pd.DataFrame | None) -> pd.Index:
+    if frame is None or len(frame) == 0:
+        return pd.MultiIndex.from_arrays([[], []])
+    keys = frame[["insurer_number", "member_id"]].astype("string").dropna().drop_duplicates()
+    return pd.MultiIndex.from_frame(keys)
+
+
 def _close_not_seen(session: Session, scan_id: int, *, at: datetime, rules_run: Iterable[str] | None,
-                    insurer_numbers: Iterable[str] | None) -> int:
+                    insurer_numbers: Iterable[str] | None, protected_members: pd.DataFrame | None,
+                    present_members: pd.DataFrame | None, present_only_insurers: Iterable[str],
+                    result: MergeResult) -> None:
     F, W = _FINDINGS, _WORK_ITEMS
-    stale = (sa.exists().where(F.c.finding_id == W.c.finding_id, F.c.last_seen_scan < scan_id,
-                               _insurer_filter(F.c.insurer_number, insurer_numbers)))
+    stale = sa.and_(F.c.finding_id == W.c.finding_id, F.c.last_seen_scan < scan_id,
+                    _insurer_filter(F.c.insurer_number, insurer_numbers))
     if rules_run is not None:
-        stale = stale.where(F.c.rule_id.in_(list(rules_run)))
-    # One pass to find them (usually few), then events and updates by id.
-    rows = session.execute(sa.select(W.c.id, W.c.status)
-                           .where(W.c.status.in_(sorted(queues.CLOSE_WHEN_NOT_SEEN)), stale)).all()
+        stale = sa.and_(stale, F.c.rule_id.in_(list(rules_run)))
+    statuses = sa.or_(W.c.status.in_(sorted(queues.CLOSE_WHEN_NOT_SEEN)),
+                      sa.and_(W.c.status.in_(sorted(queues.MARK_WHEN_NOT_SEEN)), W.c.not_seen_since_scan.is_(None)))
+    # One pass to find them (usually few), then the member filters in pandas, events and updates by id.
+    rows = session.execute(sa.select(W.c.id, W.c.status, F.c.insurer_number, F.c.member_id)
+                           .where(statuses, stale)).all()
     if not rows:
-        return 0
-    ids = [r[0] for r in rows]
+        return
+    found = pd.DataFrame(rows, columns=["id", "status", "insurer_number", "member_id"])
+    keys = pd.MultiIndex.from_arrays([found["insurer_number"].astype("string"), found["member_id"].astype("string")])
+    has_member = found["member_id"].notna().to_numpy()
+    quarantined = has_member & keys.isin(_member_keys(protected_members))
+    only_present = set(str(i) for i in present_only_insurers)
+    absent = (has_member & ~quarantined & found["insurer_number"].astype(str).isin(only_present).to_numpy()
+              & ~keys.isin(_member_keys(present_members)))
+    result.kept_quarantined = int(quarantined.sum())
+    result.kept_absent = int(absent.sum())
+    found = found.loc[~(quarantined | absent)]
+    close = found.loc[found["status"].isin(queues.CLOSE_WHEN_NOT_SEEN)]
+    mark = found.loc[found["status"].isin(queues.MARK_WHEN_NOT_SEEN)]
     note = f"スキャン {scan_id} で検出されなくなった / no longer raised by scan {scan_id}"
-    _bulk_insert(session, _EVENTS, {
-        "work_item_id": ids, "at": [at] * len(ids), "actor": [queues.SYSTEM_ACTOR] * len(ids),
-        "action": [queues.ACTION_AUTO_RESOLVED] * len(ids), "from_status": [r[1] for r in rows],
-        "to_status": [queues.CLOSED_STATUS] * len(ids), "scan_id": [scan_id] * len(ids),
-        "note": [note] * len(ids)})
-    for chunk in _chunks(ids):
-        session.execute(sa.update(W).where(W.c.id.in_(list(chunk)))
-                        .values(status=queues.CLOSED_STATUS, updated_at=at, resolved_at=at))
-    return len(ids)
+    for part, action, to_status in ((close, queues.ACTION_CLOSED_NOT_SEEN, queues.CLOSED_STATUS),
+                                    (mark, queues.ACTION_NOT_SEEN, None)):
+        if not len(part):
+            continue
+        ids = [int(i) for i in part["id"]]
+        from_statuses = part["status"].tolist()
+        _bulk_insert(session, _EVENTS, {
+            "work_item_id": ids, "at": [at] * len(ids), "actor": [queues.SYSTEM_ACTOR] * len(ids),
+            "action": [action] * len(ids), "from_status": from_statuses,
+            "to_status": [to_status or s for s in from_statuses], "scan_id": [scan_id] * len(ids),
+            "note": [note] * len(ids)})
+        for chunk in _chunks(ids):
+            values = ({"status": to_status, "updated_at": at, "resolved_at": None, "not_seen_since_scan": scan_id}
+                      if to_status else {"updated_at": at, "not_seen_since_scan": scan_id})
+            session.execute(sa.update(W).where(W.c.id.in_(list(chunk))).values(**values))
+    result.closed_not_seen = int(len(close))
+    result.not_seen_in_progress = int(len(mark))
 
 
 def findings_frame(session: Session, scan_id: int | None = None, lang: str = "ja") -> pd.DataFrame:

@@ -65,6 +65,7 @@ def test_refused_transitions(from_status, to_status, message):
     ("resolved_fixed", ("open", "reopened")),
     ("resolved_false_positive", ("resolved_false_positive", None)),
     ("resolved_wont_fix", ("resolved_wont_fix", None)),
+    ("closed_not_seen", ("open", "reopened")),
 ])
 def test_carry_forward(status, expected):
     assert carry_forward(status) == expected

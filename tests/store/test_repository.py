@@ -68,8 +68,9 @@ def test_first_merge_creates_findings_and_routed_open_work_items(db_session):
     s = db_session
     scan = new_scan(s)
     result = store.merge_findings(s, scan, findings_input([A, B, C, A]))   # A twice: once
-    assert result.as_dict() == {"total": 3, "new": 3, "seen_again": 0, "reopened": 0, "kept_resolved": 0,
-                                "closed_not_seen": 0,
+    assert result.as_dict() == {"total": 3, "new": 3, "seen_again": 0, "carried": 0, "reopened": 0,
+                                "kept_resolved": 0, "closed_not_seen": 0, "not_seen_in_progress": 0,
+                                "kept_quarantined": 0, "kept_absent": 0, "linked_previous": 0,
                                 "new_by_queue": {"benefit": 1, "mislink": 1, "notation": 1}}
     assert table_counts(s) == {"findings": 3, "scan_findings": 3, "work_items": 3, "events": 0}
     items = {i["finding_id"]: i for i in store.list_work_items(s)}
@@ -131,11 +132,12 @@ def test_open_findings_not_raised_again_are_closed_only_for_rules_that_ran(db_se
                                   rules_run=["MISLINK_SUSPECTED", "NOTATION_DIFFERENCE"],
                                   insurer_numbers=["131016"])
     assert result.closed_not_seen == 1
-    assert statuses(s) == {A["finding_id"]: "open", B["finding_id"]: "resolved_fixed",
+    assert statuses(s) == {A["finding_id"]: "open", B["finding_id"]: "closed_not_seen",
                            C["finding_id"]: "resolved_wont_fix", other["finding_id"]: "open"}
     closed = store.work_item_events(s, B["finding_id"])[-1]
     assert (closed["action"], closed["from_status"], closed["to_status"], closed["scan_id"]) == (
-        "auto_resolved", "open", "resolved_fixed", scan2)
+        "closed_not_seen", "open", "closed_not_seen", scan2)
+    assert store.get_work_item(s, B["finding_id"])["resolved_at"] is None   # not a steward's verdict
     # When the data problem comes back, the item reopens.
     back = store.merge_findings(s, new_scan(s), findings_input([A, B]), rules_run=["NOTATION_DIFFERENCE"],
                                 insurer_numbers=["131016"])
