@@ -92,13 +92,15 @@ class Replaced:
 
     def describe(self, lang: str = "ja") -> str:
         code = " ".join(f"U+{ord(c):04X}" for c in self.char)
-        shown = self.char if not _VARIATION_SELECTOR_RE.fullmatch(self.char) else code
+        selector = bool(_VARIATION_SELECTOR_RE.fullmatch(self.char))
         lines = ", ".join(map(str, self.lines[:20])) + (" …" if len(self.lines) > 20 else "")
         if lang == "en":
             into = f"written as {self.replacement!r}" if self.replacement else "dropped"
+            shown = "variation selector" if selector else self.char
             return f"{shown} ({code}) x{self.count}, {into}; lines {lines}"
-        into = f"「{self.replacement}」に置換" if self.replacement else "削除"
-        return f"「{shown}」（{code}）{self.count} 件を{into}。行: {lines}"
+        into = f"「{self.replacement}」に置換" if self.replacement else "削除（直前の字は残す）"
+        shown = "異体字セレクタ" if selector else f"「{self.char}」"
+        return f"{shown}（{code}）{self.count} 件を{into}。行: {lines}"
 
 
 class Written(int):
