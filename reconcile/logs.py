@@ -90,8 +90,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_") and key not in payload:
                 payload[key] = _jsonable(value)
-        if record.exc_info:
-            payload["exc"] = mask_text(self.formatException(record.exc_info))
+        if record.exc_info or record.exc_text:
+            payload["exc"] = mask_text(record.exc_text or self.formatException(record.exc_info))
         if record.stack_info:
             payload["stack"] = mask_text(record.stack_info)
         return json.dumps(payload, ensure_ascii=False, default=str)

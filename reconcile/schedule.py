@@ -512,7 +512,7 @@ _KINDS: dict[str, dict[str, tuple[bool, type, Any]]] = {
     "export": {"what": (True, str, None), "out": (True, str, None), "encoding": (False, str, None),
                "period": (False, str, "previous"), "lang": (False, str, "ja")},
 }
-_TOP = {"timezone": str, "state_dir": str, "retry_seconds": int, "watch": list, "weekly_report": (dict, list),
+_TOP = {"timezone": str, "state_dir": str, "watch": list, "weekly_report": (dict, list),
         "export": list}
 EXPORTS = ("findings", "quarantine", "national", "kakuninsho")
 DEFAULT_WATCH_EVERY = 60
@@ -539,12 +539,11 @@ class Job:
 class ScheduleConfig:
     timezone: str = "Asia/Tokyo"
     state_dir: Path = Path(".reconcile-schedule")
-    retry_seconds: int = 60
     jobs: list[Job] = field(default_factory=list)
 
 
 def _bad(key: str, ja: str, en: str, value: Any = None) -> InvalidInput:
-    return InvalidInput(f"設定 [schedule] の {key}: {ja}", f"config [schedule] {key}: {en}", field=key, value=value)
+    return InvalidInput(f"schedule.{key}: {ja}", f"schedule.{key}: {en}", field=f"schedule.{key}", value=value)
 
 
 def parse_schedule(table: dict[str, Any] | None) -> ScheduleConfig:
@@ -569,8 +568,6 @@ def parse_schedule(table: dict[str, Any] | None) -> ScheduleConfig:
         config.timezone = table["timezone"]
     if "state_dir" in table:
         config.state_dir = Path(table["state_dir"])
-    if "retry_seconds" in table:
-        config.retry_seconds = table["retry_seconds"]
     names: set[str] = set()
     for kind in _KINDS:
         entries = table.get(kind, [])
@@ -637,6 +634,16 @@ def _parse_job(kind: str, where: str, entry: Any, timezone_name: str) -> Job:
     return job
 
 
+def _validate_section(table: dict[str, Any]) -> None:
+    parse_schedule(table)
+
+
+# Every command that reads reconcile.toml checks [schedule] too (an unknown key is an error naming it).
+import reconcile.config as _config  # noqa: E402
+
+_config.SECTION_VALIDATORS.setdefault("schedule", _validate_section)
+
+
 def _is_month(value: str) -> bool:
     try:
         datetime.strptime(value, "%Y-%m")
@@ -652,21 +659,14 @@ def _previous_month(today: date) -> str:
 
 def load_schedule(config_file: str | Path | None = None) -> tuple[ScheduleConfig, Settings]:
     """The ``[schedule]`` table of ``config_file`` (default: the configured ``reconcile.toml``)."""
-    import tomllib
-
     if config_file is not None:
         os.environ["RECONCILE_CONFIG"] = str(config_file)
     settings = get_settings()
-    table = getattr(settings, "schedule", None)
-    if table is None:  # until config.py exposes Settings.schedule (store engineer)
-        path = Path(settings.config_path)
-        if not path.is_file():
-            raise InvalidInput(f"設定ファイル {path} がありません", f"config file {path} not found",
-                               field="--config", value=str(path))
-        try:
-            table = tomllib.loads(path.read_text(encoding="utf-8")).get("schedule")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidInput(f"設定ファイル {path} を読めません: {exc}", f"cannot read {path}: {exc}") from exc
+    path = Path(settings.config_path)
+    if not path.is_file():
+        raise InvalidInput(f"設定ファイル {path} がありません", f"config file {path} not found",
+                           field="--config", value=str(path))
+    table = settings.schedule
     if not table:
         raise InvalidInput(f"{settings.config_path} に [schedule] がありません",
                            f"no [schedule] table in {settings.config_path}", field="schedule")

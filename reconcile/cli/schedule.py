@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from reconcile import schedule as _schedule  # noqa: F401 — registers the [schedule] validator of reconcile.toml
 from reconcile.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, guarded, lang, t
 
 
