@@ -337,34 +337,68 @@ _NOT_ENDED = pd.Timestamp("2262-04-11")  # stands for an open qualification in i
 LEGAL_OVERLAP_DAYS = 1  # 国保 → 被用者保険, 国保 → 後期: lost the day after the other starts
 
 
+def _per_unique(values: pd.Series, key) -> pd.Series:
+    """``key`` once per distinct non-missing value (empty keys count as missing)."""
+    codes, uniques = pd.factorize(values)
+    keyed = np.array([key(u) or None for u in uniques.tolist()] + [None], dtype=object)
+    return pd.Series(keyed[codes], index=values.index, dtype="string")
+
+
+def same_person_pairs(members: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of member records (both orders) that are the same person holding one number.
+
+    Same person = the same individual number — equal keyed hash, or, where a record carries
+    only the last four digits (domain brief §2a), equal last four — with the same birth date,
+    sex and name (kana, kanji or alphabet name equal after the matcher's notation keys:
+    width, spacing, variant kanji, small kana). Twins share birth date and sex but not the
+    given name: a number on the wrong twin is a mis-link, never an overlap. Records of one
+    person in two insurers of one feed are paired too.
+    """
+    from matchers.normalise import alpha_tokens, kana_key, kanji_key
+
+    cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date",
+            "name_kanji", "name_kana", "name_alpha", "_line"]
+    usable = (members["number_last4"].notna() & members["birth_date"].notna()).to_numpy(bool)
+    frame = members.loc[usable, cols]
+    dup = frame[frame.duplicated(["number_last4", "birth_date", "sex"], keep=False)].copy()
+    if dup.empty:
+        return dup.assign(**{f"{c}_other": dup[c] for c in cols})
+    dup["kanji_key"] = _per_unique(dup["name_kanji"], kanji_key)
+    dup["kana_key"] = _per_unique(dup["name_kana"], kana_key)
+    dup["alpha_key"] = _per_unique(dup["name_alpha"], lambda t: " ".join(sorted(alpha_tokens(t))))
+    pairs = dup.merge(dup, on=["number_last4", "birth_date", "sex"], suffixes=("", "_other"))
+    pairs["number_last4_other"] = pairs["number_last4"]
+    pairs["birth_date_other"] = pairs["birth_date"]
+    pairs["sex_other"] = pairs["sex"]
+    itself = ((pairs["insurer_number"] == pairs["insurer_number_other"])
+              & (pairs["member_id"] == pairs["member_id_other"])).fillna(False).to_numpy(bool)
+    def equal(column: str) -> np.ndarray:
+        left, right = pairs[column].astype("string"), pairs[f"{column}_other"].astype("string")
+        return (left == right).fillna(False).to_numpy(bool)
+
+    both_full = (pairs["number_hash"].notna() & pairs["number_hash_other"].notna()).to_numpy(bool)
+    same_number = ~both_full | equal("number_hash")
+
+    same_name = equal("kana_key") | equal("kanji_key") | equal("alpha_key")
+    return pairs.loc[~itself & same_number & same_name].reset_index(drop=True)
+
+
 @rule("QUAL_OVERLAP", category="qualification_date", severity="high", requires=("members",),
       summary_ja="同じ人（個人番号 下4桁 {number_last4}）の資格が {overlap_from} から重複しています（相手: {other_members}）。古い資格の喪失漏れの可能性",
       summary_en="The same person (number last four {number_last4}) holds overlapping qualifications from {overlap_from} (other: {other_members}); an old qualification may have been left valid")
 def qual_overlap(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """同一人の資格期間が重複している / The same person holds overlapping qualifications.
 
-    Same person = the same keyed individual number with the same birth date, sex and kana or
-    kanji name (spaces ignored); a number on different persons is NUMBER_SHARED, a number on
-    the wrong twin MISLINK_SUSPECTED. The typical case is an old qualification left
-    valid, so that one number carries two members. The legal one-day overlaps (国保 → 被用者
-    保険, 国保 → 後期) are accepted; any other common day is an anomaly. High when both are
-    active on ``as_of``.
+    Same person: see :func:`same_person_pairs` (one number, same birth date, sex and name; a
+    number on different persons is NUMBER_SHARED, a number on the wrong twin
+    MISLINK_SUSPECTED). The typical case is an old qualification left valid, so that one
+    number carries two members, possibly in two insurers of one feed. The legal one-day
+    overlaps (国保 → 被用者保険, 国保 → 後期) are accepted; any other common day is an anomaly.
+    High when both are active on ``as_of``.
     """
-    cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date",
-            "name_kanji", "name_kana", "_line"]
-    with_number = members.loc[members["number_hash"].notna(), cols]
-    dup = with_number[with_number.duplicated("number_hash", keep=False)].copy()
-    if dup.empty:
-        return dup
-    for column in ("name_kanji", "name_kana"):
-        dup[column] = dup[column].str.replace(r"[\s\u3000・]", "", regex=True)
-    pairs = dup.merge(dup, on=["number_hash", "birth_date", "sex"], suffixes=("", "_other"))
-    pairs = pairs.loc[(pairs["insurer_number"] != pairs["insurer_number_other"]) | (pairs["member_id"] != pairs["member_id_other"])]
-    # Same person: a name that also agrees (twins share birth date and sex but not the given name;
-    # a number on the wrong twin is a mis-link, not an overlap).
-    same_name = ((pairs["name_kana"] == pairs["name_kana_other"]).fillna(False)
-                 | (pairs["name_kanji"] == pairs["name_kanji_other"]).fillna(False)).astype(bool)
-    pairs = pairs.loc[same_name]
+    pairs = same_person_pairs(members)
+    if pairs.empty:
+        return pairs.iloc[:, :0].assign(insurer_number=pd.Series(dtype="string"), member_id=pd.Series(dtype="string"))
     start = np.maximum(pairs["acquisition_date"].fillna(pd.Timestamp.min).to_numpy(),
                        pairs["acquisition_date_other"].fillna(pd.Timestamp.min).to_numpy())
     end = np.minimum(pairs["loss_date"].fillna(_NOT_ENDED).to_numpy(), pairs["loss_date_other"].fillna(_NOT_ENDED).to_numpy())
