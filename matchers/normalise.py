@@ -1,11 +1,16 @@
-"""氏名の正規化 / name normalisation — each step a small named function with a reason code.
+"""氏名の正規化 / name normalisation — the steps are data, interpreted twice.
 
-A *key* is what two names are compared on after a chain of steps. When two names differ raw but
-agree on the key, :func:`explain` says which steps were needed (reason codes: the steps without
-which they would no longer agree) — the evidence the data team needs to fix notation in bulk.
+Each :class:`Step` has a reason code and two interpretations of the same transformation:
+``py`` on one string (to *explain* a reason: which steps were needed for two names to agree)
+and ``arrow`` on a whole Arrow string array (to build the comparison *keys* of a feed in bulk,
+:mod:`matchers.prepare`). Both come from the same tables below (separator class, fold table,
+kana tables), and a property test (``tests/matchers/test_normalise.py``) checks that the two
+interpretations agree on random names, so keys and explanations cannot drift apart.
 
-Everything is computed once per *unique* value (``per_unique``): names repeat a lot, and the
-steps themselves are C-level (``unicodedata``, ``str.translate``).
+A *key* is what two names are compared on after a chain of steps. When two names differ raw
+but agree on the key, :func:`explain` says which steps were needed (reason codes: the steps
+without which they would no longer agree) — the evidence the data team needs to fix notation
+in bulk.
 
 Readings are never generated from kanji (no pykakasi): kana keys only ever come from the
 registered kana.
@@ -14,26 +19,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-import numpy as np
-import pandas as pd
-
-from matchers.variants import fold_table, is_variation_selector
+from matchers.variants import AMBIGUOUS_CHARS, fold_table, variant_candidates
 
 # --- reason codes (理由コード) ------------------------------------------------------------
 VARIATION_SELECTOR = "VARIATION_SELECTOR"   # 異体字セレクタ removed
 WIDTH = "WIDTH"                             # 全角/半角, compatibility forms (NFKC)
 SPACING = "SPACING"                         # spaces, ・ between surname and given name
-VARIANT_KANJI = "VARIANT_KANJI"             # 異体字・旧字体
+VARIANT_KANJI = "VARIANT_KANJI"             # 異体字・旧字体 (MJ 縮退マップ, OpenCC, surname table)
 GAIJI = "GAIJI"                             # 外字 placeholder (〓 ● ■, private use) as wildcard
 KANA_HALFWIDTH = "KANA_HALFWIDTH"           # 半角カナ
 KANA_HIRAGANA = "KANA_HIRAGANA"             # ひらがな vs カタカナ
 KANA_VU = "KANA_VU"                         # ヴ row vs バ row
 KANA_SMALL = "KANA_SMALL"                   # small kana written large (キヨウコ / キョウコ)
 KANA_LONG_VOWEL = "KANA_LONG_VOWEL"         # long-vowel mark present or absent
+KANA_READING = "KANA_READING"               # same kanji name, another registered reading (2025–26 振り仮名)
+KANA_IN_KANJI_FIELD = "KANA_IN_KANJI_FIELD" # the reading written in the kanji field (イ ミンジュン / 李 敏俊)
+KANA_TRANSLITERATION = "KANA_TRANSLITERATION"  # foreign name transliterated otherwise (タン / タイン)
 ALPHA_CASE = "ALPHA_CASE"                   # letter case / punctuation in the alphabet name
 ALPHA_ORDER = "ALPHA_ORDER"                 # foreign name tokens in another order
 ALPHA_MIDDLE_NAME = "ALPHA_MIDDLE_NAME"     # middle / second surname left out
@@ -43,19 +48,37 @@ FORMER_SURNAME = "FORMER_SURNAME"           # 旧氏 explains the surname
 HOUSEHOLD_SURNAME = "HOUSEHOLD_SURNAME"     # surname changed, same given name, household agrees
 
 REASONS = (VARIATION_SELECTOR, WIDTH, SPACING, VARIANT_KANJI, GAIJI, KANA_HALFWIDTH, KANA_HIRAGANA,
-           KANA_VU, KANA_SMALL, KANA_LONG_VOWEL, ALPHA_CASE, ALPHA_ORDER, ALPHA_MIDDLE_NAME,
-           KATAKANA_ALPHABET, ALIAS, FORMER_SURNAME, HOUSEHOLD_SURNAME)
+           KANA_VU, KANA_SMALL, KANA_LONG_VOWEL, KANA_READING, KANA_IN_KANJI_FIELD, KANA_TRANSLITERATION,
+           ALPHA_CASE, ALPHA_ORDER, ALPHA_MIDDLE_NAME, KATAKANA_ALPHABET, ALIAS, FORMER_SURNAME,
+           HOUSEHOLD_SURNAME)
 
 
+# --- the tables both interpretations read ---------------------------------------------------
 WILDCARD = "\uFFFD"  # one 外字 placeholder after normalisation
-_GAIJI_PLACEHOLDERS = "〓●■◆□○"
-SEPARATORS = re.compile(r"[\s\u3000・･·,/\.\-‐]+")
+GAIJI_PLACEHOLDERS = "〓●■◆□○"
+# Separators between name parts: ASCII and ideographic spaces, ・ (full and half width), ·, and
+# the punctuation alphabet names carry. One explicit class, spelt for Python and for RE2.
+SEPARATOR_CHARS = " \t\n\r\f\v\u3000・･·,/.-‐"
+SEPARATORS = re.compile("[" + re.escape(SEPARATOR_CHARS) + "]+")
+_SEPARATORS_RE2 = "[" + "".join("\\x{%X}" % ord(c) for c in SEPARATOR_CHARS) + "]+"
+VARIATION_SELECTOR_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+_VS_DELETE = {cp: None for lo, hi in VARIATION_SELECTOR_RANGES for cp in range(lo, hi + 1)}
+_VS_RE2 = "[" + "".join("\\x{%X}-\\x{%X}" % r for r in VARIATION_SELECTOR_RANGES) + "]"
+GAIJI_TABLE = {ord(ch): WILDCARD for ch in GAIJI_PLACEHOLDERS} | {cp: WILDCARD for cp in range(0xE000, 0xF900)}
+HIRAGANA_TO_KATAKANA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+SMALL_KANA = "ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
+LARGE_KANA = "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ"
+SMALL_TO_LARGE = {ord(a): b for a, b in zip(SMALL_KANA, LARGE_KANA)}
+# The large forms too (ヴアン): small kana are often written large, and this step runs first.
+VU_ROW = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ",
+          "ヴア": "バ", "ヴイ": "ビ", "ヴエ": "ベ", "ヴオ": "ボ", "ヴユ": "ビユ", "ヴ": "ブ"}
+_VU = re.compile("|".join(sorted(VU_ROW, key=len, reverse=True)))
+LONG_VOWEL_MARKS = "ー～〜\u2015\u2500ｰ"
+_LONG_DELETE = {ord(c): None for c in LONG_VOWEL_MARKS}
+_LONG_RE2 = "[" + "".join("\\x{%X}" % ord(c) for c in LONG_VOWEL_MARKS) + "]"
 
 
-# --- single steps (one character class each) ---------------------------------------------
-_VS_DELETE = {cp: None for lo, hi in ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF)) for cp in range(lo, hi + 1)}
-
-
+# --- one string (py) ----------------------------------------------------------------------
 def strip_variation_selectors(text: str) -> str:
     """Drop ideographic variation selectors (U+FE00–FE0F, U+E0100–E01EF): 葛󠄀 → 葛."""
     return text if text.isascii() else text.translate(_VS_DELETE)
@@ -66,17 +89,19 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def strip_spacing(text: str) -> str:
-    """Remove spaces (ASCII and 全角), ・ and similar separators."""
-    return SEPARATORS.sub("", text)
+def space_separators(text: str) -> str:
+    """Every run of separators (spaces, 全角空白, ・ …) as one space, none at either end."""
+    return SEPARATORS.sub(" ", text).strip(" ")
+
+
+def drop_spaces(text: str) -> str:
+    """The key joins the name parts: no space left."""
+    return text.replace(" ", "")
 
 
 def split_tokens(text: str) -> list[str]:
     """Name tokens on spaces and ・ (surname first for Japanese names)."""
     return [t for t in SEPARATORS.split(text) if t]
-
-
-GAIJI_TABLE = {ord(ch): WILDCARD for ch in _GAIJI_PLACEHOLDERS} | {cp: WILDCARD for cp in range(0xE000, 0xF900)}
 
 
 def mark_gaiji(text: str) -> str:
@@ -97,11 +122,6 @@ def extend_fold_table(chars: set[str]) -> dict[int, str]:
     return _FOLD
 
 
-def fold_table_now() -> dict[int, str]:
-    """The shared fold table as extended so far."""
-    return _FOLD
-
-
 def fold_variants(text: str) -> str:
     """異体字・旧字体 to their base form (MJ 縮退マップ + OpenCC t2jp + surname table)."""
     if text.isascii():
@@ -109,31 +129,19 @@ def fold_variants(text: str) -> str:
     return text.translate(extend_fold_table(set(text)))
 
 
-_HIRA_TO_KATA = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
-_SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
-                                "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
-# The large forms too (ヴアン): small kana are often written large, and this step runs first.
-_VU_ROW = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ",
-           "ヴア": "バ", "ヴイ": "ビ", "ヴエ": "ベ", "ヴオ": "ボ", "ヴユ": "ビユ", "ヴ": "ブ"}
-_VU = re.compile("|".join(sorted(_VU_ROW, key=len, reverse=True)))
-
-
 def hiragana_to_katakana(text: str) -> str:
     """ひらがな → カタカナ."""
-    return text.translate(_HIRA_TO_KATA)
+    return text.translate(HIRAGANA_TO_KATAKANA)
 
 
 def vu_to_bu(text: str) -> str:
     """ヴ row to バ row: ヴァン → バン, ヴ → ブ."""
-    return _VU.sub(lambda m: _VU_ROW[m.group(0)], text) if "ヴ" in text else text
-
-
-_LONG_DELETE = {ord(c): None for c in "ー～〜\u2015\u2500ｰ"}
+    return _VU.sub(lambda m: VU_ROW[m.group(0)], text) if "ヴ" in text else text
 
 
 def small_to_large(text: str) -> str:
     """Small kana as large: キョウコ → キヨウコ (old systems could not hold small kana)."""
-    return text.translate(_SMALL_TO_LARGE)
+    return text.translate(SMALL_TO_LARGE)
 
 
 def drop_long_vowels(text: str) -> str:
@@ -141,63 +149,107 @@ def drop_long_vowels(text: str) -> str:
     return text.translate(_LONG_DELETE)
 
 
-def is_latin(text: str) -> bool:
-    """True when the (NFKC) text is written in the Latin alphabet."""
-    letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and all(ch.isascii() for ch in letters)
+# --- a whole array (arrow) -------------------------------------------------------------------
+def _pc():
+    import pyarrow.compute as pc
+    return pc
 
 
-def is_katakana(text: str) -> bool:
-    letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and all("\u30a0" <= ch <= "\u30ff" or "\u3040" <= ch <= "\u309f" for ch in letters)
+def translate_where(arr, table: dict[int, str | None], chars: str):
+    """``str.translate(table)`` in Arrow terms: only the values containing one of ``chars``
+    (rare: variant kanji, 外字, hiragana) leave Arrow, everything else stays there."""
+    import pyarrow as pa
+
+    pc = _pc()
+    if not chars or len(arr) == 0:
+        return arr
+    pattern = "[" + "".join("\\x{%X}" % ord(c) for c in sorted(set(chars))) + "]"
+    hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return arr
+    values = arr.to_numpy(zero_copy_only=False).astype(object)
+    values[hit] = [v.translate(table) for v in values[hit]]
+    return pa.array(values, type=pa.string())
 
 
-# --- chains: key + mask of steps that changed the value ----------------------------------
+def _chars_of(arr) -> set[str]:
+    return set("".join(v for v in arr.to_pylist() if v and not v.isascii()))
+
+
+def _arrow_fold(arr):
+    chars = _chars_of(arr)
+    table = extend_fold_table(chars)
+    return translate_where(arr, table, "".join(c for c in chars if ord(c) in table))
+
+
+def _arrow_gaiji(arr):
+    chars = _chars_of(arr)
+    return translate_where(arr, GAIJI_TABLE, "".join(c for c in chars if ord(c) in GAIJI_TABLE))
+
+
+def _arrow_vu(arr):
+    pc = _pc()
+    for source in sorted(VU_ROW, key=len, reverse=True):
+        arr = pc.replace_substring(arr, source, VU_ROW[source])
+    return arr
+
+
+# --- the steps ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Step:
+    """One normalisation step: a reason code and the same transformation on a string and an array."""
     name: str
     reason: str
-    func: Callable[[str], str]
+    py: Callable[[str], str] = field(repr=False)
+    arrow: Callable[[object], object] = field(repr=False)
+
+
+VS_STEP = Step("strip_variation_selectors", VARIATION_SELECTOR, strip_variation_selectors,
+               lambda a: _pc().replace_substring_regex(a, _VS_RE2, ""))
+SPACING_STEP = Step("space_separators", SPACING, space_separators,
+                    lambda a: _pc().utf8_trim(_pc().replace_substring_regex(a, _SEPARATORS_RE2, " "), " "))
+JOIN_STEP = Step("drop_spaces", SPACING, drop_spaces, lambda a: _pc().replace_substring(a, " ", ""))
+
+
+def _nfkc_step(reason: str) -> Step:
+    return Step("nfkc", reason, nfkc, lambda a: _pc().utf8_normalize(a, form="NFKC"))
 
 
 KANJI_STEPS = (
-    Step("strip_variation_selectors", VARIATION_SELECTOR, strip_variation_selectors),
-    Step("nfkc", WIDTH, nfkc),
-    Step("strip_spacing", SPACING, strip_spacing),
-    Step("fold_variants", VARIANT_KANJI, fold_variants),
-    Step("mark_gaiji", GAIJI, mark_gaiji),
+    VS_STEP,
+    _nfkc_step(WIDTH),
+    SPACING_STEP,
+    Step("fold_variants", VARIANT_KANJI, fold_variants, _arrow_fold),
+    Step("mark_gaiji", GAIJI, mark_gaiji, _arrow_gaiji),
+    JOIN_STEP,
 )
 
 KANA_STEPS = (
-    Step("nfkc", KANA_HALFWIDTH, nfkc),
-    Step("hiragana_to_katakana", KANA_HIRAGANA, hiragana_to_katakana),
-    Step("strip_spacing", SPACING, strip_spacing),
-    Step("vu_to_bu", KANA_VU, vu_to_bu),
-    Step("small_to_large", KANA_SMALL, small_to_large),
-    Step("drop_long_vowels", KANA_LONG_VOWEL, drop_long_vowels),
+    _nfkc_step(KANA_HALFWIDTH),
+    Step("hiragana_to_katakana", KANA_HIRAGANA, hiragana_to_katakana,
+         lambda a: translate_where(a, HIRAGANA_TO_KATAKANA, "".join(map(chr, HIRAGANA_TO_KATAKANA)))),
+    SPACING_STEP,
+    Step("vu_to_bu", KANA_VU, vu_to_bu, _arrow_vu),
+    Step("small_to_large", KANA_SMALL, small_to_large, lambda a: translate_where(a, SMALL_TO_LARGE, SMALL_KANA)),
+    Step("drop_long_vowels", KANA_LONG_VOWEL, drop_long_vowels,
+         lambda a: _pc().replace_substring_regex(a, _LONG_RE2, "")),
+    JOIN_STEP,
 )
 
 
 def run_chain(text: str, steps: tuple[Step, ...], skip: int | None = None) -> str:
-    """Apply ``steps`` in order (leaving out step number ``skip``, if given)."""
+    """Apply ``steps`` in order to one string (leaving out step number ``skip``, if given)."""
     for i, step in enumerate(steps):
         if i != skip:
-            text = step.func(text)
+            text = step.py(text)
     return text
 
 
-def per_unique(values: pd.Series, func: Callable[[str], object]) -> np.ndarray:
-    """``func`` applied once per unique non-missing value, spread back (None where missing)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    results = np.empty(len(uniques) + 1, dtype=object)
-    results[:-1] = [func(u) for u in uniques.tolist()]
-    results[-1] = None
-    return results[codes]  # code -1 (missing) takes the trailing None
-
-
-def chain_series(values: pd.Series, steps: tuple[Step, ...]) -> np.ndarray:
-    """Vectorised :func:`run_chain` (object array; None where missing or empty)."""
-    return per_unique(values, lambda t: run_chain(t, steps) or None)
+def arrow_chain(arr, steps: tuple[Step, ...]):
+    """Apply ``steps`` in order to an Arrow string array (the vectorised :func:`run_chain`)."""
+    for step in steps:
+        arr = step.arrow(arr)
+    return arr
 
 
 def explain(left: str, right: str, steps: tuple[Step, ...],
@@ -208,9 +260,9 @@ def explain(left: str, right: str, steps: tuple[Step, ...],
     same way (the space between surname and given name) is not a reason.
     """
     same = equal or (lambda a, b: a == b)
-    reasons = []
+    reasons: list[str] = []
     for i, step in enumerate(steps):
-        if not same(run_chain(left, steps, skip=i), run_chain(right, steps, skip=i)):
+        if not same(run_chain(left, steps, skip=i), run_chain(right, steps, skip=i)) and step.reason not in reasons:
             reasons.append(step.reason)
     return reasons
 
@@ -225,21 +277,30 @@ def kana_key(text: str) -> str:
     return run_chain(text, KANA_STEPS)
 
 
-# --- name parts ----------------------------------------------------------------------------
-def surname_given(text: str) -> tuple[str | None, str | None]:
-    """Split a Japanese name at its first space (surname, given name); None when not split."""
-    parts = split_tokens(nfkc(strip_variation_selectors(text)))
-    if len(parts) < 2:
-        return None, None
-    return parts[0], "".join(parts[1:])
+def kanji_tokens(text: str) -> str:
+    """The kanji chain without the final join: the folded name parts, one space apart."""
+    return run_chain(text, KANJI_STEPS[:-1])
 
 
-def kanji_part_key(part: str | None) -> str | None:
-    return None if part is None else run_chain(part, KANJI_STEPS[3:]) or None
+def kana_tokens(text: str) -> str:
+    """The kana chain without the final join: the folded reading's parts, one space apart."""
+    return run_chain(text, KANA_STEPS[:-1])
 
 
-def kana_part_key(part: str | None) -> str | None:
-    return None if part is None else run_chain(part, KANA_STEPS) or None
+# --- rare variants: candidate sets -------------------------------------------------------------
+def variants_equal(a: str, b: str) -> bool:
+    """Two folded keys agree character by character up to MJ candidate sets (䅰 ~ 穂, whose
+    candidates are {恩, 穂}: compared by set intersection, never folded onto one of them) or
+    a 外字 wildcard on either side."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x == y or x == WILDCARD or y == WILDCARD:
+            continue
+        if (x in AMBIGUOUS_CHARS or y in AMBIGUOUS_CHARS) and variant_candidates(x) & variant_candidates(y):
+            continue
+        return False
+    return True
 
 
 # --- foreign names -------------------------------------------------------------------------
@@ -267,6 +328,17 @@ def phonetic_key(token: str) -> str:
     for pattern, repl in _PHONETIC_RULES:
         key = pattern.sub(repl, key)
     return key
+
+
+_VOICING = str.maketrans("GDJBZ", "KTSPS")
+
+
+@lru_cache(maxsize=200_000)
+def consonant_skeleton(token: str) -> str:
+    """The phonetic key's consonants with voicing folded: TAN ~ TAIN, ROSARI ~ ROZARI, BI ~ VI —
+    what survives two people transliterating one foreign name into katakana."""
+    key = phonetic_key(token).translate(_VOICING)
+    return re.sub(r"(.)\1+", r"\1", re.sub(r"[AEIOU]", "", key))
 
 
 @lru_cache(maxsize=1)

@@ -11,13 +11,12 @@ import re
 import numpy as np
 import pandas as pd
 
-from matchers.normalise import (GAIJI_TABLE, SEPARATORS, WILDCARD, alpha_tokens, drop_long_vowels,
-                                extend_fold_table, fold_table_now, hiragana_to_katakana, nfkc,
-                                small_to_large, split_tokens, strip_spacing, strip_variation_selectors,
-                                vu_to_bu)
+from matchers.normalise import KANA_STEPS, KANJI_STEPS, WILDCARD, alpha_tokens, arrow_chain, nfkc
+from matchers.variants import AMBIGUOUS_CHARS
 
 SIDE_COLUMNS = [
-    "kanji_raw", "kanji_key", "kanji_wild", "kanji_sur", "kanji_given", "latin",
+    "kanji_raw", "kanji_key", "kanji_wild", "kanji_sur", "kanji_given", "latin", "kanji_kana_key",
+    "kanji_ambiguous",
     "kana_raw", "kana_key", "kana_sur", "kana_given", "kana_tokens", "kana_ntok",
     "alpha_tokens", "alpha_sorted", "alias_key", "former_key",
     "birth_date", "sex", "number_last4", "address_key", "municipality",
@@ -35,7 +34,6 @@ def address_key(text: str) -> str:
     return key.strip("-")
 
 
-_LATIN = re.compile(r"[A-Za-z][A-Za-z .,'\-]*")
 
 
 def _unique_map(values: pd.Series, compute) -> dict[str, np.ndarray]:
@@ -52,29 +50,8 @@ def _unique_map(values: pd.Series, compute) -> dict[str, np.ndarray]:
     return out
 
 
-_SEP_RE = r"[\s\x{3000}・･·,/\.\-‐]+"
-_VS_RE = "[\\x{FE00}-\\x{FE0F}\\x{E0100}-\\x{E01EF}]"
-
-
 def _arrow(values: list[str]):
     import pyarrow as pa
-    return pa.array(values, type=pa.string())
-
-
-def _translate_where(arr, table: dict[int, str], chars: str):
-    """``str.translate`` only on the values containing one of ``chars`` (rare: variant kanji,
-    外字, hiragana) — everything else stays in Arrow."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not chars or len(arr) == 0:
-        return arr
-    pattern = "[" + "".join("\\x{%X}" % ord(c) for c in sorted(set(chars))) + "]"
-    hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
-    if not hit.any():
-        return arr
-    values = arr.to_numpy(zero_copy_only=False).astype(object)
-    values[hit] = [v.translate(table) for v in values[hit]]
     return pa.array(values, type=pa.string())
 
 
@@ -82,57 +59,59 @@ def _list(arr) -> list:
     return arr.to_pylist()
 
 
+def _first_token_and_rest(spaced) -> tuple[list, list]:
+    """Surname (first token) and given name (the other tokens joined) of space-separated parts;
+    None for a name of one part."""
+    import pyarrow.compute as pc
+
+    if len(spaced) == 0:
+        return [], []
+    parts = pc.split_pattern(spaced, " ", max_splits=1)
+    two = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
+    first = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 0), None)
+    rest = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 1), None)
+    return _list(first), _list(pc.replace_substring(rest, " ", ""))
+
+
+_KANA_ONLY = r"^[\p{Katakana}\p{Hiragana}ー～ ]+$"
+
+
 def kanji_features(uniques: list[str]) -> dict[str, list]:
-    """Kanji name columns for unique names (same result as the KANJI_STEPS chain, in bulk, in Arrow)."""
+    """Kanji name columns for unique names, in bulk: the KANJI_STEPS chain's Arrow interpretation
+    (``kanji_key`` = :func:`matchers.normalise.kanji_key` of each), its parts, whether the name
+    is in the Latin alphabet, whether it holds a rare variant compared by candidate sets, and —
+    for a name written in kana in the kanji field — its kana key."""
     import pyarrow.compute as pc
 
     arr = _arrow(uniques)
-    normal = pc.utf8_trim_whitespace(pc.utf8_normalize(pc.replace_substring_regex(arr, _VS_RE, ""), form="NFKC"))
-    chars = set("".join(v for v in normal.to_pylist() if v))
-    extend_fold_table(chars)
-    table = {**fold_table_now(), **GAIJI_TABLE}
-    special = "".join(c for c in chars if ord(c) in table)
-    key = _translate_where(pc.replace_substring_regex(normal, _SEP_RE, ""), table, special)
-    parts = pc.split_pattern_regex(normal, _SEP_RE, max_splits=1)
-    two = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
-    sur = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 0), None) if len(arr) else normal
-    given_raw = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 1), None) if len(arr) else normal
-    sur = _translate_where(sur, table, special)
-    given = _translate_where(pc.replace_substring_regex(given_raw, _SEP_RE, ""), table, special)
+    spaced = arrow_chain(arr, KANJI_STEPS[:-1])
+    key = KANJI_STEPS[-1].arrow(spaced)
+    sur, given = _first_token_and_rest(spaced)
+    normal = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
     latin = pc.fill_null(pc.match_substring_regex(normal, r"^[A-Za-z][A-Za-z .,'\-]*$"), False)
-    nullify = lambda a: [v or None for v in _list(a)]  # noqa: E731
-    return {"kanji_key": nullify(key), "kanji_sur": nullify(sur), "kanji_given": nullify(given),
-            "latin": _list(latin)}
-
-
-def _kana_token(token: str) -> str:
-    return drop_long_vowels(small_to_large(vu_to_bu(token)))
-
-
-_SMALL_CHARS = "ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ"
-_HIRA_TABLE = {cp: cp + 0x60 for cp in range(0x3041, 0x3097)}
+    kana_like = pc.fill_null(pc.match_substring_regex(pc.utf8_trim_whitespace(arrow_chain(arr, KANJI_STEPS[:3])),
+                                                      _KANA_ONLY), False).to_numpy(zero_copy_only=False)
+    keys = [v or None for v in _list(key)]
+    kana_keys = [None] * len(uniques)
+    if kana_like.any():
+        picked = [u for u, k in zip(uniques, kana_like) if k]
+        folded = _list(arrow_chain(_arrow(picked), KANA_STEPS))
+        it = iter(folded)
+        kana_keys = [(next(it) or None) if k else None for k in kana_like]
+    ambiguous = [k is not None and any(c in AMBIGUOUS_CHARS for c in k) for k in keys]
+    return {"kanji_key": keys, "kanji_sur": [v or None for v in sur], "kanji_given": [v or None for v in given],
+            "latin": _list(latin), "kanji_kana_key": kana_keys, "kanji_ambiguous": ambiguous}
 
 
 def kana_features(uniques: list[str]) -> dict[str, list]:
-    """Kana name columns for unique readings (same result as the KANA_STEPS chain, in bulk, in Arrow)."""
-    import pyarrow.compute as pc
-
+    """Kana name columns for unique readings, in bulk: the KANA_STEPS chain's Arrow interpretation
+    (``kana_key`` = :func:`matchers.normalise.kana_key` of each), its tokens and parts."""
     arr = _arrow(uniques)
-    normal = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
-    normal = _translate_where(normal, _HIRA_TABLE, "".join(chr(c) for c in range(0x3041, 0x3097)))
-    spaced = pc.utf8_trim_whitespace(pc.replace_substring_regex(normal, _SEP_RE, " "))
-    vu = spaced
-    for source, target in (("ヴァ", "バ"), ("ヴィ", "ビ"), ("ヴェ", "ベ"), ("ヴォ", "ボ"), ("ヴュ", "ビュ"),
-                           ("ヴア", "バ"), ("ヴイ", "ビ"), ("ヴエ", "ベ"), ("ヴオ", "ボ"), ("ヴユ", "ビユ"), ("ヴ", "ブ")):
-        vu = pc.replace_substring(vu, source, target)
-    large = _translate_where(vu, {ord(a): b for a, b in zip(_SMALL_CHARS, "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")},
-                             _SMALL_CHARS)
-    folded = pc.replace_substring_regex(large, "[ー～〜\\x{2015}\\x{2500}ｰ]", "")
-    tokens = pc.utf8_trim_whitespace(pc.replace_substring_regex(folded, " +", " "))
-    token_list = _list(tokens)
+    spaced = _list(arrow_chain(arr, KANA_STEPS[:-1]))
     keys, surs, givens, out_tokens, ntok = [], [], [], [], []
-    for t in token_list:
-        parts = t.split() if t else []
+    for t in spaced:
+        parts = t.split(" ") if t else []
+        parts = [p for p in parts if p]
         keys.append("".join(parts) or None)
         out_tokens.append(" ".join(parts) or None)
         ntok.append(len(parts))
@@ -192,7 +171,9 @@ def prepare_side(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     out["sex"] = frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None)
     out["number_last4"] = frame["number_last4"].to_numpy(dtype=object, na_value=None)
     out["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_keys(u)})["k"]
-    prepared = pd.DataFrame({c: pd.Series(out[c], dtype=object) if c not in ("latin", "kanji_wild", "kana_ntok")
+    out["kanji_ambiguous"] = np.array([bool(v) for v in out["kanji_ambiguous"]], dtype=bool)
+    prepared = pd.DataFrame({c: pd.Series(out[c], dtype=object) if c not in ("latin", "kanji_wild", "kana_ntok",
+                                                                            "kanji_ambiguous")
                              else out[c] for c in SIDE_COLUMNS if c != "birth_date"})
     prepared["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()
     return prepared[SIDE_COLUMNS]

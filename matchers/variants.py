@@ -77,26 +77,54 @@ def _family(ch: str) -> int | None:
     return None
 
 
-@lru_cache(maxsize=None)
-def fold_char(ch: str) -> str:
-    """Representative of ``ch``'s variant class (one character, or ``ch`` itself)."""
-    if ch.isascii() or not (unicodedata.category(ch) == "Lo" and ord(ch) >= 0x3400):
-        return ch
-    folded = ch
-    candidates = [c for c in mj_candidates(ch) if len(c) == 1]
-    if candidates:
-        folded = candidates[0]
+def _refine(ch: str) -> str:
+    """One candidate through OpenCC t2jp (common 旧字体) and the surname table."""
     converter = _opencc()
+    folded = ch
     if converter is not None:
         converted = converter.convert(folded)
         if len(converted) == 1:
             folded = converted
-    folded = SURNAME_VARIANTS.get(folded, folded)
-    # 齋/斎 and 齊/斉: a fold may stay inside its family, never cross to the other one.
+    return SURNAME_VARIANTS.get(folded, folded)
+
+
+def _crosses_family(ch: str, folded: str) -> bool:
     own, new = _family(ch), _family(folded)
-    if new is not None and own is not None and new != own:
-        return ch
-    return folded
+    return new is not None and own is not None and new != own
+
+
+@lru_cache(maxsize=None)
+def _bases(ch: str) -> frozenset[str]:
+    """The base forms ``ch`` may stand for: its MJ candidates, each refined; never across 齋/齊."""
+    if ch.isascii() or not (unicodedata.category(ch) == "Lo" and ord(ch) >= 0x3400):
+        return frozenset({ch})
+    bases = {_refine(c) for c in mj_candidates(ch) if len(c) == 1} | {_refine(ch)}
+    bases = {b for b in bases if not _crosses_family(ch, b)}
+    return frozenset(bases) or frozenset({ch})
+
+
+# Characters whose candidates name two or more different base forms (䅰 → {恩, 穂}): folding
+# onto one of them would be a guess, so they stay as they are in the key and are compared by
+# candidate-set intersection (:func:`variant_candidates`). Filled as characters are seen.
+AMBIGUOUS_CHARS: set[str] = set()
+
+
+@lru_cache(maxsize=None)
+def fold_char(ch: str) -> str:
+    """Representative of ``ch``'s variant class (one character, or ``ch`` itself)."""
+    others = _bases(ch) - {ch}
+    if len(others) == 1:
+        return next(iter(others))
+    if len(others) > 1:
+        AMBIGUOUS_CHARS.add(ch)
+    return ch
+
+
+def variant_candidates(ch: str) -> frozenset[str]:
+    """What a (folded) key character may stand for: itself, its fold and, for an ambiguous
+    character, every base its MJ candidates name. Two characters are variants when these
+    sets intersect (domain brief §2: compare by set intersection)."""
+    return frozenset({ch, fold_char(ch)}) | (_bases(ch) if ch in AMBIGUOUS_CHARS else frozenset())
 
 
 def fold_table(text_chars: set[str]) -> dict[int, str]:

@@ -14,7 +14,7 @@ STEP_CASES = [
     {"description": "standard variation selector dropped", "step": n.strip_variation_selectors, "text": "辻\ufe00", "out": "辻"},
     {"description": "NFKC folds full-width letters and half-width kana", "step": n.nfkc, "text": "ＳＡＴＯ ｷﾖｳｺ", "out": "SATO キヨウコ"},
     {"description": "NFKC does not fold 髙 or 﨑", "step": n.nfkc, "text": "髙﨑", "out": "髙﨑"},
-    {"description": "spaces, 全角空白 and ・ removed", "step": n.strip_spacing, "text": "グエン・ヴァン　アン", "out": "グエンヴァンアン"},
+    {"description": "spaces, 全角空白 and ・ become one space", "step": n.space_separators, "text": " グエン・ヴァン　アン", "out": "グエン ヴァン アン"},
     {"description": "旧字体 folded: 髙橋 → 高橋", "step": n.fold_variants, "text": "髙橋", "out": "高橋"},
     {"description": "山﨑 → 山崎", "step": n.fold_variants, "text": "山﨑", "out": "山崎"},
     {"description": "渡邊 and 渡邉 → 渡辺", "step": n.fold_variants, "text": "渡邊渡邉", "out": "渡辺渡辺"},
@@ -117,3 +117,37 @@ def test_bulk_address_keys_match_the_single_function():
     from matchers.prepare import address_keys
     addresses = ["千葉県八千代市大和田1丁目2番3号", "千葉県八千代市大和田１－２－３ ハイツ 101号室", "大字小池123番地"]
     assert address_keys(addresses) == [address_key(a) for a in addresses]
+
+
+# --- the two interpretations of the steps agree ------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+# What names in feeds are made of: common and variant kanji (incl. outside the BMP and the
+# ambiguous 䅰), 外字 placeholders and private use, kana of every width and size, hiragana,
+# long-vowel marks, Latin letters full and half width, every separator, variation selectors.
+NAME_ALPHABET = ("山田太郎花子髙高橋﨑崎𠮷吉邉邊辺澤沢齋斎齊斉䅰穂穗恩嶋島李敏俊金"
+                 "〓●■◆\ue001\uf8ff"
+                 "アイウエオカキクケコサシスセソタチツテトナハマヤユヨラワンガギグゲゴヴァィゥェォッャュョヮヵヶ"
+                 "ｱｲｳｶﾞｷﾞｯｬｮｰﾞﾟ" "あいうきょうこゔ" "ー～〜―"
+                 "ABCxyzＡＢＣａｂ" " \u3000・･·,/.-‐\t" "\ufe00\U000E0100")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet=NAME_ALPHABET, max_size=10), min_size=1, max_size=12))
+def test_vectorised_keys_equal_the_per_string_chains_on_random_names(names):
+    kanji = kanji_features(names)
+    assert kanji["kanji_key"] == [kanji_key(x) or None for x in names]
+    spaced = [n.kanji_tokens(x).split(" ") for x in names]
+    assert kanji["kanji_sur"] == [p[0] or None if len(p) >= 2 else None for p in spaced]
+    assert kanji["kanji_given"] == ["".join(p[1:]) or None if len(p) >= 2 else None for p in spaced]
+    kana = kana_features(names)
+    assert kana["kana_key"] == [kana_key(x) or None for x in names]
+    assert kana["kana_tokens"] == [" ".join(t for t in n.kana_tokens(x).split(" ") if t) or None for x in names]
+
+
+def test_every_step_is_used_by_a_chain():
+    # Dead steps are removed: each declared step function is part of a chain.
+    chained = {step.py for step in (*KANJI_STEPS, *KANA_STEPS)}
+    for name in ("strip_variation_selectors", "nfkc", "space_separators", "fold_variants", "mark_gaiji",
+                 "hiragana_to_katakana", "vu_to_bu", "small_to_large", "drop_long_vowels", "drop_spaces"):
+        assert getattr(n, name) in chained
