@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -118,7 +119,12 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
     if engine is None:
         engine = store.get_engine(settings.database_url)
         store.upgrade(engine)
-    app = FastAPI(title="reconcile", version="1",
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.scanner.shutdown()
+
+    app = FastAPI(title="reconcile", version="1", lifespan=lifespan,
                   description="保険者の被保険者情報と住基・オンライン資格確認の突合 / work queues API (contract api.md)")
     app.state.settings = settings
     app.state.engine = engine
@@ -139,10 +145,6 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
         """Prometheus metrics (supervisor, admin): requests, latencies, scans, queue sizes."""
         user.require(auth.METRICS)
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    @app.on_event("shutdown")
-    def _stop_scanner() -> None:
-        app.state.scanner.shutdown()
 
     _mount_web(app)
     return app
