@@ -839,3 +839,76 @@ def _last_run(state: dict) -> str | None:
 def _zone(name: str):
     from zoneinfo import ZoneInfo
     return ZoneInfo(name)
+
+
+# ----------------------------------------------------------------------------- operator's checks (doctor)
+
+#: ``reconcile doctor`` reports a folder the product writes to as NG below this much free space
+#: (a 1M-member feed, its copy in done/, the SQLite store and the report need a few GB).
+MIN_FREE_BYTES = 2 * 1024 ** 3
+
+
+def doctor_checks(settings: Settings) -> list[tuple[bool, str, str]]:
+    """The operator's checks ``reconcile doctor`` adds: the [schedule] table and its folders, free
+    disk where the product writes, the chart font. Each is ``(ok, japanese, english)``."""
+    from sqlalchemy.engine import make_url
+
+    checks: list[tuple[bool, str, str]] = []
+    places: dict[Path, str] = {Path.cwd(): "作業フォルダ / working directory"}
+    try:
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            places[Path(url.database).resolve().parent] = "データベース / database"
+    except Exception:  # noqa: BLE001 — a bad URL is the database check's to report
+        pass
+    if settings.schedule:
+        try:
+            config = parse_schedule(settings.schedule)
+        except ReconcileError as exc:
+            checks.append((False, f"[schedule]: {exc.text('ja')}", f"[schedule]: {exc.text('en')}"))
+        else:
+            kinds = ", ".join(f"{job.name}" for job in config.jobs) or "-"
+            checks.append((True, f"[schedule]: ジョブ {len(config.jobs)} 件（{kinds}）",
+                           f"[schedule]: {len(config.jobs)} job(s) ({kinds})"))
+            for job in config.jobs:
+                if job.kind == "watch":
+                    drop_dir = Path(job.params["drop_dir"])
+                    checks.append((drop_dir.is_dir(), f"受付フォルダ {drop_dir}: {'あり' if drop_dir.is_dir() else 'ありません'}",
+                                   f"drop folder {drop_dir}: {'present' if drop_dir.is_dir() else 'missing'}"))
+                    if drop_dir.is_dir():
+                        places[drop_dir.resolve()] = "受付フォルダ / drop folder"
+    by_device: dict[Any, list[tuple[Path, str]]] = {}
+    for place, what in places.items():
+        try:
+            device = place.stat().st_dev
+        except OSError:
+            device = place
+        by_device.setdefault(device, []).append((place, what))
+    for group in by_device.values():
+        place = group[0][0]
+        ja_what = "・".join(dict.fromkeys(w.split(" / ")[0] for _, w in group))
+        en_what = ", ".join(dict.fromkeys(w.split(" / ")[1] for _, w in group))
+        try:
+            usage = shutil.disk_usage(place)
+        except OSError as exc:
+            checks.append((False, f"空き容量 {place}: 調べられません ({exc})", f"free disk at {place}: unknown ({exc})"))
+            continue
+        ok = usage.free >= MIN_FREE_BYTES
+        gib, need = usage.free / 1024 ** 3, MIN_FREE_BYTES / 1024 ** 3
+        checks.append((ok, f"空き容量 {place}（{ja_what}）: {gib:.1f} GiB" + ("" if ok else f"（{need:.0f} GiB 以上必要）"),
+                       f"free disk at {place} ({en_what}): {gib:.1f} GiB" + ("" if ok else f" ({need:.0f} GiB needed)")))
+    try:
+        from reports.charts import japanese_font
+        font = japanese_font()
+    except Exception as exc:  # noqa: BLE001 — doctor reports, never crashes
+        font, error = None, f"{type(exc).__name__}: {exc}"
+    else:
+        error = None
+    checks.append((font is not None,
+                   f"グラフの日本語フォント: {font}" if font else
+                   f"グラフの日本語フォント: ありません（図のラベルは英字になります。pip install matplotlib-fontja か "
+                   f"apt-get install fonts-noto-cjk）{error or ''}",
+                   f"chart font (Japanese): {font}" if font else
+                   f"chart font (Japanese): none (charts fall back to ASCII labels; pip install matplotlib-fontja or "
+                   f"apt-get install fonts-noto-cjk) {error or ''}"))
+    return checks
