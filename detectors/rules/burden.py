@@ -153,7 +153,8 @@ def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_inco
     expected = np.array([e for _, _, e in conditions])[first]
     rows = frame.loc[failing]
     hh = household.loc[failing]
-    out = rows[[*KEY, "insurer_type", "household_id", "birth_date", "burden_ratio", "_line"]].copy()
+    # The category is evidence here: a category that only follows the wrong ratio is not a second finding.
+    out = rows[[*KEY, "insurer_type", "household_id", "birth_date", "burden_ratio", "limit_category", "_line"]].copy()
     out["insurer_type"] = kind.loc[failing]
     out["reason_code"] = codes
     out["reason_ja"] = [RATIO_REASONS[c][0] for c in codes]

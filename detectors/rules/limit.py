@@ -110,7 +110,9 @@ def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_in
     conditions = [
         ((family == UNDER_70).fillna(False).astype(bool) & seventy_plus & ~late_kokuho, "under_70_code_on_70_plus"),
         ((family == SEVENTY_PLUS).fillna(False).astype(bool) & under_70, "70_plus_code_on_under_70"),
-        (income_mismatch & ~late_kokuho, "income_band"),
+        # 現役並み category at 30% without the income: the ratio finding explains both values.
+        (income_mismatch & ~late_kokuho & ~(elderly_kokuho & (ratio == 30).fillna(False).astype(bool) & geneki
+                                            & verdict["not_rich"]), "income_band"),
         (elderly_kokuho & unknown_income & (ratio == 30).fillna(False).astype(bool) & ~geneki & ~verdict["not_rich"],
          "ratio_30_not_geneki"),
         (elderly_kokuho & unknown_income & (ratio == 20).fillna(False).astype(bool) & geneki & ~verdict["rich"],
