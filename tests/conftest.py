@@ -75,3 +75,14 @@ def db_session(db_engine):
     finally:
         session.rollback()
         session.close()
+
+
+@pytest.fixture(autouse=True)
+def _dispose_service_engines():
+    """(store engineer) ``reconcile.service`` caches one engine per database URL for the process;
+    close them after each test so per-test databases and schemas do not keep connections open."""
+    yield
+    import sys
+    service = sys.modules.get("reconcile.service")
+    if service is not None and hasattr(service, "dispose_engines"):
+        service.dispose_engines()

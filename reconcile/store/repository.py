@@ -59,7 +59,7 @@ from reconcile import queues
 from reconcile.exports import FINDINGS_EXPORT_COLUMNS, QUARANTINE_EXPORT_COLUMNS
 from reconcile.privacy import mask_number
 from reconcile.store.models import (ROLES, Event, Feed, FeedStat, Finding, QuarantineRow, Scan,
-                                    ScanFinding, User, WorkItem)
+                                    ScanFinding, ScanInsurer, StoreMeta, User, WorkItem)
 
 SCAN_RUNNING = "running"
 SCAN_DONE = "done"
@@ -202,6 +202,28 @@ def add_feed(session: Session, *, fingerprint: str, path: str | None, as_of: Any
     return feed.id
 
 
+def ensure_feed(session: Session, *, fingerprint: str, path: str | None, as_of: Any, period: str | None,
+                manifest: dict | None, validation: dict | None, row_counts: dict | None) -> tuple[int, bool]:
+    """The feed row of this fingerprint, inserted if absent — race-safe: two concurrent scans of
+    one feed both end with the same row (``INSERT … ON CONFLICT DO NOTHING`` on the unique
+    fingerprint, then a read). Returns ``(feed_id, existed)``."""
+    existing = find_feed(session, fingerprint)
+    if existing is not None:
+        return existing.id, True
+    dialect = session.connection().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    values = dict(fingerprint=fingerprint, path=None if path is None else str(path), as_of=_to_date(as_of),
+                  period=period, manifest=_jsonable(manifest), validation=_jsonable(validation),
+                  row_counts=_jsonable(row_counts), received_at=_now())
+    inserted = session.execute(dialect_insert(Feed.__table__).values(**values)
+                               .on_conflict_do_nothing(index_elements=["fingerprint"])).rowcount
+    feed_id = session.scalar(sa.select(Feed.id).where(Feed.fingerprint == fingerprint))
+    return int(feed_id), not inserted
+
+
 def start_scan(session: Session, *, feed_id: int, as_of: Any) -> int:
     """Open a scan of ``feed_id`` (status ``running``) and return its id / スキャン開始."""
     scan = Scan(feed_id=feed_id, as_of=_to_date(as_of), started_at=_now(), status=SCAN_RUNNING)
@@ -218,6 +240,49 @@ def finish_scan(session: Session, scan_id: int, *, status: str, summary: dict | 
                              .values(status=status, summary=_jsonable(summary), finished_at=_now()))
     if result.rowcount != 1:
         raise LookupError(f"no scan {scan_id}")
+
+
+def save_scan_insurers(session: Session, scan_id: int, members: dict[str, int], period: str | None) -> None:
+    """Record the insurers a scan covered with their member counts and the feed's period."""
+    rows = [{"scan_id": scan_id, "insurer_number": str(i), "period": period, "members": int(n)}
+            for i, n in sorted(members.items())]
+    if rows:
+        session.execute(sa.insert(ScanInsurer.__table__), rows)
+
+
+def previous_feeds(session: Session, insurer_numbers: Iterable[str], *,
+                   exclude_fingerprint: str | None = None) -> dict[str, dict]:
+    """Per insurer, what earlier finished scans say: ``latest_period`` (the newest reporting
+    period scanned), and of the latest scan of another feed ``members``, ``period``, ``scan_id``.
+    Insurers never scanned are absent."""
+    SI = ScanInsurer.__table__
+    stmt = (sa.select(SI.c.insurer_number, SI.c.scan_id, SI.c.period, SI.c.members, Feed.fingerprint)
+            .join(Scan, Scan.id == SI.c.scan_id).join(Feed, Feed.id == Scan.feed_id)
+            .where(Scan.status == SCAN_DONE, SI.c.insurer_number.in_([str(i) for i in insurer_numbers]))
+            .order_by(SI.c.scan_id))
+    out: dict[str, dict] = {}
+    for insurer, scan_id, period, members, fingerprint in session.execute(stmt):
+        entry = out.setdefault(insurer, {"latest_period": None, "members": None, "period": None, "scan_id": None})
+        if period is not None and (entry["latest_period"] is None or period > entry["latest_period"]):
+            entry["latest_period"] = period
+        if fingerprint != exclude_fingerprint:
+            entry.update(members=int(members), period=period, scan_id=int(scan_id))
+    return out
+
+
+# --- store-wide facts --------------------------------------------------------------------------
+
+def get_meta(session: Session, key: str) -> str | None:
+    """A store-wide fact (``store_meta``), e.g. ``key_fingerprint``."""
+    return session.scalar(sa.select(StoreMeta.value).where(StoreMeta.key == key))
+
+
+def set_meta(session: Session, key: str, value: str | None) -> None:
+    """Set a store-wide fact (insert or update)."""
+    updated = session.execute(sa.update(StoreMeta).where(StoreMeta.key == key)
+                              .values(value=value, updated_at=_now())).rowcount
+    if not updated:
+        session.execute(sa.insert(StoreMeta.__table__).values(key=key, value=value, updated_at=_now()))
 
 
 def latest_scan_id(session: Session) -> int | None:
@@ -240,6 +305,10 @@ def list_scans(session: Session, limit: int | None = None) -> list[dict]:
     keys = ("scan_id", "feed_id", "fingerprint", "path", "as_of", "period", "started_at",
             "finished_at", "status", "summary", "findings")
     return [dict(zip(keys, row)) for row in session.execute(stmt)]
+
+
+def scan_exists(session: Session, scan_id: int) -> bool:
+    return session.scalar(sa.select(sa.func.count()).select_from(Scan).where(Scan.id == scan_id)) == 1
 
 
 def _resolve_scan(session: Session, scan_id: int | None) -> int | None:
@@ -868,4 +937,5 @@ __all__ = [
     "latest_scan_id", "list_scans", "list_users", "list_work_items", "work_items_frame", "load_feed_history",
     "merge_findings", "quarantine_frame", "queue_counts", "save_feed_stats", "save_quarantine",
     "start_scan", "transition", "work_item_events",
+    "ensure_feed", "save_scan_insurers", "previous_feeds", "get_meta", "set_meta", "scan_exists",
 ]
