@@ -26,7 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -336,3 +336,113 @@ def export_national(out, *, period: str, totals: str | os.PathLike | None = None
         replaced += extra.replaced
     result.rows = Written(int(written), replaced)
     return result
+
+
+# ---------------------------------------------------------------- weekly report (use-case)
+
+def _read_store(settings):
+    """The store for a read-only command (never created or upgraded where the service supports it)."""
+    import inspect
+
+    from reconcile.service import open_store
+
+    if "write" in inspect.signature(open_store).parameters:
+        return open_store(settings, write=False)
+    return open_store(settings)
+
+
+def _work_items(session) -> pd.DataFrame:
+    """The store's work items with their findings, plus ``due_at`` / ``priority`` when the schema has them."""
+    import sqlalchemy as sa
+
+    from reconcile import store
+
+    items = store.work_items_frame(session)
+    W = store.WorkItem.__table__
+    extra = [c for c in ("due_at", "priority") if c in W.c and c not in items.columns]
+    if extra and len(items):
+        rows = session.execute(sa.select(W.c.finding_id, *(W.c[c] for c in extra))).all()
+        more = pd.DataFrame(rows, columns=["finding_id", *extra])
+        items = items.merge(more, on="finding_id", how="left")
+    elif extra:
+        for column in extra:
+            items[column] = pd.Series(dtype="object")
+    return items
+
+
+def insurer_names(session, scans: list[dict]) -> dict[str, str]:
+    """Insurer names the feeds' manifests give (``insurer_name`` with ``insurer_number``, or an
+    ``insurer_names`` table); the newest feed wins."""
+    from reconcile import store
+
+    names: dict[str, str] = {}
+    for scan in reversed(scans):
+        feed = session.get(store.Feed, scan.get("feed_id")) if scan.get("feed_id") is not None else None
+        manifest = feed.manifest if feed is not None and isinstance(feed.manifest, dict) else {}
+        table = manifest.get("insurer_names")
+        if isinstance(table, dict):
+            names.update({str(k): str(v) for k, v in table.items()})
+        if manifest.get("insurer_name") and manifest.get("insurer_number"):
+            names[str(manifest["insurer_number"])] = str(manifest["insurer_name"])
+    return names
+
+
+def weekly_context(session, *, week: str | None = None, lang: str = "ja", now: Any = None,
+                   with_charts: bool = True, insurer_numbers=None):
+    """The :class:`reports.weekly.WeeklyReport` of ``week`` (default: the latest scan's week) from the store.
+
+    ``insurer_numbers`` limits it to those insurers (the API's scope); None = every insurer.
+    Shared by ``reconcile report weekly`` and ``GET /api/v1/reports/weekly/{week}``.
+    """
+    import importlib.metadata
+
+    from detectors.rules.mislink import REASON_LABELS_JA
+    from reconcile import queues, service, store
+    from reports.weekly import build_weekly, iso_week
+
+    scans = store.list_scans(session)
+    scans = service._report_safe_scans(scans) if hasattr(service, "_report_safe_scans") else scans
+    if not scans:
+        raise service.NoScanYet("スキャンがまだありません。先に reconcile scan FEED_DIR を実行してください",
+                                "no scan yet: run reconcile scan FEED_DIR first")
+    items = _work_items(session)
+    events = store.events_frame(session)
+    if insurer_numbers is not None:
+        allowed = {str(i) for i in insurer_numbers}
+        items = items.loc[items["insurer_number"].astype("string").isin(allowed).fillna(False)]
+        events = events.loc[events["insurer_number"].astype("string").isin(allowed).fillna(False)]
+    quarantine = store.quarantine_frame(session)
+    validation = service._latest_feed_validation(session, scans)
+    moment = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if week is None:
+        from reports.timeutil import local_times
+        week = iso_week(local_times(pd.Series([scans[0]["started_at"]])).iloc[0])
+    try:
+        version = importlib.metadata.version("reconcile")
+    except importlib.metadata.PackageNotFoundError:
+        version = ""
+    queue_labels = {name: (q.label_ja if lang == "ja" else q.label_en) for name, q in queues.QUEUES.items()}
+    return build_weekly(items, events, pd.DataFrame(scans), quarantine, validation, week=week, now=moment,
+                        lang=lang, version=version, insurer_names=insurer_names(session, scans),
+                        queue_labels=queue_labels, reason_labels=REASON_LABELS_JA if lang == "ja" else None,
+                        with_charts=with_charts)
+
+
+def weekly_report(*, week: str | None = None, out_dir: str | os.PathLike = "report", lang: str = "ja",
+                  settings=None, now: Any = None) -> list[Path]:
+    """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first."""
+    from reconcile import store
+    from reconcile.config import get_settings
+    from reports.weekly import write_weekly
+
+    out_path = Path(out_dir)
+    if out_path.exists() and not out_path.is_dir():
+        from reconcile.errors import InvalidInput
+        raise InvalidInput(f"--out {out_path} はファイルです。フォルダを指定してください",
+                           f"--out {out_path} is a file: name a folder", field="--out", value=str(out_path))
+    engine = _read_store(settings or get_settings())
+    with store.session_scope(engine) as session:
+        report = weekly_context(session, week=week, lang=lang, now=now)
+    files = write_weekly(report, out_path)
+    index = [f for f in files if f.name == "index.html"]
+    return index + [f for f in files if f.name != "index.html"]

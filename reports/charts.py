@@ -1,9 +1,9 @@
 """Bar charts as PNG bytes (matplotlib, Agg backend; no display, no global pyplot state).
 
-Japanese labels need a font with Japanese glyphs. :func:`japanese_font` looks for one among the
-fonts matplotlib knows; without one, charts fall back to ASCII labels (rule ids, status ids) so no
-tofu boxes appear — ``apt-get install fonts-noto-cjk`` provides Japanese glyphs.
-日本語フォントがない環境ではグラフのラベルを英数字（ルールID等）にする。
+Japanese labels need a font with Japanese glyphs. :func:`japanese_font` registers the IPAexGothic
+that the pip package matplotlib-fontja ships (so a fresh machine without system CJK fonts draws
+Japanese), else looks among the fonts matplotlib knows; only without any, charts fall back to
+ASCII labels so no tofu boxes appear. 日本語フォントは matplotlib-fontja 同梱の IPAex ゴシックを使う。
 """
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ matplotlib.use("Agg")  # before any figure is built; harmless if already Agg
 from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
 from matplotlib import font_manager  # noqa: E402
 
-# Families known to carry Japanese glyphs, in order of preference.
+# Families known to carry Japanese glyphs, in order of preference. IPAexGothic first: it is the one
+# matplotlib-fontja installs with pip, so charts look the same on every machine.
 JAPANESE_FAMILIES = (
-    "Noto Sans CJK JP", "Noto Sans JP", "Noto Serif CJK JP", "Source Han Sans JP", "Source Han Sans",
-    "IPAexGothic", "IPAGothic", "IPAPGothic", "TakaoGothic", "TakaoPGothic", "VL Gothic",
+    "IPAexGothic", "Noto Sans CJK JP", "Noto Sans JP", "Noto Serif CJK JP", "Source Han Sans JP", "Source Han Sans",
+    "IPAGothic", "IPAPGothic", "TakaoGothic", "TakaoPGothic", "VL Gothic",
     "Hiragino Sans", "Hiragino Kaku Gothic ProN", "Yu Gothic", "Meiryo", "MS Gothic",
     "Droid Sans Japanese", "Noto Sans CJK SC", "Noto Sans CJK TC", "WenQuanYi Zen Hei",
 )
@@ -45,7 +46,17 @@ def _known_family() -> str | None:
 
 @lru_cache(maxsize=1)
 def japanese_font() -> str | None:
-    """Family name of an installed font with Japanese glyphs, or None (then use ASCII labels)."""
+    """Family name of a font with Japanese glyphs, or None (then use ASCII labels).
+
+    matplotlib-fontja (a pip dependency) ships IPAexGothic, so a fresh machine without system CJK
+    fonts still draws Japanese labels; installed system fonts are found too.
+    """
+    try:
+        import matplotlib_fontja
+
+        font_manager.fontManager.addfont(matplotlib_fontja.get_font_ttf_path())
+    except (ImportError, OSError, RuntimeError, ValueError, AttributeError):
+        pass
     family = _known_family()
     if family is None:
         # matplotlib caches its font list; a font installed after that cache was built
@@ -110,9 +121,9 @@ def stacked_barh(labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
     ax.set_yticks(positions, labels=list(labels), **family)
     _style(ax, text)
     if len(series) > 1:
-        # Above the plot, right of the title, so it never covers a bar.
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(series), fontsize=8, frameon=False,
-                  prop={"family": text.font, "size": 8} if text.font else {"size": 8})
+        # Below the axis label, so it never covers a bar or the title.
+        fig.legend(loc="outside lower center", ncol=len(series), frameon=False,
+                   prop={"family": text.font, "size": 8} if text.font else {"size": 8})
     if not labels:
         ax.text(0.5, 0.5, "-", transform=ax.transAxes, ha="center")
     return _png(fig)
@@ -121,3 +132,30 @@ def stacked_barh(labels: Sequence[str], series: Sequence[tuple[str, Sequence[flo
 def barh(labels: Sequence[str], values: Sequence[float], text: ChartText) -> bytes:
     """Horizontal bars, one series."""
     return stacked_barh(labels, [("", values, PALETTE["bar"])], text)
+
+
+def weekly_trend(weeks: Sequence[str], new: Sequence[int], closed: Sequence[int] | None,
+                 backlog: Sequence[int] | None, *, labels: tuple[str, str, str], text: ChartText) -> bytes:
+    """Bars of new and resolved per week, and a line of the backlog at each week's end."""
+    fig = Figure(figsize=(8.0, 3.0), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    family = {"fontfamily": text.font} if text.font else {}
+    x = list(range(len(weeks)))
+    width = 0.38 if closed is not None else 0.6
+    ax.bar([i - (width / 2 if closed is not None else 0) for i in x], new, width=width, color=PALETTE["new"],
+           label=labels[0])
+    if closed is not None:
+        ax.bar([i + width / 2 for i in x], closed, width=width, color=PALETTE["bar"], label=labels[1])
+    if backlog is not None:
+        ax.plot(x, backlog, color=PALETTE["carried"], marker="o", linewidth=1.6, label=labels[2])
+    handles = ax.get_legend_handles_labels()[0]
+    ax.set_xticks(x, labels=list(weeks), **family)
+    ax.set_title(text.title, loc="left", fontsize=11, **family)
+    ax.set_ylabel(text.xlabel, **family)
+    ax.spines[["top"]].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False,
+               prop={"family": text.font, "size": 8} if text.font else {"size": 8})
+    return _png(fig)

@@ -202,22 +202,35 @@ def open_mask(items: pd.DataFrame) -> pd.Series:
     return _text(items, "status").isin(OPEN).fillna(False).astype(bool)
 
 
-def overdue_mask(items: pd.DataFrame, now: pd.Timestamp) -> pd.Series:
-    """Still open and due before ``now`` (naive Japan time); all False when the store has no ``due_at``."""
+def _times(values: pd.Series, local: bool) -> pd.Series:
+    return values if local else local_times(values)
+
+
+def _moment(now: pd.Timestamp) -> pd.Timestamp:
+    """``now`` as naive Japan time (an aware moment is converted; a naive one is taken as Japan time)."""
+    moment = pd.Timestamp(now)
+    return moment.tz_convert("Asia/Tokyo").tz_localize(None) if moment.tzinfo is not None else moment
+
+
+def overdue_mask(items: pd.DataFrame, now: pd.Timestamp, *, local: bool = False) -> pd.Series:
+    """Still open and due before ``now``; all False when the store has no ``due_at``.
+
+    ``due_at`` as the store returns it (naive = UTC), or already naive Japan time with ``local=True``.
+    """
     if "due_at" not in items.columns:
         return pd.Series(False, index=items.index)
-    due = local_times(items["due_at"])
-    return (open_mask(items) & (due < pd.Timestamp(now)).fillna(False)).astype(bool)
+    due = _times(items["due_at"], local)
+    return (open_mask(items) & (due < _moment(now)).fillna(False)).astype(bool)
 
 
 AGE_BANDS = ((0, 7, "0-7"), (8, 14, "8-14"), (15, 30, "15-30"), (31, 60, "31-60"), (61, None, "61+"))
 
 
-def age_days(items: pd.DataFrame, now: pd.Timestamp) -> pd.Series:
-    """Whole days since each item was created, at ``now`` (naive Japan time)."""
-    created = local_times(items["created_at"]) if "created_at" in items.columns else \
+def age_days(items: pd.DataFrame, now: pd.Timestamp, *, local: bool = False) -> pd.Series:
+    """Whole days since each item was created, at ``now`` (``created_at`` as :func:`overdue_mask` reads ``due_at``)."""
+    created = _times(items["created_at"], local) if "created_at" in items.columns else \
         pd.Series(pd.NaT, index=items.index, dtype="datetime64[us]")
-    return ((pd.Timestamp(now) - created).dt.days).astype("Int64")
+    return ((_moment(now) - created).dt.days).astype("Int64")
 
 
 def age_band(days: pd.Series) -> pd.Series:

@@ -1,4 +1,4 @@
-"""Weekly report: exact counts in the CSVs, the page's headings, escaping, charts, the number guard."""
+"""Weekly report: exact figures, the to-do opening, ageing, SLA, trend, labels not codes, A4 page, guard."""
 from __future__ import annotations
 
 import csv
@@ -11,12 +11,26 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from reports.guard import IndividualNumberLeak, find_individual_numbers
-from reports.weekly import build_weekly, render_weekly_html, week_bounds, write_weekly
+from reports import charts
+from reports.guard import IndividualNumberLeak
+from reports.weekly import build_weekly, render_weekly_html, week_bounds, weekly_json, write_weekly
 
-from .conftest import REASON_LABELS_JA, WEEK, finding
+from .conftest import NOW, QUEUE_LABELS_JA, REASON_LABELS_JA, WEEK, item
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def build(items, events, scans, quarantine=None, validation=None, **kwargs):
+    kwargs.setdefault("with_charts", False)
+    return build_weekly(items, events, scans, quarantine, validation, week=WEEK, now=NOW, lang=kwargs.pop("lang", "ja"),
+                        version="0.1.0", insurer_names={"131016": "千代田区国民健康保険"},
+                        queue_labels=QUEUE_LABELS_JA, reason_labels=REASON_LABELS_JA, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def report(items, events, scans, quarantine, validation):
+    """Built once with charts. Tests must not modify it."""
+    return build(items, events, scans, quarantine, validation, with_charts=True)
 
 
 def read_csv(path: Path) -> list[list[str]]:
@@ -25,323 +39,142 @@ def read_csv(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
-@pytest.fixture(scope="module")
-def report(findings, events, scans, quarantine, validation):
-    """Built once: charts take about half a second each. Tests must not modify it."""
-    return build_weekly(findings, events, scans, quarantine, validation, week=WEEK, lang="ja",
-                        reason_labels=REASON_LABELS_JA)
-
-
-def test_findings_by_rule_csv_has_exact_counts(report, tmp_path):
-    write_weekly(report, tmp_path)
-    assert read_csv(tmp_path / "findings_by_rule.csv") == [
-        ["category", "rule_id", "rule_label", "new_this_week", "open", "in_progress", "backlog",
-         "resolved_fixed", "resolved_false_positive", "resolved_wont_fix", "total", "resolved_this_week"],
-        ["mislink", "MISLINK_SUSPECTED", "紐付け誤りの疑い", "1", "1", "1", "2", "0", "1", "0", "3", "1"],
-        ["mislink", "NUMBER_SHARED", "同一個人番号を複数被保険者が共有", "0", "1", "0", "1", "0", "0", "0", "1", "0"],
-        ["mislink", "NUMBER_INVALID", "個人番号の検査用数字不正・欠落", "0", "0", "0", "0", "1", "0", "0", "1", "1"],
-        ["notation", "NOTATION_DIFFERENCE", "氏名の表記差異（同一人）", "1", "2", "0", "2", "0", "1", "0", "3", "0"],
-        ["burden_ratio", "BURDEN_RATIO_OQS_MISMATCH", "一部負担割合が中間サーバーと不一致",
-         "1", "1", "0", "1", "0", "0", "0", "1", "0"],
-        # only in the events: auto-resolved, no longer in the export
-        ["qualification_date", "QUAL_LOSS_NOT_LINKED", "資格喪失が中間サーバーに未反映",
-         "0", "0", "0", "0", "0", "0", "0", "0", "1"],
-    ]
-
-
-def test_queue_status_csv_has_exact_counts(report, tmp_path):
-    write_weekly(report, tmp_path)
-    assert read_csv(tmp_path / "queue_status.csv") == [
-        ["queue", "open", "in_progress", "backlog", "resolved_fixed", "resolved_false_positive",
-         "resolved_wont_fix", "total", "new_this_week", "resolved_this_week"],
-        ["mislink", "2", "1", "3", "1", "1", "0", "5", "1", "2"],
-        ["notation", "2", "0", "2", "0", "1", "0", "3", "1", "0"],
-        ["benefits", "1", "0", "1", "0", "0", "0", "1", "1", "0"],
-        ["qualification", "0", "0", "0", "0", "0", "0", "0", "0", "1"],
-    ]
-
-
-def test_totals_count_the_week_only(report):
-    assert report.totals == {
-        "scans": 1, "new_this_week": 3, "backlog": 6, "high_backlog": 4, "mislink_backlog": 3,
-        "resolved_this_week": 3, "quarantined_rows": 6,
+def test_figures_are_exact(report):
+    assert report.figures == {
+        "scans": 1, "new_this_week": 4, "new_mislinks": 1, "backlog": 7, "in_progress": 1, "high_backlog": 3,
+        "high_not_listed_above": 1, "overdue": 1, "mislink_backlog": 3, "closed_by_steward_this_week": 1,
+        "confirmed_this_week": 1, "no_longer_detected_this_week": 1, "mislinks_confirmed": 0,
+        "mislinks_corrected": 0, "quarantined_rows": 5, "drift_alerts": 1, "suspects_total": 3,
     }
-    assert report.scans["scan_id"].tolist() == ["S2"]
-    assert report.scans["started_at"].tolist() == [pd.Timestamp("2026-11-17 10:00")]   # shown in Japan time
     assert (report.week_start, report.week_end) == (date(2026, 11, 16), date(2026, 11, 22))
+    assert report.created_at == pd.Timestamp("2026-11-22 21:00")       # Japan time
+    assert report.insurers == [("131016", "千代田区国民健康保険")] and report.periods == ["2026-11"]
 
 
-def test_resolved_this_week_by_category_and_outcome(report):
-    table = report.resolved_this_week
-    assert table.to_dict("records") == [
-        {"category": "mislink", "resolved_fixed": 1, "resolved_false_positive": 1, "resolved_wont_fix": 0, "total": 2},
-        {"category": "qualification_date", "resolved_fixed": 1, "resolved_false_positive": 0,
-         "resolved_wont_fix": 0, "total": 1},
-    ]
+def test_todo_lists_the_overdue_item_the_new_mislink_with_the_person_and_the_other_high_ones(report):
+    assert report.overdue["member_id"].tolist() == ["M2"]
+    assert report.new_mislinks["member_id"].tolist() == ["M1"]
+    assert report.new_mislinks["suggested_person"].tolist() == ["田中 花子（1980-05-10 生、宛名番号 R9、番号下4桁 9018）"]
+    assert report.high["member_id"].tolist() == ["M4"]
 
 
-def test_store_event_columns_to_status_and_at_are_read(findings, scans):
-    events = pd.DataFrame([{"finding_id": "f05", "from_status": "open", "to_status": "resolved_fixed",
-                            "at": pd.Timestamp("2026-11-18 00:00")}])          # naive = UTC, as the store returns
-    report = build_weekly(findings, events, scans, None, None, week=WEEK, with_charts=False)
-    assert report.totals["resolved_this_week"] == 1
-    assert report.resolved_this_week["resolved_fixed"].tolist() == [1]
+def test_mislinks_confirmed_and_corrected_and_notation_progress(report):
+    table = report.mislink.set_index("rule_id")
+    assert table.loc["MISLINK_SUSPECTED", ["found", "false_positive", "still_open"]].tolist() == [3, 1, 2]
+    assert table.loc["NUMBER_SHARED", ["found", "still_open"]].tolist() == [1, 1]
+    assert table.loc["NUMBER_INVALID", ["found", "confirmed", "corrected"]].tolist() == [1, 1, 1]
+    assert table.loc["RESIDENT_NOT_FOUND", "found"] == 0
+    notation = report.notation.iloc[0]
+    assert (notation["found"], notation["no_longer_detected"], notation["still_open"], notation["new_this_week"]) == \
+        (3, 1, 2, 1)
+    assert report.notation_reasons[["reason_code", "reason_label", "found", "still_open"]].values.tolist() == [
+        ["VARIANT_KANJI", "異体字・旧字体", 3, 2], ["KANA_SMALL", "拗音・促音の大書き", 1, 1], ["WIDTH", "全角半角", 1, 1]]
 
 
-def test_without_events_resolved_this_week_is_blank_not_zero(findings, scans, tmp_path):
-    report = build_weekly(findings, None, scans, None, None, week=WEEK)
+def test_trend_ageing_and_sla(report):
+    trend = report.trend.set_index("week")
+    assert len(trend) == 8 and trend.index[-1] == "2026-W47"
+    assert trend.loc["2026-W46"].tolist() == [6, 1, 0, 5]
+    assert trend.loc["2026-W47"].tolist() == [4, 1, 1, 7]
+    ageing = report.ageing.set_index("queue")
+    assert ageing.loc["mislink", ["0-7", "8-14", "total"]].tolist() == [1, 2, 3]
+    sla = report.sla.set_index("queue")
+    assert sla.loc["mislink", ["open", "overdue", "oldest_overdue_days"]].tolist() == [3, 1, 2]
+
+
+def test_every_catalogue_rule_is_listed_number_shared_included(report, tmp_path):
+    assert "NUMBER_SHARED" in set(report.by_rule["rule_id"]) and len(report.by_rule) >= 19
     write_weekly(report, tmp_path)
     rows = read_csv(tmp_path / "findings_by_rule.csv")
-    assert [row[-1] for row in rows[1:]] == ["", "", "", "", ""]
-    html = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert "作業履歴が渡されていないため" in html
-    assert "今週の解決</div>" not in html            # no KPI card pretending zero
+    assert rows[0] == ["category", "rule_id", "new_this_week", "found", "confirmed", "corrected", "false_positive",
+                       "wont_fix", "no_longer_detected", "still_open"]
+    assert ["mislink", "NUMBER_SHARED", "0", "1", "0", "0", "0", "0", "0", "1"] in rows
+    assert ["card_issuance", "KAKUNINSHO_NOT_ISSUED", "0", "0", "0", "0", "0", "0", "0", "0"] in rows
+    queues = {r[0]: r for r in read_csv(tmp_path / "queue_status.csv")[1:]}
+    assert queues["mislink"] == ["mislink", "3", "1", "1", "1", "5"] and queues["qualification"][1] == "0"
 
 
-def test_top_suspects_are_open_suspects_by_score_with_last4_only(report):
-    assert report.top_suspects[["member_id", "rule_id", "score", "suggested_resident_id", "suggested_last4"]
-                               ].astype(object).where(report.top_suspects.notna(), None).to_dict("records") == [
-        {"member_id": "M1", "rule_id": "MISLINK_SUSPECTED", "score": 0.93, "suggested_resident_id": "R9",
-         "suggested_last4": "9018"},
-        {"member_id": "M4", "rule_id": "NUMBER_SHARED", "score": 0.88, "suggested_resident_id": "R4",
-         "suggested_last4": "9018"},                   # cut from the full number it was given
-        {"member_id": "M2", "rule_id": "MISLINK_SUSPECTED", "score": 0.71, "suggested_resident_id": None,
-         "suggested_last4": None},
-    ]
+def _visible_text(html: str) -> str:
+    body = re.sub(r"<style.*?</style>|<img[^>]*>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", body)
 
 
-def test_top_suspects_respects_top_n(findings, scans):
-    report = build_weekly(findings, None, scans, None, None, week=WEEK, top_n=1, with_charts=False)
-    assert report.top_suspects["member_id"].tolist() == ["M1"]
-
-
-def test_notation_breakdown_counts_each_code_once_per_finding(report):
-    assert report.notation_reasons.to_dict("records") == [
-        {"reason_code": "VARIANT_KANJI", "reason_label": "異体字・旧字体", "findings": 3, "backlog": 2},
-        {"reason_code": "KANA_SMALL", "reason_label": "拗音・促音の大書き", "findings": 1, "backlog": 1},
-        {"reason_code": "WIDTH", "reason_label": "全角半角", "findings": 1, "backlog": 1},
-    ]
-
-
-def test_notation_reason_without_a_label_shows_its_code(findings, scans):
-    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
-    assert report.notation_reasons["reason_label"].tolist() == ["VARIANT_KANJI", "KANA_SMALL", "WIDTH"]
-
-
-def test_notation_without_reason_codes_is_skipped_gracefully(scans):
-    findings = pd.DataFrame([
-        finding("n1", "NOTATION_DIFFERENCE", "notation", "open", "S2", evidence={"name_kanji": {"left": "a"}}),
-        finding("n2", "NOTATION_DIFFERENCE", "notation", "open", "S2") | {"evidence": "not json"},
-    ])
-    report = build_weekly(findings, None, scans, None, None, week=WEEK)
-    assert report.notation_reasons is None
-    assert "chart_notation_reasons.png" not in report.charts
-    assert "理由コードが含まれていないため" in render_weekly_html(report)
-
-
-JAPANESE_HEADINGS = [
-    "週次点検レポート", "今週のスキャン", "区分別の件数", "ルール別の件数", "今週の解決（区分・結果別）",
-    "作業キューの滞留状況", "紐付け誤りの疑い（スコア上位）", "表記ゆれの理由別内訳", "フィード検証結果",
-    "隔離された行（ファイル・理由別）", "実行しなかったルールと理由", "個人番号は下4桁のみ表示しています。",
-]
-ENGLISH_HEADINGS = [
-    "Weekly reconciliation report", "Scans this week", "Findings by category", "Findings by rule",
-    "Resolved this week (by category and outcome)", "Work-queue backlog", "Top mis-link suspects (by score)",
-    "Notation differences by reason", "Feed validation", "Quarantined rows (by file and reason)",
-    "Rules not run, and why",
-]
-
-
-def test_html_has_japanese_headings_and_no_full_number(report, tmp_path):
-    paths = write_weekly(report, tmp_path)
-    assert [p.name for p in paths] == [
-        "index.html", "findings_by_rule.csv", "queue_status.csv",
-        "chart_findings_by_rule.png", "chart_queue_backlog.png", "chart_notation_reasons.png",
-    ]
-    html = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert html.startswith("<!DOCTYPE html>")
-    assert '<html lang="ja">' in html
-    assert [h for h in JAPANESE_HEADINGS if h not in html] == []
-    assert find_individual_numbers(html) == []
-    assert "123456789018" not in html
-    # the week's facts are on the page
-    assert "2026-W47" in html and "2026-11-16 – 2026-11-22" in html
-    assert "KAKUNINSHO_NOT_ISSUED" in html and "card_status.csv absent" in html
-    assert "日付として読めない / bad date" in html
-    assert "検証：不合格あり" in html
-
-
-def test_html_in_english(findings, events, scans, quarantine, validation):
-    report = build_weekly(findings, events, scans, quarantine, validation, week=WEEK, lang="en", with_charts=False)
+def test_page_opens_with_the_todo_and_has_no_raw_codes_in_japanese(report):
     html = render_weekly_html(report)
-    assert '<html lang="en">' in html
-    assert [h for h in ENGLISH_HEADINGS if h not in html] == []
-    assert "Suspected mis-link" in html and "紐付け誤りの疑い" not in html
+    text = _visible_text(html)
+    assert text.index("今週やること") < text.index("未処理の滞留") < text.index("推移") < text.index("紐付け誤り：確定と修正")
+    assert "処理期限を過ぎた項目が 1 件あります" in text
+    assert "千代田区国民健康保険（131016）" in text and "作成日時" in text and "0.1.0" in text
+    assert "田中 花子（1980-05-10 生" in text
+    for code in ("MISLINK_SUSPECTED", "NUMBER_SHARED", "NOTATION_DIFFERENCE", "resolved_fixed", "closed_not_seen",
+                 "in_progress", "VARIANT_KANJI", ">mislink<", ">notation<", "ですです", "継続中 /"):
+        assert code not in text, code
+    assert "&lt;b&gt;要確認&lt;/b&gt;" in html                       # summaries are escaped
+    assert "size: A4" in html and "overflow-x" not in html             # A4; no scroll box to print
 
 
-def test_html_escapes_what_it_shows(report):
-    html = render_weekly_html(report)
-    assert "&lt;b&gt;要確認&lt;/b&gt;" in html
-    assert "<b>要確認</b>" not in html
+def test_truncated_lists_say_so():
+    many = pd.DataFrame([item(f"s{i:02d}", "MISLINK_SUSPECTED", "mislink", "open", "2026-11-17T01:00:00Z",
+                              member_id=f"M{i:02d}", score=0.5 + i / 100) for i in range(52)])
+    scans = pd.DataFrame([{"scan_id": 2, "started_at": "2026-11-17T01:00:00Z", "as_of": "2026-11-01"}])
+    report = build(many, None, scans)
+    text = _visible_text(render_weekly_html(report))
+    assert "上位20件（全52件中）" in text
+    assert report.top_suspects["member_id"].tolist()[0] == "M51"
+    assert "作業履歴がないため" in text and report.figures["closed_by_steward_this_week"] is None
 
 
-def test_without_charts_nothing_is_embedded_or_written(findings, scans, tmp_path):
-    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
-    assert report.charts == {}
-    assert [p.name for p in write_weekly(report, tmp_path)] == ["index.html", "findings_by_rule.csv", "queue_status.csv"]
-    assert "<img" not in (tmp_path / "index.html").read_text(encoding="utf-8")
+def test_english_page_and_json_share_the_context(items, events, scans):
+    report = build(items, events, scans, lang="en")
+    text = _visible_text(render_weekly_html(report))
+    assert "This week" in text and "1 items are past their due date" in text
+    data = weekly_json(report)
+    assert data["figures"]["backlog"] == 7 and data["tables"]["mislink"]["headings"][0] == "Rule"
 
 
-def test_page_is_self_contained(report):
-    html = render_weekly_html(report)
-    assert '<link ' not in html and '<script' not in html
-    assert re.findall(r'<img src="([^"]{0,22})', html) == ["data:image/png;base64,"] * 3
+def test_without_due_dates_overdue_is_not_judged(items, scans):
+    report = build(items.drop(columns="due_at"), None, scans)
+    assert report.figures["overdue"] is None and not report.has_due_dates
+    assert "処理期限が設定されていないため" in _visible_text(render_weekly_html(report))
 
 
-@pytest.mark.parametrize("chart_font", [False, True], ids=["ascii-labels", "installed-font-if-any"])
-def test_charts_are_valid_pngs(findings, events, scans, tmp_path, chart_font):
-    report = build_weekly(findings, events, scans, None, None, week=WEEK, chart_font=chart_font)
-    if chart_font is False:
-        assert report.chart_font is None
-    write_weekly(report, tmp_path)
-    for name in ("chart_findings_by_rule.png", "chart_queue_backlog.png", "chart_notation_reasons.png"):
-        data = (tmp_path / name).read_bytes()
-        assert data.startswith(PNG_SIGNATURE)
-        with Image.open(tmp_path / name) as image:
-            image.verify()
-        with Image.open(tmp_path / name) as image:
-            assert image.format == "PNG" and image.width == 800 and image.height >= 220
+def test_charts_are_pngs_with_a_japanese_font(report, tmp_path):
+    assert report.chart_font == "IPAexGothic"                          # matplotlib-fontja, not a system font
+    assert set(report.charts) == {"chart_backlog_ageing.png", "chart_trend.png", "chart_notation_reasons.png"}
+    written = write_weekly(report, tmp_path)
+    assert written[0].name == "index.html"
+    for name, png in report.charts.items():
+        assert png.startswith(PNG_SIGNATURE)
+        assert Image.open(io.BytesIO(png)).size[0] >= 600
+    assert charts.japanese_font() == "IPAexGothic"
 
 
-def test_guard_refuses_a_leak_and_writes_nothing(findings, scans, tmp_path):
-    leaking = pd.concat([findings, pd.DataFrame([finding(
-        "leak", "MISLINK_SUSPECTED", "mislink", "open", "S2", score=0.99, member_id="M99",
-        summary="番号 123456789018 の住民は別人")])], ignore_index=True)
-    report = build_weekly(leaking, None, scans, None, None, week=WEEK, with_charts=False)
-    out = tmp_path / "out"
-    with pytest.raises(IndividualNumberLeak, match="index.html") as caught:
-        write_weekly(report, out)
-    assert "123456789018" not in str(caught.value)
-    assert not out.exists()
-
-
-def test_guard_also_covers_the_csvs(findings, scans, tmp_path):
-    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
-    report.queue_status.loc[0, "queue"] = "queue-1234-5678-9018"
+def test_guard_refuses_a_leak_and_writes_nothing(items, scans, tmp_path):
+    leaky = pd.concat([items, pd.DataFrame([item("x1", "MISLINK_SUSPECTED", "mislink", "open", "2026-11-17T01:00:00Z",
+                                                 summary="番号 123456789018 の確認")])], ignore_index=True)
+    report = build(leaky, None, scans)
     with pytest.raises(IndividualNumberLeak):
         write_weekly(report, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
-def test_validation_in_the_feed_loaders_per_file_shape_and_raw_quarantine_rows(findings, scans):
-    validation = {   # as the feed loader builds it and the store keeps it in feeds.validation
-        "members": {"file": "members.csv", "format": "csv", "encoding": "cp932", "rows_read": 100,
-                    "rows_valid": 99, "rows_quarantined": 1, "gx": {"success": True, "expectations": [
-                        {"expectation": "expect_column_values_to_not_be_null", "column": "member_id",
-                         "success": True, "unexpected_count": 0},
-                        {"expectation": "expect_compound_columns_to_be_unique",
-                         "column_list": ["insurer_number", "member_id"], "success": True, "unexpected_count": 0}]}},
-        "residents": {"file": "residents.csv", "format": "csv", "encoding": "utf-8-sig", "rows_read": 120,
-                      "rows_valid": 118, "rows_quarantined": 2, "gx": {"success": False, "expectations": [
-                          {"expectation": "expect_column_values_to_be_in_set", "column": "sex", "success": False,
-                           "unexpected_count": 2}]}},
-    }
-    raw_rows = pd.DataFrame({"file": ["residents.csv"] * 2 + ["members.csv"], "line": [5, 9, 3],
-                             "column": ["sex", "sex", "birth_date"], "value": ["9", "x", "2026-02-30"],
-                             "reason": ["bad sex", "bad sex", "bad date"]})
-    report = build_weekly(findings, None, scans, raw_rows, validation, week=WEEK, with_charts=False)
-    assert report.validation_success is False
-    assert report.validation_checks[["file", "column", "success", "unexpected_count"]].to_dict("records") == [
-        {"file": "members.csv", "column": "member_id", "success": True, "unexpected_count": 0},
-        {"file": "members.csv", "column": "insurer_number, member_id", "success": True, "unexpected_count": 0},
-        {"file": "residents.csv", "column": "sex", "success": False, "unexpected_count": 2},
-    ]
-    assert report.validation_files[["file", "encoding", "rows_read", "rows_quarantined", "success"]
-                                   ].to_dict("records") == [
-        {"file": "members.csv", "encoding": "cp932", "rows_read": 100, "rows_quarantined": 1, "success": True},
-        {"file": "residents.csv", "encoding": "utf-8-sig", "rows_read": 120, "rows_quarantined": 2, "success": False},
-    ]
-    html = render_weekly_html(report)
-    assert "検証項目 2 / 3 件合格" in html and "ファイル別の取込結果" in html
-    # only the failed check is listed
-    assert "expect_column_values_to_be_in_set" in html and "expect_column_values_to_not_be_null" not in html
-    assert report.quarantine.to_dict("records") == [
-        {"file": "members.csv", "reason": "bad date", "count": 1},
-        {"file": "residents.csv", "reason": "bad sex", "count": 2},
-    ]
+def test_last4_is_cut_from_a_full_number(report):
+    assert report.top_suspects.set_index("member_id").loc["M4", "suggested_last4"] == "9018"
 
 
-@pytest.mark.parametrize("source", ["keyword", "validation", "scan_summary"])
-def test_skipped_rules_come_from_keyword_validation_or_scan_summary(findings, scans, source):
-    skipped = [{"rule_id": "QUAL_OVERLAP", "reason": "residents.csv absent"}]
-    kwargs, validation = {}, None
-    if source == "keyword":
-        kwargs = {"skipped_rules": [("QUAL_OVERLAP", "residents.csv absent")]}
-    elif source == "validation":
-        validation = {"skipped_rules": skipped}
-    else:
-        scans = scans.assign(summary=[None, {"skipped_rules": skipped}, None])
-    report = build_weekly(findings, None, scans, None, validation, week=WEEK, with_charts=False, **kwargs)
-    assert report.skipped_rules.to_dict("records") == [{"rule_id": "QUAL_OVERLAP", "reason": "residents.csv absent"}]
-    assert "summary" not in report.scans.columns
-
-
-@pytest.mark.parametrize("started_at, in_week", [
-    ("2026-11-15T15:00:00Z", True),        # Monday 00:00 in Japan
-    ("2026-11-15T14:59:59Z", False),       # Sunday 23:59 in Japan: the week before
-    ("2026-11-22 14:59:00", True),         # naive = UTC → Sunday 23:59 in Japan
-    ("2026-11-22T15:00:00Z", False),       # next Monday in Japan
-])
-def test_a_scan_belongs_to_its_japan_time_week(findings, started_at, in_week):
-    scans = pd.DataFrame([{"scan_id": "S2", "started_at": started_at, "as_of": "2026-11-01"}])
-    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
-    assert report.totals["scans"] == (1 if in_week else 0)
-    assert report.totals["new_this_week"] == (3 if in_week else 0)   # f10 is first seen by S3, not S2
-
-
-def test_week_with_no_scan_says_so(findings, scans):
-    report = build_weekly(findings, None, scans, None, None, week="2026-W49", with_charts=False)
-    assert report.totals["scans"] == 0 and report.totals["new_this_week"] == 0
-    assert "この週に実行されたスキャンはありません。" in render_weekly_html(report)
+@pytest.mark.parametrize("week", ["2026-47", "2026-W54", ""])
+def test_bad_week_is_refused(items, scans, week):
+    with pytest.raises(ValueError):
+        build_weekly(items, None, scans, None, None, week=week, now=NOW)
 
 
 def test_week_bounds():
-    assert week_bounds("2026-W47") == (date(2026, 11, 16), date(2026, 11, 22))
-    assert week_bounds("2026-W53") == (date(2026, 12, 28), date(2027, 1, 3))    # 2026 has 53 ISO weeks
+    assert week_bounds("2026-W01") == (date(2025, 12, 29), date(2026, 1, 4))
 
 
-@pytest.mark.parametrize("week", ["2026-47", "2026W47", "2025-W53", "2026-W00", ""])
-def test_bad_week_is_refused(findings, scans, week):
-    with pytest.raises(ValueError, match="week"):
-        build_weekly(findings, None, scans, None, None, week=week)
-
-
-def test_bad_lang_is_refused(findings, scans):
-    with pytest.raises(ValueError, match="lang"):
-        build_weekly(findings, None, scans, None, None, week=WEEK, lang="fr")
-
-
-def test_empty_findings_still_make_a_report(scans, tmp_path):
-    empty = pd.DataFrame(columns=list(finding("x", "R", "c", "open", "S2")))
-    report = build_weekly(empty, None, scans, None, None, week=WEEK)
-    paths = write_weekly(report, tmp_path)
-    assert [p.name for p in paths] == ["index.html", "findings_by_rule.csv", "queue_status.csv"]
-    assert read_csv(tmp_path / "findings_by_rule.csv")[1:] == []
-    assert "未処理の紐付け誤りの疑いはありません。" in (tmp_path / "index.html").read_text(encoding="utf-8")
-
-
-def test_suspects_with_equal_scores_put_mislink_suspected_first(scans):
-    findings = pd.DataFrame([
-        finding("s1", "NUMBER_SHARED", "mislink", "open", "S2", score=1.0, member_id="A1"),
-        finding("s2", "MISLINK_SUSPECTED", "mislink", "open", "S2", score=1.0, member_id="B1"),
-        finding("s3", "MISLINK_SUSPECTED", "mislink", "open", "S2", score=0.5, member_id="A0"),
-    ])
-    report = build_weekly(findings, None, scans, None, None, week=WEEK, with_charts=False)
-    assert report.top_suspects["member_id"].tolist() == ["B1", "A1", "A0"]
-
-
-def test_events_without_a_resolution_this_week_say_so(findings, scans):
-    events = pd.DataFrame([{"finding_id": "f01", "status": "in_progress", "changed_at": "2026-11-18T09:00:00+09:00"}])
-    report = build_weekly(findings, events, scans, None, None, week=WEEK, with_charts=False)
-    assert report.totals["resolved_this_week"] == 0
-    assert "今週解決した指摘はありません。" in render_weekly_html(report)
+def test_empty_store_frames_still_make_a_report(scans, tmp_path):
+    empty = pd.DataFrame(columns=["finding_id", "rule_id", "category", "status", "created_at"])
+    report = build(empty, pd.DataFrame(columns=["finding_id", "to_status", "at"]), scans)
+    assert report.figures["backlog"] == 0
+    write_weekly(report, tmp_path)
+    assert "未処理の項目はありません" in (tmp_path / "index.html").read_text(encoding="utf-8")
