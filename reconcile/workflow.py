@@ -761,6 +761,23 @@ def _scan_rows(session: Session):
             .outerjoin(found, found.c.scan_id == S.c.id))
 
 
+def _scoped_scan(session: Session, actor: Actor, scan: dict, insurers: set[str]) -> dict:
+    """A scan as the actor may see it: a feed shared with other insurers shows only the actor's
+    insurers, and its finding counts are recounted for them (the feed-wide summary counts are dropped)."""
+    if actor.insurers is None or insurers <= set(actor.insurers):
+        return scan
+    links = ScanFinding.__table__
+    by_rule = {rule: int(n) for rule, n in session.execute(
+        sa.select(F.c.rule_id, sa.func.count()).join(links, links.c.finding_id == F.c.finding_id)
+        .where(links.c.scan_id == scan["scan_id"], F.c.insurer_number.in_(list(actor.insurers)))
+        .group_by(F.c.rule_id).order_by(F.c.rule_id))}
+    summary = {k: v for k, v in (scan["summary"] or {}).items()
+               if k in ("as_of", "period", "seconds", "skipped_rules", "schedule")}
+    summary["findings_by_rule"] = by_rule
+    return {**scan, "insurer_numbers": sorted(insurers & set(actor.insurers)), "summary": summary,
+            "findings": sum(by_rule.values()), "quarantine_count": None, "validation": None}
+
+
 def list_scans(session: Session, actor: Actor, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> Page:
     """Scans the actor may see (one of its insurers was in the feed), newest first."""
     check_limit(limit)
@@ -770,7 +787,7 @@ def list_scans(session: Session, actor: Actor, *, limit: int = DEFAULT_LIMIT, cu
     visible = [r for r in rows if _visible(actor, insurers[r.id])]
     page = visible[offset:offset + limit]
     more = len(visible) > offset + limit
-    return Page([_scan_dict(r, insurers[r.id]) for r in page],
+    return Page([_scoped_scan(session, actor, _scan_dict(r, insurers[r.id]), insurers[r.id]) for r in page],
                 encode_cursor(offset + limit, "-scan_id") if more else None)
 
 
@@ -779,7 +796,7 @@ def get_scan(session: Session, actor: Actor, scan_id: int) -> dict:
     insurers = _scan_insurers(session, [scan_id]) if row is not None else {}
     if row is None or not _visible(actor, insurers[scan_id]):
         raise NotFound(f"走査 {scan_id} はありません", f"no scan {scan_id}", field="scan_id", value=scan_id)
-    return _scan_dict(row, insurers[scan_id])
+    return _scoped_scan(session, actor, _scan_dict(row, insurers[scan_id]), insurers[scan_id])
 
 
 # --- uploads (POST /api/v1/scans) -------------------------------------------------------------------

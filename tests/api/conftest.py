@@ -141,7 +141,7 @@ def client(world):
     from api.app import create_app
 
     app = create_app(world.settings, engine=world.engine)
-    with TestClient(app) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
