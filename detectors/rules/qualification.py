@@ -316,8 +316,8 @@ def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp, judge
     loss = frame["loss_date"]
     active_now = (loss.isna() | (loss > as_of)).to_numpy(bool)
     late = (loss > latest).fillna(False).to_numpy(bool)
-    acquired_before = (frame["acquisition_date"].isna() | (frame["acquisition_date"] < latest)).to_numpy(bool)
-    fires = past & acquired_before & (active_now | late)
+    # Joining 国保 after 75 does not make it right: past the day after the birthday, active is wrong.
+    fires = past & (active_now | late)
     out = frame.loc[fires, [*KEY, "insurer_type", "birth_date", "acquisition_date", "loss_date", "loss_reason", "_line"]].copy()
     if out.empty:
         return out

@@ -267,6 +267,10 @@ CASES: list[dict[str, Any]] = [
      "residents": [{"moved_in_date": "2025-04-20"}], "raises": ["QUAL_DATE_INVALID"],
      "not_raised": ["QUAL_DATE_IS_ISSUE_DATE"]},
 
+    {"trap": "§6 資格適用日 = 交付日", "description": "moved in after the acquisition (acquisition = issue date): nothing earlier, clean",
+     "members": [member(acquisition_date="2025-05-15", card_issue_date="2025-05-15")],
+     "residents": [{"moved_in_date": "2025-06-01"}], "raises": []},
+
     # §6 無資格者 / loss not linked to the online copy.
     {"trap": "§6 loss not linked", "description": "insurer lost the member, the online copy still active",
      "members": [member(loss_date="2026-09-30", loss_reason="1")], "oqs": [{}],
@@ -337,6 +341,12 @@ CASES: list[dict[str, Any]] = [
     {"trap": "§4 past 75: birthday vs day after", "description": "employee insurance at 76 is not this rule",
      "members": [elderly("1950-02-10", 30, "IP", insurer_number="06130012", insurer_type="employee")],
      "not_raised": ["QUAL_ACTIVE_PAST_AGE_LIMIT"], "only": False},
+
+    {"trap": "§4 past 75: birthday vs day after", "description": "joined 国保 at 76 and active: past the age limit all the same",
+     "members": [elderly("1950-02-10", 20, acquisition_date="2026-09-01", card_issue_date="2026-09-01")],
+     "raises": ["QUAL_ACTIVE_PAST_AGE_LIMIT"]},
+    {"trap": "§4 past 75: birthday vs day after", "description": "後期 at 80 is where a 75+ person belongs",
+     "members": [elderly("1946-02-10", 10, insurer_number="39131016", insurer_type="kouki")], "raises": []},
 
     # §6 overlaps: one person, two active qualifications; legal one-day overlaps accepted.
     {"trap": "§6 overlaps and legal one-day overlaps", "description": "国保 → employee insurance, lost the day after: legal",
@@ -410,6 +420,19 @@ CASES: list[dict[str, Any]] = [
     {"trap": "§8 資格確認書 validity", "description": "registration cancelled on request (code 1), none issued",
      "members": [member()], "card_status": [{"cancellation_code": "1"}], "raises": ["KAKUNINSHO_NOT_ISSUED"]},
 
+    {"trap": "§8 資格確認書 validity", "description": "後期 issues to everyone until July 2026: none issued is a finding",
+     "members": [elderly("1946-02-10", 10, insurer_number="39131016", insurer_type="kouki")], "card_status": [{}],
+     "as_of": "2026-07-01", "raises": ["KAKUNINSHO_NOT_ISSUED"]},
+    {"trap": "§8 資格確認書 validity", "description": "後期 in July 2026 with a valid one: nothing needed",
+     "members": [elderly("1946-02-10", 10, insurer_number="39131016", insurer_type="kouki")],
+     "card_status": [{"kakuninsho_issued_date": "2025-07-20", "kakuninsho_valid_until": "2026-07-31"}],
+     "as_of": "2026-07-01", "raises": []},
+    {"trap": "§8 資格確認書 validity", "description": "valid-until given without an issue date: still valid",
+     "members": [member()], "card_status": [{"registered": False, "kakuninsho_valid_until": "2027-03-31"}], "raises": []},
+    {"trap": "§8 資格確認書 validity", "description": "an old paper card covers a member enrolled before 2024-12-02 until 2025-12-01",
+     "members": [member()], "card_status": [{"registered": False, "status_as_of": "2025-09-30"}], "as_of": "2025-11-01",
+     "raises": []},
+
     # §8 the national file lags: registration and certificate judged on status_as_of.
     {"trap": "§8 lagging status_as_of", "description": "certificate grace runs to Sep 30, the file is as of Sep 30: not yet a target",
      "members": [member()], "card_status": [{"ecert_expiry_date": "2026-06-15", "status_as_of": "2026-09-30"}],
@@ -480,7 +503,8 @@ def frames_of(case: dict[str, Any]) -> dict[str, pd.DataFrame]:
     for name, build in (("oqs", oqs_frame), ("card_status", card_status_frame),
                         ("benefit_history", benefit_history_frame)):
         if name in case:
-            rows = [{"member_id": members[0]["member_id"], **r} for r in case[name]]
+            owner = {"member_id": members[0]["member_id"], "insurer_number": members[0].get("insurer_number", "131016")}
+            rows = [{**owner, **r} for r in case[name]]
             if name == "oqs":
                 rows = [{**{k: v for k, v in members[0].items() if k in ("number",)}, **r} for r in rows]
             frames[name] = build(rows)
