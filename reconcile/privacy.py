@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 
 import numpy as np
@@ -15,8 +16,15 @@ import pandas as pd
 from stdnum.jp import in_ as my_number
 
 from detectors.schema import NUMBER_BAD_CHECK, NUMBER_LAST4_ONLY, NUMBER_MISSING, NUMBER_VALID
+# The one definition of "looks like an individual number" lives in reports.guard (every layer may
+# import it; reports may not import reconcile). Re-exported here for the reconcile side.
+from reports.guard import (NUMBER_CANDIDATE_RE2, NUMBER_SEPARATORS, NUMBER_SHAPE, SEPARATOR_CLASS,
+                           looks_like_individual_number, mask_individual_numbers, number_runs)
 
-_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+__all__ = ["NUMBER_CANDIDATE_RE2", "NUMBER_SEPARATORS", "NUMBER_SHAPE", "SEPARATOR_CLASS", "NumberMaskingFilter",
+           "check_digit_ok", "check_digits", "check_digits_ok", "digit_matrix", "escape_controls", "keyed_hash",
+           "looks_like_individual_number", "mask_number", "mask_series", "mask_text", "number_runs",
+           "protect_numbers"]
 
 
 def keyed_hash(key: bytes, number: str) -> str:
@@ -93,6 +101,77 @@ def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes) -> pd.DataFra
     }, index=full.index)
 
 
+def mask_text(text: str) -> str:
+    """Mask every number-like run in free text to ``********`` + its last four digits.
+
+    The definition is :func:`reports.guard.number_runs` (after NFKC: 12 digits, contiguous or
+    split by spaces, hyphens, dashes, minus signs or full stops). Non-strings are returned as is.
+    """
+    return mask_individual_numbers(text)
+
+
 def mask_number(text: str) -> str:
-    """Mask every 12-digit run in ``text`` to its last four digits (********1234)."""
-    return _TWELVE_DIGITS.sub(lambda m: "********" + m.group(0)[-4:], text)
+    """Former name of :func:`mask_text` (kept for callers)."""
+    return mask_individual_numbers(text)
+
+
+def mask_series(values: pd.Series) -> pd.Series:
+    """:func:`mask_text` over a string column: an RE2 pre-filter on all rows (pyarrow), Python only
+    on the distinct values it flags. Missing values stay missing; the dtype is kept when possible."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(values) == 0:
+        return values
+    array = pa.array(values.astype("string"), type=pa.string())
+    hits = pc.fill_null(pc.match_substring_regex(array, pattern=NUMBER_CANDIDATE_RE2), False)
+    hits = hits.to_numpy(zero_copy_only=False)
+    if not hits.any():
+        return values
+    text = values.astype("string").copy()
+    distinct = pd.unique(text[hits].to_numpy(dtype=object))
+    masked = {v: mask_individual_numbers(v) for v in distinct}
+    text[hits] = text[hits].map(masked)
+    return text
+
+
+# C0 controls except tab, LF and CR; DEL; C1 controls. NUL and friends are shown as \x00.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}]"
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (NUL, ESC, DEL, C1 …) written as ``\\xNN``; tab, LF, CR kept."""
+    if not isinstance(text, str):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+class NumberMaskingFilter(logging.Filter):
+    """A ``logging.Filter`` for handlers: masks number-like runs in every record before it is
+    emitted — the formatted message (``msg % args``), the exception text and string extras.
+
+    Install on handlers (``handler.addFilter(NumberMaskingFilter())``): a handler filter sees
+    records from every logger that propagates to it. It never drops a record.
+    """
+
+    _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: keep what there is, masked
+            message = f"{record.msg} {record.args}"
+        masked = mask_individual_numbers(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_individual_numbers(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_individual_numbers(record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name not in self._STANDARD and isinstance(value, str):
+                setattr(record, name, mask_individual_numbers(value))
+        return True

@@ -19,6 +19,7 @@ Decisions (documented for the pipeline and the steward):
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -32,7 +33,7 @@ import pandas as pd
 from detectors.schema import FRAMES, coerce
 from reconcile.feeds import reader, spec, suites, values
 from reconcile.feeds.model import Feed, FeedRejected
-from reconcile.privacy import protect_numbers
+from reconcile.privacy import mask_series, protect_numbers
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ NORMALISE_REASONS = {
     "bad_amount": ("数値として解釈できません", "not a number"),
     "bad_individual_number": ("個人番号が12桁の数字ではありません", "individual number is not 12 digits"),
     "bad_last4": ("個人番号下4桁が4桁の数字ではありません", "last four digits are not 4 digits"),
-    "bad_row": ("列数が見出しと一致しません", "wrong number of fields"),
+    "bad_row": ("行を列に分けられません（列数が見出しと不一致、または引用符の誤り）",
+                "the row cannot be split into fields (wrong number of fields or a stray quote)"),
 }
 _KIND_REASON = {
     spec.DATE: "bad_date", spec.SEX: "bad_code", spec.RATIO: "bad_code", spec.LIMIT: "bad_code",
@@ -57,7 +59,7 @@ _KIND_REASON = {
 def _rejected(file: str, column: str | None, ja: str, en: str) -> FeedRejected:
     where_ja = f"{file}" + (f" の列 {column}" if column else "")
     where_en = f"{file}" + (f", column {column}" if column else "")
-    return FeedRejected(file, column, values.mask_digit_runs(f"{where_ja}: {ja} / {where_en}: {en}"))
+    return FeedRejected(file, column, values.shown(f"{where_ja}: {ja} / {where_en}: {en}"))
 
 
 def _locate(directory: Path, feed_file: spec.FeedFile) -> Path | None:
@@ -68,6 +70,33 @@ def _locate(directory: Path, feed_file: spec.FeedFile) -> Path | None:
     if csv.is_file():
         return csv
     return None
+
+
+# manifest.json keys the contract names, each a string (JSON null = absent).
+MANIFEST_STRING_KEYS = ("as_of", "period", "source")
+# An as_of further than this from the feed's own latest dates is a warning (not a rejection).
+AS_OF_DISTANCE_WARNING_DAYS = 400
+# Dates that say how recent a feed is (its latest events); the 99th percentile is used so that
+# a few typed-in future dates do not move it.
+_EVENT_DATES = {"members": ("acquisition_date", "loss_date", "card_issue_date"),
+                "residents": ("status_date", "moved_in_date"), "oqs": ("acquisition_date", "loss_date"),
+                "card_status": ("status_as_of",), "benefit_history": ("valid_from",)}
+
+
+def _manifest_rejected(key: str, ja: str, en: str) -> FeedRejected:
+    return FeedRejected("manifest.json", key, values.shown(f"manifest.json のキー {key}: {ja} / manifest.json, key {key}: {en}"))
+
+
+def _check_manifest_types(manifest: dict) -> None:
+    """A manifest value of the wrong type rejects the feed naming the key (a number for as_of
+    would otherwise be read as nanoseconds since 1970)."""
+    for key in MANIFEST_STRING_KEYS:
+        value = manifest.get(key)
+        if value is not None and not isinstance(value, str):
+            kind = type(value).__name__
+            raise _manifest_rejected(
+                key, f"値の型が違います（{kind}）。文字列で書いてください（例: \"as_of\": \"2026-12-01\"、\"period\": \"2026-12\"）",
+                f"wrong type ({kind}); write it as a string (e.g. \"as_of\": \"2026-12-01\", \"period\": \"2026-12\")")
 
 
 def _resolve_as_of(as_of: Any, manifest: dict) -> pd.Timestamp:
@@ -83,6 +112,9 @@ def _resolve_as_of(as_of: Any, manifest: dict) -> pd.Timestamp:
         if parsed is None:
             raise _rejected(origin, "as_of", f"基準日を解釈できません: {as_of!r}", f"cannot read as_of {as_of!r}")
         return pd.Timestamp(parsed)
+    if isinstance(as_of, bool) or not isinstance(as_of, (dt.date, np.datetime64)):
+        raise _rejected(origin, "as_of", f"基準日の型が違います（{type(as_of).__name__}）",
+                        f"as_of of the wrong type ({type(as_of).__name__})")
     return pd.Timestamp(as_of).normalize()
 
 
@@ -94,6 +126,32 @@ def _resolve_period(period: Any, as_of: pd.Timestamp) -> str:
     if match is None or not 1 <= int(match[2]) <= 12:
         raise _rejected("manifest.json", "period", f"対象年月を解釈できません: {period!r}", f"cannot read period {period!r}")
     return f"{match[1]}-{match[2]}"
+
+
+def _as_of_warnings(frames: dict[str, pd.DataFrame | None], as_of: pd.Timestamp) -> list[dict]:
+    """A warning when ``as_of`` lies far from the feed's own latest dates (a typo, a stale manifest)."""
+    parts = []
+    for kind, columns in _EVENT_DATES.items():
+        frame = frames.get(kind)
+        if frame is None:
+            continue
+        for column in columns:
+            if column in frame.columns:
+                parts.append(frame[column].dropna().to_numpy(dtype="datetime64[ns]"))
+    dates = np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[ns]")
+    if len(dates) == 0:
+        return []
+    latest = pd.Timestamp(np.sort(dates)[int(np.ceil(0.99 * (len(dates) - 1)))])
+    days = int((as_of - latest).days)
+    if abs(days) <= AS_OF_DISTANCE_WARNING_DAYS:
+        return []
+    when_ja, when_en = ("後", "after") if days > 0 else ("前", "before")
+    message = (f"基準日 as_of {as_of.date().isoformat()} はフィード内の最新の日付（およそ {latest.date().isoformat()}）の"
+               f" {abs(days)} 日{when_ja}です。manifest.json の as_of か --as-of を確認してください / "
+               f"as_of {as_of.date().isoformat()} is {abs(days)} days {when_en} the feed's latest dates "
+               f"(about {latest.date().isoformat()}); check manifest.json as_of or --as-of")
+    return [{"code": "as_of_far_from_feed_dates", "key": "as_of", "as_of": as_of.date().isoformat(),
+             "feed_latest_date": latest.date().isoformat(), "days": days, "message": message}]
 
 
 def _read_manifest(directory: Path) -> tuple[dict, str | None]:
@@ -112,17 +170,9 @@ def _read_manifest(directory: Path) -> tuple[dict, str | None]:
 
 
 def _mask_passthrough(column: pd.Series) -> pd.Series:
-    """Mask 12-digit runs in a passthrough column (RE2 test on all rows, Python only on the hits)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    hits = pc.fill_null(pc.match_substring_regex(pa.array(column, type=pa.string()), pattern=values.DIGIT_RUN), False)
-    hits = hits.to_numpy(zero_copy_only=False)
-    if not hits.any():
-        return column
-    text = column.astype("string").copy()
-    text[hits] = [values.mask_digit_runs(value) for value in text[hits]]
-    return text
+    """Passthrough columns as read, except number-like runs masked and control characters escaped
+    (RE2 test on all rows, Python only on the hits)."""
+    return values.escape_control_series(mask_series(column))
 
 
 class _FileLoader:
@@ -150,7 +200,7 @@ class _FileLoader:
         out: dict[str, pd.Series] = {}
         raw = raw.set_axis(pd.RangeIndex(len(raw)), axis=0)
         normalisers: dict[str, Callable] = {
-            spec.TEXT: lambda s: (s, None), spec.ID: values.identifier, spec.ENUM: values.enum,
+            spec.TEXT: lambda s: (mask_series(s), None), spec.ID: values.identifier, spec.ENUM: values.enum,
             spec.CODE: values.code, spec.DATE: self.dates, spec.SEX: values.sex,
             spec.RATIO: values.burden_ratio, spec.LIMIT: values.limit_category, spec.BOOL: values.boolean,
             spec.MONEY: values.money, spec.NUMBER: values.individual_number, spec.LAST4: values.last4,
@@ -211,7 +261,7 @@ class _FileLoader:
         if kind in (spec.NUMBER, spec.LAST4):
             shown = [values.masked(v) for v in text[mask]]
         else:
-            shown = [str(v) for v in text[mask]]
+            shown = [values.shown(str(v)) for v in text[mask]]
         self._problem(lines[mask], name, shown, _KIND_REASON[kind])
 
 
@@ -240,21 +290,30 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
     timings["open"] = time.perf_counter() - started
 
     raw_names = {folded: raw.strip() for folded, raw in zip(columns, source.raw_columns)}
-    file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names)
-    chunks, rows_done = [], 0
     started = time.perf_counter()
-    try:
-        for raw, lines in reader.batches(source):
-            chunks.append(file_loader.normalise(raw, lines))
-            rows_done += len(raw)
-            if progress is not None:
-                progress(f"read:{feed_file.kind}", rows_done)
-    except reader.ReadError as error:
-        raise _rejected(file_name, None, error.message_ja, error.message_en) from error
+    for attempt in ("fast", "fallback"):
+        file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names)
+        chunks, rows_done = [], 0
+        try:
+            for raw, lines in reader.batches(source):
+                chunks.append(file_loader.normalise(raw, lines))
+                rows_done += len(raw)
+                if progress is not None:
+                    progress(f"read:{feed_file.kind}", rows_done)
+            break
+        except reader.NeedsFallback:
+            # the parser and the line scan disagree: read the file again line by line
+            log.info("%s: re-reading with the per-line reader (malformed quoting)", file_name)
+            source.fallback = True
+        except reader.ReadError as error:
+            raise _rejected(file_name, None, error.message_ja, error.message_en) from error
     timings["read_normalise"] = time.perf_counter() - started
     for bad in source.bad_rows:
         file_loader._problem(np.array([bad.line]), None, [bad.message], "bad_row")
     rows_read = rows_done + len(source.bad_rows)
+    if rows_read == 0 and feed_file.required:
+        raise _rejected(file_name, None, "見出し行だけでデータ行がありません（必須ファイル）",
+                        "header only, no data rows (a required file)")
 
     if chunks:
         frame = pd.concat(chunks, ignore_index=True)
@@ -311,7 +370,9 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
 
     ``as_of``: the argument, else manifest ``as_of``, else today. Raises :class:`FeedRejected`
     when a required file (members, residents) is missing, a file is unreadable or in an
-    unknown encoding, or a required column is missing.
+    unknown encoding, or a required column is missing; a required file holds no data row; a
+    manifest value has the wrong type. ``feed.validation["warnings"]`` (only when there is one)
+    holds feed-level warnings such as an ``as_of`` far from the feed's own dates.
     """
     import hashlib
 
@@ -319,6 +380,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     if not directory.is_dir():
         raise _rejected(str(directory), None, "フィードのディレクトリがありません", "feed directory not found")
     manifest, manifest_sha = _read_manifest(directory)
+    _check_manifest_types(manifest)
     resolved_as_of = _resolve_as_of(as_of, manifest)
     period = _resolve_period(manifest.get("period"), resolved_as_of)
 
@@ -352,10 +414,18 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     quarantine = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS))
     quarantine = quarantine[QUARANTINE_COLUMNS].astype({"file": "string", "line": "int64", "column": "string",
                                                         "value": "string", "reason": "string"})
-    # A number typed into the wrong column (a date, a name) must not reach quarantine whole either.
-    quarantine["value"] = pd.array([v if pd.isna(v) else values.mask_digit_runs(v) for v in quarantine["value"]],
+    # A number typed into the wrong column (a date, a code) must not reach quarantine whole either,
+    # nor a NUL byte: every shown value goes through values.shown (mask, then escape controls).
+    quarantine["value"] = pd.array([v if pd.isna(v) else values.shown(v) for v in quarantine["value"]],
                                    dtype="string")
     quarantine = quarantine.sort_values(["file", "line", "column"], kind="stable").reset_index(drop=True)
     fingerprint = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
+    warnings = _as_of_warnings(frames, resolved_as_of)
+    if warnings:
+        # feed-level warnings beside the per-file summaries; "messages" is what reports show
+        validation["warnings"] = warnings
+        validation["messages"] = [w["message"] for w in warnings]
+        for warning in warnings:
+            log.warning("%s", warning["message"])
     return Feed(path=directory, frames=frames, quarantine=quarantine, validation=validation, manifest=manifest,
                 as_of=resolved_as_of, period=period, fingerprint=fingerprint, row_counts=row_counts)

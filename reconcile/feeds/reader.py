@@ -9,10 +9,17 @@ CSV
   a newline ends a record only outside quotes (an even number of ``"`` before it — doubled
   quotes keep the parity). That holds byte-wise for UTF-8 and CP932 alike (neither has 0x0A
   or 0x22 as a trail byte). Blank lines are skipped, as the parser skips them; LF and CRLF
-  line ends are supported (bare CR is not).
+  line ends are supported; a file whose lines end in bare CR (old Mac) is rejected naming it.
 - Parsing is pyarrow's streaming CSV reader (bounded memory: one block at a time); every
   value is read as a string. Rows with the wrong number of fields are skipped by the parser
   and reported back as row errors with their line.
+- Stray quotes (a ``"`` inside an unquoted value, text after a closing quote, a quote never
+  closed) are found by the same vectorised scan; a file holding one — or a malformed record
+  spanning several lines, or any disagreement between parser and scan — is read instead by
+  :func:`_fallback_batches`, a per-line Python reader that makes each malformed record one row
+  error with its line and resynchronises on the next line. Well-formed files never pay for it.
+- A file that starts with a UTF-8 BOM but is not UTF-8 (a CP932 body) is an encoding problem
+  naming the first line that is not UTF-8, not a guess at another encoding.
 
 Parquet (same stem) is read in record batches; all columns are cast to strings (dates and
 timestamps as ``YYYY-MM-DD``) so both formats go through the same normalisation. A Parquet
@@ -25,6 +32,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +54,10 @@ SCAN_BLOCK = 1 << 24       # 16 MiB per read when fingerprinting and finding lin
 CSV_BLOCK = 1 << 25        # 32 MiB per parsed block (~150k member rows)
 PARQUET_BATCH = 200_000
 _STRING = pd.StringDtype("pyarrow")
+
+
+class NeedsFallback(Exception):
+    """The fast parser and the line scan disagree: re-read the file with the per-line reader."""
 
 
 class ReadError(Exception):
@@ -74,6 +86,7 @@ class Source:
     bad_ordinals: np.ndarray | None = None   # 1-based ordinals of records with a wrong field count
     quoted_newlines: bool = False
     bad_rows: list[BadRow] = field(default_factory=list)
+    fallback: bool = False            # read with the per-line Python reader (stray quotes …)
 
     @property
     def columns(self) -> list[str]:
@@ -98,6 +111,7 @@ def _open_csv(path: Path) -> Source:
     sha = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
     utf8_ok = True
+    utf8_bad_line: int | None = None  # first line that is not UTF-8
     parity = 0
     newline_count = 0
     offset = 0
@@ -106,19 +120,37 @@ def _open_csv(path: Path) -> Source:
     # without relying on the parser's row numbering (unknown when values hold newlines).
     commas_per_record, comma_carry = [], 0
     first_bytes = b""
+    previous_byte = -1          # last byte of the previous block (-1: start of file)
+    pending_close = False       # a closing quote ended the previous block: check the next byte
+    stray_quote = False
+    bare_cr = False
     with path.open("rb") as handle:
         while chunk := handle.read(SCAN_BLOCK):
             if not first_bytes:
                 first_bytes = chunk[:4]
             sha.update(chunk)
-            if utf8_ok:
-                try:
-                    utf8.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8_ok = False
             array = np.frombuffer(chunk, dtype=np.uint8)
             newlines = np.flatnonzero(array == 0x0A)
+            if utf8_ok:
+                try:
+                    pending = len(utf8.getstate()[0])
+                    utf8.decode(chunk)
+                except UnicodeDecodeError as error:
+                    utf8_ok = False
+                    at = max(0, error.start - pending)
+                    utf8_bad_line = newline_count + int(np.searchsorted(newlines, at)) + 1
             quotes = np.flatnonzero(array == 0x22)
+            if pending_close and len(array) and array[0] not in _AFTER_CLOSING:
+                stray_quote = True
+            pending_close = False
+            if len(quotes) and not stray_quote:
+                stray_quote, pending_close = _stray_quotes(array, quotes, parity, previous_byte,
+                                                           bom=offset == 0 and chunk.startswith(codecs.BOM_UTF8))
+            if not bare_cr and len(newlines) == 0 and newline_count == 0:
+                crs = np.flatnonzero(array == 0x0D)
+                bare_cr = bool(len(crs)) and int(crs[0]) + offset < offset + len(array) - 1
+            elif bare_cr and len(newlines):
+                bare_cr = False  # LF after all: CRs are inside values (the fallback reader copes)
             quotes_before = np.searchsorted(quotes, newlines) + parity
             ends_record = (quotes_before & 1) == 0
             block_ends = newlines[ends_record]
@@ -141,14 +173,20 @@ def _open_csv(path: Path) -> Source:
             newline_count += len(newlines)
             parity = (parity + len(quotes)) & 1
             offset += len(chunk)
+            previous_byte = int(array[-1])
         if utf8_ok:
             try:
                 utf8.decode(b"", final=True)
             except UnicodeDecodeError:
                 utf8_ok = False
+                utf8_bad_line = newline_count + 1
     size = offset
     if size == 0:
         raise ReadError("empty", "ファイルが空です（見出し行がありません）", "the file is empty (no header line)")
+    if bare_cr:
+        raise ReadError("line_endings",
+                        "改行コードが CR だけです（古い Mac 形式）。改行を LF か CRLF にして保存し直してください",
+                        "lines end in a bare CR (old Mac format); save the file with LF or CRLF line ends")
     ends = np.concatenate(terminators) if terminators else np.zeros(0, dtype=np.int64)
     ends_index = np.concatenate(terminator_newline_index) if terminator_newline_index else np.zeros(0, np.int64)
 
@@ -167,35 +205,79 @@ def _open_csv(path: Path) -> Source:
                 blank[i] = handle.read(1) == b"\r"
     if blank[0]:
         raise ReadError("no_header", "1行目に見出し行がありません", "line 1 holds no header")
+    # physical lines each record spans (the last one: up to the end of the file)
+    spans = np.diff(np.concatenate([start_lines, [newline_count + 2]]))
     record_lines = start_lines[~blank]
     record_fields = fields[~blank]
+    record_spans = spans[~blank]
 
-    encoding = _detect_encoding(path, utf8_ok, first_bytes)
+    encoding = _detect_encoding(path, utf8_ok, first_bytes, utf8_bad_line)
     with path.open("rb") as handle:
         header_bytes = handle.read(int(stops[0]))
-    header_text = header_bytes.decode(encoding).rstrip("\r")
-    raw_columns = next(csv.reader(io.StringIO(header_text)))
-    if record_fields[0] != len(raw_columns):
+    try:
+        header_text = header_bytes.decode(encoding).rstrip("\r")
+    except UnicodeDecodeError as error:
+        raise ReadError("encoding", f"見出し行を {encoding} として読めません", f"the header line is not {encoding}") from error
+    raw_columns = next(csv.reader(io.StringIO(header_text)), [])
+    if not raw_columns or record_fields[0] != len(raw_columns):
         raise ReadError("unreadable", "見出し行を解釈できません", "the header line cannot be parsed")
     wrong = np.flatnonzero(record_fields != len(raw_columns))
-    bad_rows = [BadRow(line=int(record_lines[i]), message=f"{int(record_fields[i])} fields, expected {len(raw_columns)}")
-                for i in wrong]
+    # A malformed record spanning several lines swallowed its neighbours (a quote opened and
+    # never closed): only the per-line reader can give each line its due.
+    fallback = stray_quote or parity == 1 or bool((record_spans[wrong] > 1).any())
+    bad_rows = [] if fallback else [
+        BadRow(line=int(record_lines[i]), message=f"{int(record_fields[i])} fields, expected {len(raw_columns)}")
+        for i in wrong]
     return Source(path=path, format="csv", sha256=sha.hexdigest(), raw_columns=raw_columns,
                   encoding=encoding, record_start_lines=record_lines, bad_ordinals=wrong + 1,
-                  quoted_newlines=newline_count > len(ends), bad_rows=bad_rows)
+                  quoted_newlines=newline_count > len(ends), bad_rows=bad_rows, fallback=fallback)
 
 
-def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes) -> str:
+# Bytes that may precede an opening quote / follow a closing one (a doubled "" inside a quoted
+# value is a closing quote followed by an opening one).
+_BEFORE_OPENING = np.array([0x2C, 0x0A, 0x0D, 0x22], dtype=np.uint8)
+_AFTER_CLOSING = (0x2C, 0x0A, 0x0D, 0x22)
+
+
+def _stray_quotes(array: np.ndarray, quotes: np.ndarray, parity: int, previous_byte: int,
+                  bom: bool) -> tuple[bool, bool]:
+    """(any stray quote in this block, a closing quote ends the block and needs the next byte)."""
+    closing = ((np.arange(len(quotes)) + parity) & 1) == 1
+    opening_at = quotes[~closing]
+    prev = np.where(opening_at > 0, array[np.maximum(opening_at - 1, 0)], previous_byte)
+    start_of_file = (prev == -1) | (bom & (opening_at == len(codecs.BOM_UTF8)))
+    if not (np.isin(prev, _BEFORE_OPENING) | start_of_file).all():
+        return True, False
+    closing_at = quotes[closing]
+    inside = closing_at < len(array) - 1
+    following = array[closing_at[inside] + 1]
+    if not np.isin(following, np.array(_AFTER_CLOSING, dtype=np.uint8)).all():
+        return True, False
+    return False, bool(len(closing_at) and not inside[-1])
+
+
+def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes, utf8_bad_line: int | None = None) -> str:
     if utf8_ok:
         return "utf-8-sig" if first_bytes.startswith(codecs.BOM_UTF8) else "utf-8"
+    line_ja = f"{utf8_bad_line}行目" if utf8_bad_line else "途中"
+    line_en = f"line {utf8_bad_line}" if utf8_bad_line else "part of the file"
+    if first_bytes.startswith(codecs.BOM_UTF8):
+        # A BOM says UTF-8; a body that is not (CP932 pasted after it) must not be guessed at.
+        raise ReadError("encoding",
+                        f"文字コードの問題: 先頭に UTF-8 の BOM がありますが、{line_ja}が UTF-8 ではありません"
+                        f"（CP932 など別の文字コードが混ざっています）",
+                        f"encoding problem: the file starts with a UTF-8 BOM but {line_en} is not UTF-8 "
+                        f"(another encoding such as CP932 is mixed in)")
     # Shift_JIS-2004 reads CP932 text the same way; it is only asked when CP932 cannot decode
     # the file (JIS X 0213 characters), which spares a second full pass over every CP932 feed.
     decoding = [encoding for encoding in ("cp932", "euc_jis_2004") if _decodes(path, encoding)]
     if "cp932" not in decoding and _decodes(path, "shift_jis_2004"):
         decoding.append("shift_jis_2004")
     if not decoding:
-        raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) / EUC-JP のいずれでもありません）",
-                        "unknown encoding (neither UTF-8, UTF-8 with BOM, CP932/Shift_JIS nor EUC-JP)")
+        raise ReadError("encoding", "文字コードを判別できません（UTF-8 / UTF-8 BOM / CP932(Shift_JIS) / EUC-JP のいずれでもありません。"
+                        f"UTF-8 として読めない最初の行: {line_ja}）",
+                        "unknown encoding (neither UTF-8, UTF-8 with BOM, CP932/Shift_JIS nor EUC-JP; "
+                        f"first line that is not UTF-8: {line_en})")
     if len(decoding) == 1:
         return decoding[0]
     with path.open("rb") as handle:
@@ -258,7 +340,7 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         while wanted:
             candidates = np.arange(next_ordinal, min(next_ordinal + wanted, total + 1))
             if len(candidates) == 0:
-                raise ReadError("unreadable", "行数が一致しません", "row count mismatch while reading")
+                raise NeedsFallback()
             keep = candidates[~np.isin(candidates, source.bad_ordinals)] if len(source.bad_ordinals) else candidates
             taken.append(keep)
             wanted -= len(keep)
@@ -269,10 +351,70 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         yield frame, source.record_start_lines[ordinals - 1]
     unread = np.setdiff1d(np.arange(next_ordinal, total + 1), source.bad_ordinals)
     if skipped[0] != len(source.bad_rows) or unread.size:
-        # The parser and the line scan disagree (e.g. a stray quote inside a field): the
-        # line numbers could not be trusted, so the file is refused rather than mislabelled.
-        raise ReadError("unreadable", "引用符の対応が取れない行があり、行番号を確定できません",
-                        "unbalanced quotes: rows cannot be matched to their lines")
+        # The parser and the line scan disagree: the line numbers cannot be trusted, so the
+        # file is read again by the per-line reader (the caller drops what it got so far).
+        raise NeedsFallback()
+
+
+_FIELD = '(?:[^",]*|"(?:[^"]|"")*")'
+_WELL_FORMED = re.compile(f"{_FIELD}(?:,{_FIELD})*", re.S)
+MAX_RECORD_LINES = 200  # a quoted value spanning more lines than this is taken as a stray quote
+FALLBACK_BATCH = 200_000
+
+
+def _fallback_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """Per-line reader for files with stray quotes: each record is checked on its own (quotes
+    well formed, field count right); a malformed one is a row error at its first line and
+    reading resumes on the next line, so one stray quote never swallows the rows after it."""
+    encoding = source.encoding or "utf-8"
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
+    width = len(source.raw_columns)
+    lines = source.path.read_bytes().split(b"\n")
+    source.bad_rows = []
+    first = int(source.record_start_lines[1]) - 1 if len(source.record_start_lines) > 1 else len(lines)
+    rows: list[list[str]] = []
+    row_lines: list[int] = []
+    i, count = first, len(lines)
+    while i < count:
+        raw = lines[i]
+        if raw in (b"", b"\r"):
+            i += 1
+            continue
+        end = i
+        if b'"' in raw:
+            quotes = raw.count(b'"')
+            while quotes & 1 and end + 1 < count and end - i < MAX_RECORD_LINES:
+                end += 1
+                quotes += lines[end].count(b'"')
+            record = b"\n".join(lines[i:end + 1])
+        else:
+            record = raw
+        text = record.decode(encoding, errors="replace")
+        if text.endswith("\r"):
+            text = text[:-1]
+        if b'"' in record and (quotes & 1 or _WELL_FORMED.fullmatch(text) is None):
+            source.bad_rows.append(BadRow(line=i + 1, message="stray quote (\") / 引用符の誤り"))
+            i += 1
+            continue
+        fields = next(csv.reader([text])) if b'"' in record else text.split(",")
+        if len(fields) != width:
+            source.bad_rows.append(BadRow(line=i + 1, message=f"{len(fields)} fields, expected {width}"))
+        else:
+            rows.append(fields)
+            row_lines.append(i + 1)
+        i = end + 1
+        if len(rows) >= FALLBACK_BATCH:
+            yield _rows_frame(source, rows), np.asarray(row_lines, dtype=np.int64)
+            rows, row_lines = [], []
+    if rows:
+        yield _rows_frame(source, rows), np.asarray(row_lines, dtype=np.int64)
+
+
+def _rows_frame(source: Source, rows: list[list[str]]) -> pd.DataFrame:
+    columns = list(zip(*rows))
+    return pd.DataFrame({f"c{i}": pd.array(list(values), dtype=_STRING) for i, values in enumerate(columns)}
+                        ).set_axis(source.columns, axis=1)
 
 
 # ----------------------------------------------------------------------------- Parquet
@@ -315,6 +457,8 @@ def batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     try:
         if source.format == "parquet":
             yield from _parquet_batches(source)
+        elif source.fallback:
+            yield from _fallback_batches(source)
         else:
             yield from _csv_batches(source)
     except ReadError:

@@ -23,7 +23,10 @@ import pandas as pd
 
 from detectors.codes import LIMIT_CATEGORY_ALIASES
 from reconcile.feeds import eras
+from reconcile.privacy import (CONTROL_RE2, NUMBER_SHAPE, SEPARATOR_CLASS, escape_controls, mask_series,
+                               mask_text)
 
+_STRING_DTYPE = pd.StringDtype("pyarrow")
 _BAD = object()  # sentinel: the distinct value could not be normalised
 
 
@@ -37,7 +40,24 @@ def strip_text(raw: pd.Series) -> pd.Series:
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(pa.array(raw, type=pa.string()))
-    return _series(pc.if_else(pc.equal(trimmed, ""), None, trimmed), raw.index)
+    return escape_control_series(_series(pc.if_else(pc.equal(trimmed, ""), None, trimmed), raw.index))
+
+
+def escape_control_series(values: pd.Series) -> pd.Series:
+    """Control characters (NUL, ESC, DEL …; not tab/LF/CR) escaped as ``\\xNN`` — vectorised
+    test, Python only on the rare values holding one. NUL never reaches the store or an export."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(values) == 0:
+        return values
+    hits = pc.fill_null(pc.match_substring_regex(pa.array(values, type=pa.string()), pattern=CONTROL_RE2), False)
+    hits = hits.to_numpy(zero_copy_only=False)
+    if not hits.any():
+        return values
+    out = values.astype(_STRING_DTYPE).copy()
+    out[hits] = [escape_controls(v) for v in out[hits]]
+    return out
 
 
 def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -> tuple[pd.Series, pd.Series]:
@@ -258,27 +278,32 @@ def money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numbers, pd.Series(False, index=values.index)
 
 
-# Hyphen-like characters people type inside numbers (ASCII, full-width, dashes, minus, ｰ/ー).
-_NUMBER_SEPARATORS = r"[\s\-‐‑‒–—―−－ｰー]"
-
-
-def _digits_only(values: pd.Series) -> pd.Series:
+def _nfkc_values(values: pd.Series) -> pd.Series:
+    """NFKC on the values holding any non-ASCII character (once per distinct value)."""
     wide = non_ascii(values)
     if wide.any():
         values = values.copy()
         folded, _ = map_distinct(values[wide], nfkc, "string")
         values[wide] = folded
-    return regex_replace(values, _NUMBER_SEPARATORS)
+    return values
+
+
+def _digits_only(values: pd.Series) -> pd.Series:
+    return regex_replace(_nfkc_values(values), SEPARATOR_CLASS)
 
 
 def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """個人番号 → 12 ASCII digits (full-width folded, spaces/hyphens removed); other shapes are bad.
+    """個人番号 → 12 ASCII digits; other shapes are bad (row errors, shown masked).
 
-    The check digit is *not* judged here: a 12-digit number with a wrong check digit is a
-    finding (number_status ``bad_check``), not a row error.
+    Accepted is exactly what "looks like an individual number" (reports.guard, the one
+    definition): after NFKC, 12 digits with separators between them from NUMBER_SEPARATORS
+    (space, ideographic space, ``-``, ``‐``, ``–``, ``—``, ``−``, ``.``), runs of them too. The
+    check digit is *not* judged here: a 12-digit number with a wrong check digit is a finding
+    (number_status ``bad_check``), not a row error.
     """
-    cleaned = _digits_only(values)
-    ok = regex_fullmatch(cleaned, r"[0-9]{12}")
+    folded = _nfkc_values(values)
+    ok = regex_fullmatch(folded, NUMBER_SHAPE)
+    cleaned = regex_replace(folded, SEPARATOR_CLASS)
     bad = values.notna() & ~ok
     return cleaned.where(ok), bad
 
@@ -290,15 +315,17 @@ def last4(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return cleaned.where(ok), values.notna() & ~ok
 
 
-# Twelve digits, ASCII or full-width, with at most one space or hyphen between them: what an
-# individual number looks like wherever it was typed. Phone numbers (10–11 digits) do not match.
-DIGIT_RUN = "(?:[0-9０-９][ \\-－]?){11}[0-9０-９]"
-_DIGIT_RUN = re.compile(DIGIT_RUN)
-
-
 def mask_digit_runs(text: str) -> str:
-    """Mask every 12-digit run (see ``DIGIT_RUN``) to ``********`` + its last four digits."""
-    return _DIGIT_RUN.sub(lambda m: "********" + re.sub(r"\D", "", nfkc(m.group(0)))[-4:], text)
+    """Mask every number-like run (the one definition, reports.guard) to ``********`` + last four."""
+    return mask_text(text)
+
+
+def shown(text: str | None) -> str | None:
+    """How a feed value may appear in quarantine, messages and the validation result: number-like
+    runs masked, control characters (NUL …) escaped as ``\\xNN``."""
+    if text is None or text is pd.NA or not isinstance(text, str):
+        return text
+    return escape_controls(mask_text(text))
 
 
 def masked(raw: str | None) -> str:
