@@ -152,33 +152,44 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(world, tmp_path):
-    """A real `reconcile serve` process on a random loopback port over the world's store."""
-    port = free_port()
-    env = {**os.environ, "RECONCILE_DATABASE_URL": world.url, "RECONCILE_SECRET_KEY": "test-key-not-secret",
-           "RECONCILE_CONFIG": str(tmp_path / "none.toml"), "RECONCILE_UPLOAD_DIR": str(tmp_path / "uploads")}
-    proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli.main", "serve", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
+def serve(tmp_path):
+    """``serve(world) -> base_url``: a real `reconcile serve` process on a random loopback port."""
+    procs = []
+
+    def start(world) -> str:
+        port = free_port()
+        env = {**os.environ, "RECONCILE_DATABASE_URL": world.url, "RECONCILE_SECRET_KEY": "test-key-not-secret",
+               "RECONCILE_CONFIG": str(tmp_path / "none.toml"), "RECONCILE_UPLOAD_DIR": str(tmp_path / "uploads")}
+        proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli.main", "serve", "--host", "127.0.0.1",
+                                 "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
+                    return base
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
                 out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
                 pytest.fail(f"reconcile serve did not come up: {out[-2000:]}")
             time.sleep(0.2)
-        yield base
-    finally:
+
+    yield start
+    for proc in procs:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def server(world, serve):
+    """A real `reconcile serve` process over the ``world`` store; yields its base URL."""
+    return serve(world)
 
 
 def assert_no_full_number(text: str, allowed: set[str] = frozenset()) -> None:
