@@ -13,14 +13,14 @@ from detectors.schema import KEY
 
 # QUAL_DATE_INVALID's checks: (code, Japanese, English, the member's own dates are impossible).
 # A member whose own dates are impossible (born after as_of, acquired before birth, lost before
-# acquisition) is not judged by the age- and date-based rules (domain brief §2b): their
-# verdicts would rest on the impossible date. Future acquisition, loss or issue dates are
-# reported but leave the person's age and history judgeable.
+# acquisition, acquired after as_of) is not judged by the age- and date-based rules (domain
+# brief §2b): their verdicts would rest on the impossible date. A future loss or card issue
+# date is reported but leaves the person's age and qualification judgeable.
 DATE_CHECKS = (
     ("acquisition_before_birth", "資格取得日が生年月日より前", "acquisition before birth", True),
     ("loss_before_acquisition", "資格喪失日が資格取得日より前", "loss before acquisition", True),
     ("birth_after_as_of", "生年月日が基準日より後", "birth date after as_of", True),
-    ("acquisition_after_as_of", "資格取得日が基準日より後", "acquisition after as_of", False),
+    ("acquisition_after_as_of", "資格取得日が基準日より後", "acquisition after as_of", True),
     ("loss_after_as_of", "資格喪失日が基準日より後", "loss after as_of", False),
     ("issue_after_as_of", "交付日が基準日より後", "card issue date after as_of", False),
 )
@@ -56,7 +56,7 @@ def qual_date_invalid(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     """取得日が生年月日より前、喪失日が取得日より前、基準日より後の日付 / Impossible qualification dates.
 
     A member reported here for impossible own dates (born after ``as_of``, acquired before
-    birth, lost before acquisition) is not judged by the burden-ratio, limit-category, age-limit,
+    birth, lost before acquisition, acquired after ``as_of``) is not judged by the burden-ratio, limit-category, age-limit,
     issue-date and exit rules; the evidence says so.
     """
     masks = date_problems(members, as_of)

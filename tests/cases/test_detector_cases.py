@@ -242,6 +242,11 @@ CASES: list[dict[str, Any]] = [
      "members": [member(birth_date="2099-05-01", acquisition_date="2020-04-01")],
      "raises": ["QUAL_DATE_INVALID"], "not_raised": ["QUAL_ACTIVE_PAST_AGE_LIMIT"]},
 
+    {"trap": "§2b one problem, one finding", "description": "acquisition and issue date after as_of with an earlier move-in: only the date finding",
+     "members": [member(acquisition_date="2026-12-01", card_issue_date="2026-12-01")],
+     "residents": [{"moved_in_date": "2026-10-01"}], "raises": ["QUAL_DATE_INVALID"],
+     "not_raised": ["QUAL_DATE_IS_ISSUE_DATE"]},
+
     # §6 資格適用日 = 交付日.
     {"trap": "§6 資格適用日 = 交付日", "description": "acquisition = issue date after an earlier move-in",
      "members": [member(acquisition_date="2025-05-15", card_issue_date="2025-05-15")],
