@@ -337,6 +337,7 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
             scan_id = store.start_scan(session, feed_id=feed_id, as_of=feed.as_of.date())
             store.save_scan_insurers(session, scan_id, members, feed.period)
             store.save_quarantine(session, scan_id, feed.quarantine)
+            import detectors.rules  # noqa: F401 — every rule registered, so rules_run is complete
             skipped_ids = {rule_id for rule_id, _ in evaluation.skipped}
             merged = store.merge_findings(
                 session, scan_id, evaluation.findings, rules_run=[r for r in RULES if r not in skipped_ids],
@@ -494,32 +495,15 @@ class NoScanYet(ReconcileError):
 
 
 def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", lang: str = "ja",
-                  settings: Settings | None = None) -> list[Path]:
-    """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first."""
-    from detectors.rules.mislink import REASON_LABELS_JA
-    from reports import build_weekly, write_weekly
+                  settings: Settings | None = None, now: Any = None) -> list[Path]:
+    """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first.
+
+    Delegates to :func:`reconcile.exports.weekly_report` (reports engineer); ``week`` is checked here.
+    """
+    from reconcile.exports import weekly_report as _weekly_report
 
     week = parse_week(week) if week is not None else None
-    out_path = Path(out_dir)
-    if out_path.exists() and not out_path.is_dir():
-        raise InvalidInput(f"--out {out_path} はファイルです。フォルダを指定してください",
-                           f"--out {out_path} is a file: name a folder", field="--out", value=str(out_path))
-    engine = open_store(settings or get_settings(), write=False)
-    with store.session_scope(engine) as session:
-        scans = _report_safe_scans(store.list_scans(session))
-        if not scans:
-            raise NoScanYet("走査がまだありません。先に reconcile scan FEED_DIR を実行してください / "
-                            "no scan yet: run reconcile scan FEED_DIR first")
-        findings = store.findings_frame(session, lang=lang)
-        events = store.events_frame(session)
-        quarantine = store.quarantine_frame(session)
-        validation = _latest_feed_validation(session, scans)
-    report = build_weekly(findings, events, pd.DataFrame(scans), quarantine, validation,
-                          week=week or current_week(scans), lang=lang,
-                          reason_labels=REASON_LABELS_JA if lang == "ja" else None)
-    files = write_weekly(report, Path(out_dir))
-    index = [f for f in files if f.name == "index.html"]
-    return index + [f for f in files if f.name != "index.html"]
+    return _weekly_report(week=week, out_dir=out_dir, lang=lang, settings=settings or get_settings(), now=now)
 
 
 def export_national(out: str | Path | None, *, period: str, lang: str = "ja", encoding: str = "utf-8-sig",

@@ -15,11 +15,12 @@ from reconcile.store.db import (current_revision, get_engine, head_revision, nor
                                 upgrade)
 from reconcile.store.models import (ROLES, Base, Event, Feed, FeedStat, Finding, QuarantineRow, Scan,
                                     ScanFinding, User, WorkItem)
+from reconcile.store.models import ScanInsurer, ScanLock, StoreMeta  # migration 0002
 from reconcile.store.repository import *  # noqa: F403
 from reconcile.store.repository import __all__ as _repository_all
 
 __all__ = [
     "Base", "Event", "Feed", "FeedStat", "Finding", "QuarantineRow", "ROLES", "Scan", "ScanFinding",
-    "User", "WorkItem", "current_revision", "get_engine", "head_revision", "normalise_url",
+    "User", "WorkItem", "ScanInsurer", "ScanLock", "StoreMeta", "current_revision", "get_engine", "head_revision", "normalise_url",
     "session_scope", "upgrade", *_repository_all,
 ]

@@ -219,9 +219,12 @@ def ensure_feed(session: Session, *, fingerprint: str, path: str | None, as_of: 
                   period=period, manifest=_jsonable(manifest), validation=_jsonable(validation),
                   row_counts=_jsonable(row_counts), received_at=_now())
     inserted = session.execute(dialect_insert(Feed.__table__).values(**values)
-                               .on_conflict_do_nothing(index_elements=["fingerprint"])).rowcount
+                               .on_conflict_do_nothing(index_elements=["fingerprint"])
+                               .returning(Feed.__table__.c.id)).scalar()
+    if inserted is not None:
+        return int(inserted), False
     feed_id = session.scalar(sa.select(Feed.id).where(Feed.fingerprint == fingerprint))
-    return int(feed_id), not inserted
+    return int(feed_id), True
 
 
 def start_scan(session: Session, *, feed_id: int, as_of: Any) -> int:
