@@ -89,6 +89,7 @@ class WeeklyReport:
     ageing: pd.DataFrame                 # queue × age band (open items)
     sla: pd.DataFrame                    # per queue: open, overdue, oldest overdue, due this week
     trend: pd.DataFrame                  # last weeks: new, closed by stewards, no longer detected, backlog
+    by_period: pd.DataFrame              # per feed reporting month (cohort): counts.OUTCOME_COLUMNS
     mislink: pd.DataFrame                # per mis-link rule: counts.OUTCOME_COLUMNS
     top_suspects: pd.DataFrame
     notation: pd.DataFrame               # one row: counts.OUTCOME_COLUMNS + new_this_week
@@ -346,6 +347,21 @@ def _trend(items: pd.DataFrame, events: pd.DataFrame | None, monday: date, weeks
                                       "backlog_end": "Int64"})
 
 
+def _by_period(items: pd.DataFrame, scans: pd.DataFrame, latest: pd.Series, periods: int = 6) -> pd.DataFrame:
+    """Outcome of each feed month's cohort (the national export's definition), newest months last."""
+    columns = ["period", *counts.OUTCOME_COLUMNS]
+    if scans is None or not len(scans):
+        return pd.DataFrame(columns=columns)
+    months = sorted(set(counts.scan_periods(scans)["period"].dropna()))[-periods:]
+    rows = []
+    for month in months:
+        cohort = counts.cohort(items, scans, month)
+        outcome = counts.outcome_counts(cohort.assign(_all="all"), ["_all"], latest)
+        values = outcome.iloc[0].to_dict() if len(outcome) else {c: 0 for c in counts.OUTCOME_COLUMNS}
+        rows.append({"period": month, **{c: int(values[c]) for c in counts.OUTCOME_COLUMNS}})
+    return pd.DataFrame(rows, columns=columns)
+
+
 def _person_columns(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     people = [suggested_person(e, r, l) for e, r, l in
               zip(frame["evidence"], frame["suggested_resident_id"], frame["suggested_last4"])]
@@ -460,7 +476,10 @@ def build_weekly(items: pd.DataFrame, events: pd.DataFrame | None, scans: pd.Dat
         figures=figures, scans=week_scans.drop(columns=["summary"], errors="ignore"),
         overdue=overdue_list, high=high_list, new_mislinks=new_mislinks, ageing=_ageing(frame, moment),
         sla=_sla(frame, overdue, moment) if has_due else pd.DataFrame(),
-        trend=_trend(frame, evts, monday, trend_weeks), mislink=mislink, top_suspects=top_suspects,
+        trend=_trend(frame, evts, monday, trend_weeks),
+        by_period=_by_period(frame, scans.loc[(local_times(scans["started_at"]) < end).fillna(True)]
+                             if scans is not None and "started_at" in scans.columns else scans, latest),
+        mislink=mislink, top_suspects=top_suspects,
         notation=notation, notation_reasons=reasons,
         by_rule=_by_rule(frame, new, latest),
         queue_status=_queue_status(frame, new, overdue, (queue_labels or {}).keys()),
@@ -528,6 +547,8 @@ TEXT: dict[str, dict[str, str]] = {
         "h_sla": "処理期限の超過（キュー別）", "h_trend": "推移（直近{n}週）",
         "trend_note": "「解決」は担当者の判断（修正済み・誤検知・対応不要）と、以後のスキャンで検出されなくなったものの合計。",
         "no_events_trend": "作業履歴がないため、解決件数と未処理の推移は表示していません。",
+        "h_by_period": "フィード対象月ごとの結果", "by_period_note": "各月のフィードのスキャンで初めて検出された指摘の、現在の状態（全国報告と同じ数え方）。",
+        "c_period_cohort": "対象月",
         "h_mislink": "紐付け誤り：確定と修正", "mislink_note": "「修正反映」は担当者が誤りと確定し、その後のスキャンで検出されなくなったもの。",
         "h_suspects": "未処理の紐付け誤りの疑い（スコア順）", "no_suspects": "未処理の紐付け誤りの疑いはありません。",
         "h_notation": "表記ゆれの整理状況", "h_notation_reasons": "理由別", "no_notation": "表記ゆれの指摘はありません。",
@@ -577,6 +598,8 @@ TEXT: dict[str, dict[str, str]] = {
         "h_sla": "Service-level breaches by queue", "h_trend": "Trend (last {n} weeks)",
         "trend_note": "Resolved = a steward's verdict (fixed, false positive, won't fix) plus items later scans no longer raised.",
         "no_events_trend": "No work-item history, so resolutions and backlog are not shown.",
+        "h_by_period": "By feed month", "by_period_note": "Findings first raised by each month's feeds, by their status now (as the national export counts).",
+        "c_period_cohort": "Feed month",
         "h_mislink": "Mis-links confirmed and corrected",
         "mislink_note": "Corrected = confirmed by a steward and no longer raised by a later scan.",
         "h_suspects": "Open suspected mis-links (by probability)", "no_suspects": "No open suspected mis-links.",
@@ -707,6 +730,8 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
         "sla": _table(report.sla, ["queue", "open", "overdue", "oldest_overdue_days", "due_next_7_days"], lang,
                       numeric=["open", "overdue", "oldest_overdue_days", "due_next_7_days"],
                       formatters={"queue": queue}, total=True) if len(report.sla) else None,
+        "by_period": _table(report.by_period, ["period", *counts_cols], lang, numeric=counts_cols,
+                            headings={"period": t["c_period_cohort"]}),
         "trend": _table(report.trend, ["week", "new", "closed_by_steward", "no_longer_detected", "backlog_end"], lang,
                         numeric=["new", "closed_by_steward", "no_longer_detected", "backlog_end"]),
         "mislink": _table(report.mislink, ["rule_id", *counts_cols], lang, numeric=counts_cols,
