@@ -56,7 +56,7 @@ def demo_command(members: int, seed: int, as_of: str | None, workdir: Path) -> N
             click.echo(t(f"  {feed_dir} はスキャン済みです（同じ内容）。作業項目はそのままです",
                          f"  {feed_dir} was already scanned (same content); work items unchanged"))
             continue
-        with stage_progress() as progress:
+        with stage_progress(lang=lang()) as progress:
             summary = service.scan(feed_dir, settings=settings, progress=progress)
         print_summary(summary)
 
