@@ -64,6 +64,9 @@ def set_ratios(w):
         act = [m for m in ms if m.active(as_of)]
         inc = hh_income_70(act, as_of)
         for m in ms:
+            if m.itype == "kouki":
+                m.ratio, m.cat = 10, None  # 後期: 10% with no 課税所得 (domain §4)
+                continue
             if not m.active(as_of):
                 last = (m.loss - ONE) if m.loss and m.loss > m.acq else as_of
                 m.ratio = expected_ratio(m.birth, last, False) if m.birth <= last else 30
@@ -347,7 +350,12 @@ def inject_cards(w):
     go("trap_kakuninsho_valid_cancel2_cert_to_2031", cancel2_valid, rule=False)
 
     def ecert(m, c):
-        c.update(ecert_expiry_date=rdate(r, as_of - D(days=300), c["status_as_of"] - D(days=10)))
+        # expired, and past the grace period (until the end of the 3rd month after the expiry month)
+        # both on the file's status_as_of and on as_of: inside the grace period the card still works,
+        # so that window is left out as ambiguous (domain §8)
+        soa = c["status_as_of"]
+        last_ok = month_end(add_months(date(soa.year, soa.month, 1), -4).year, add_months(date(soa.year, soa.month, 1), -4).month)
+        c.update(ecert_expiry_date=rdate(r, last_ok - D(days=200), last_ok))
     go("kakuninsho_none_ecert_expired", ecert, registered=1)
     go("kakuninsho_none_restricted", lambda m, c: c.update(self_info_restricted=1), registered=1)
     go("kakuninsho_none_requested", lambda m, c: c.update(kakuninsho_requested=1), registered=1)

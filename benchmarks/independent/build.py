@@ -62,8 +62,12 @@ def _foreign_person(w, nat, sex, birth, hh, addr, moved_in, sur=None):
         s = sur or r.choice(F["sur"])
         g = r.choice(F["giv"][sex])
         mid = r.choice(F["mid"][sex]) if r.random() < 0.55 else None
-        parts_a = [s[0], g[0]] + ([mid[0]] if mid else [])
-        parts_k = [s[1], g[1]] + ([mid[1]] if mid else [])
+        if nat == "VN":  # NGUYEN VAN THANH: the middle name sits between
+            parts_a = [s[0]] + ([mid[0]] if mid else []) + [g[0]]
+            parts_k = [s[1]] + ([mid[1]] if mid else []) + [g[1]]
+        else:  # residence card order: SURNAME GIVEN MIDDLE
+            parts_a = [s[0], g[0]] + ([mid[0]] if mid else [])
+            parts_k = [s[1], g[1]] + ([mid[1]] if mid else [])
         alpha = " ".join(parts_a)
         p = w.person(sur=s, giv=g, ksur=s[1], kgiv=g[1], kanji=alpha, kana=" ".join(parts_k), alpha=alpha,
                      alias=None, former=None, birth=birth, sex=sex, hh=hh, addr=addr, muni=N.MUNICIPALITY_CODE,
@@ -253,7 +257,13 @@ def new_member(w, p, hh, join=None, parts=None, itype="kokuho"):
 def assign_member_ids(w):
     count: dict[str, int] = {}
     for m in w.members:
+        if m.mid and "-" in m.mid:
+            count[m.hh] = max(count.get(m.hh, 0), int(m.mid.rsplit("-", 1)[1]))
+    for m in w.members:
         if m.mid:
+            continue
+        if m.itype == "kouki":
+            m.mid = "%08d" % (10_000_000 + m.pid * 7 % 89_999_999)
             continue
         k = count.get(m.hh, 0) + 1
         count[m.hh] = k
@@ -328,6 +338,18 @@ def build_population(w: World):
                         if m.issue >= m.loss:
                             m.issue = m.acq + timedelta(days=5)
                     m.locked = True
+                    if m.loss == b75 + ONE and r.random() < 0.7:
+                        # the municipality's system also holds the 後期高齢者医療 record: acquired on the
+                        # 75th birthday, a legal one-day overlap with 国保 lost the day after (domain §6)
+                        k = new_member(w, p, hh, None, p.addr_parts, itype="kouki")
+                        k.acq = b75
+                        k.issue = b75 - timedelta(days=r.randint(10, 25))
+                        k.kouki = True
+                        k.no_benefit = True
+                        k.no_income = True
+                        k.locked = True
+                        m.tags.append((None, "trap_legal_one_day_overlap_kouki", None))
+                        k.tags.append((None, "trap_legal_one_day_overlap_kouki", None))
     # one member in ten delivers only the last four digits
     for m in w.members:
         if r.random() < 0.10:

@@ -23,7 +23,7 @@ from . import benefits as B
 from . import build as BL
 from . import inject as I
 from .truth import compute_truth
-from .world import INSURER_NUMBER, World
+from .world import INSURER_NUMBER, KOUKI_INSURER_NUMBER, World
 
 DEFAULT_AS_OF = date(2026, 11, 1)
 
@@ -54,6 +54,8 @@ def build_world(seed: int, members: int, profile: str, as_of: date = DEFAULT_AS_
     w = World(seed, members, profile, as_of)
     w.insurer = INSURER_NUMBER
     BL.build_population(w)
+    for m in w.members:
+        m.clean = {"acq": m.acq, "loss": m.loss, "birth": m.birth, "issue": m.issue}
     I.inject_mislinks(w)
     I.inject_notation(w)
     I.inject_qualification(w)
@@ -171,7 +173,7 @@ def feed_rows(w):
     for m in w.members:
         num = m.num or ""
         last4 = m.last4 or (m.num[-4:] if (m.num and m.extra_num_also_last4 and len(m.num) == 12) else "")
-        base = {"insurer_number": w.insurer, "member_id": m.mid}
+        base = {"insurer_number": KOUKI_INSURER_NUMBER if m.itype == "kouki" else w.insurer, "member_id": m.mid}
         mem.append({**base, "insurer_type": m.itype, "household_id": m.hh, "name_kanji": m.name_kanji,
                     "name_kana": m.name_kana, "name_alpha": m.name_alpha or "", "birth_date": _d(m.birth),
                     "sex": str(m.sex), "address": m.addr, "individual_number": num, "individual_number_last4": last4,
@@ -229,6 +231,9 @@ def write_feed(w, out_dir, messy=False, params=None):
     write_csv(os.path.join(out_dir, "traps.csv"), ["insurer_number", "member_id", "pattern"], traps)
     with open(os.path.join(out_dir, "generator.json"), "w", encoding="utf-8") as f:
         json.dump(params or {}, f)
+    carried = getattr(w, "carried", None)
+    if carried is not None:
+        write_csv(os.path.join(out_dir, "carried.csv"), TRUTH_COLS, carried)
     return truth, traps, warnings, len(mem), len(res)
 
 

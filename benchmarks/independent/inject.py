@@ -13,7 +13,7 @@ from .world import (CARD_STOP, ONE, add_years, band70_start, check_digit, child_
 # pattern: (realistic rate per member, hard rate per member)
 RATES = {
     # mis-links (§1, §2a)
-    "same_name_birth_sex": (0.0012, 0.006), "twin": (0.0004, 0.003), "family_number": (0.0015, 0.004),
+    "same_name_birth_sex": (0.0012, 0.006), "same_name_variant_kanji_other_person": (0.0003, 0.002), "twin": (0.0004, 0.003), "family_number": (0.0015, 0.004),
     "household_swap": (0.0005, 0.002), "number_typo_checkdigit_passes": (0.0006, 0.002),
     "number_typo_hits_other_person": (0.0004, 0.002), "number_typo_checkdigit_fails": (0.0010, 0.002),
     "number_missing": (0.0004, 0.001), "last4_only_mislink": (0.0008, 0.004),
@@ -77,6 +77,9 @@ CARD_RATES = {
 def count(w, pattern, table=RATES):
     lo, hi = table[pattern]
     rate = hi if w.profile == "hard" else lo
+    scale = getattr(w, "rate_scale", 1.0)
+    if scale != 1.0:  # following months: fewer new problems
+        return max(1, round(rate * w.target * scale))
     return max(2 if w.profile == "realistic" else 3, round(rate * w.target))
 
 
@@ -92,7 +95,7 @@ def free(w, m, jp=True, full=None, adult=None):
         return False
     if full is False and m.last4 is None:
         return False
-    if past_75(m.birth, w.as_of) or w.as_of >= add_years(m.birth, 75):
+    if add_years(m.birth, 75) <= w.as_of + timedelta(days=150):  # no problem on someone about to turn 75
         return False
     return True
 
@@ -193,6 +196,17 @@ def inject_mislinks(w):
             q = _elsewhere_person(w, p.sex, p.birth, p.sur, p.giv)
         m.num = q.num
         m.tag(MIS, "same_name_birth_sex", p.rid)
+
+    # the other person's registry name differs from the member's only by a variant kanji (髙橋 / 高橋)
+    vs = {s[0]: s for s in N.SURNAMES if s[2] and not any(c in "".join(s[2]) for c in "\U000E0100")}
+    for m in pick(w, count(w, "same_name_variant_kanji_other_person"),
+                  lambda m: free(w, m, full=True) and w.persons[m.pid].sur[0] in vs and age_of(w, w.persons[m.pid]) >= 18
+                  and w.persons[m.pid].kanji == m.name_kanji):
+        p = w.persons[m.pid]
+        q = _elsewhere_person(w, p.sex, p.birth, p.sur, p.giv)
+        q.kanji = f"{r.choice(vs[p.sur[0]][2])} {p.giv[0]}"
+        m.num = q.num
+        m.tag(MIS, "same_name_variant_kanji_other_person", p.rid)
 
     # 斎藤 / 斉藤: different surname families, same kana (§2) — a mis-link, never notation
     saito = [s for s in N.SURNAMES if s[0] == "斎藤"][0]

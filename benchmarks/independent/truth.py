@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from .world import (ONE, G_CODES, LOW_CODES, add_years, expected_category, expected_ratio, hh_income_70,
+from .world import (KOUKI_INSURER_NUMBER, ONE, G_CODES, LOW_CODES, add_years, expected_category, expected_ratio, hh_income_70,
                     histories_diverge, in_band70, past_75, valid_number)
 
 RULES = ["MISLINK_SUSPECTED", "NUMBER_SHARED", "NUMBER_INVALID", "RESIDENT_NOT_FOUND", "NOTATION_DIFFERENCE",
@@ -26,6 +26,19 @@ def kakuninsho_valid(c, as_of, years=5):
         return c["kakuninsho_valid_until"] >= as_of
     return bool(c["kakuninsho_issued_date"] and c["kakuninsho_issued_date"] <= as_of
                 and c["kakuninsho_issued_date"] > add_years(as_of, -years))
+
+
+def insurer_of(w, m):
+    return KOUKI_INSURER_NUMBER if m.itype == "kouki" else w.insurer
+
+
+def legal_one_day(a, b):
+    """国保 → 後期 / employer insurance: 国保 lost the day after the other began (domain §6)."""
+    for x, y in ((a, b), (b, a)):
+        if x.itype in ("kokuho", "kumiai") and y.itype in ("kouki", "employee") and x.loss is not None \
+                and x.loss == y.acq + ONE:
+            return True
+    return False
 
 
 def resident_output(p):
@@ -140,7 +153,7 @@ def compute_truth(w):
         for i, a in enumerate(ms):
             for b in ms[i + 1:]:
                 ea, eb = a.loss or date.max, b.loss or date.max
-                if a.acq < eb and b.acq < ea:
+                if a.acq < eb and b.acq < ea and not legal_one_day(a, b):
                     add(a, "QUAL_OVERLAP")
                     add(b, "QUAL_OVERLAP")
 
@@ -158,7 +171,7 @@ def compute_truth(w):
         if pat is None:
             pat = "untagged"
             warnings.append(f"untagged truth {mid} {rule}")
-        rows.append({"insurer_number": w.insurer, "member_id": mid, "rule_id": rule,
+        rows.append({"insurer_number": insurer_of(w, m), "member_id": mid, "rule_id": rule,
                      "suggested_resident_id": v["suggested"] or "", "pattern": pat})
     # tags whose rule was not produced (generator consistency)
     for m in w.members:
@@ -169,5 +182,5 @@ def compute_truth(w):
     for m in w.members:
         for t in m.tags:
             if t[0] is None:
-                traps.append({"insurer_number": w.insurer, "member_id": m.mid, "pattern": t[1]})
+                traps.append({"insurer_number": insurer_of(w, m), "member_id": m.mid, "pattern": t[1]})
     return rows, traps, warnings

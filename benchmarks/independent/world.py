@@ -61,6 +61,7 @@ def insurer_check(first5: str) -> str:
 
 
 INSURER_NUMBER = "12239" + insurer_check("12239")
+KOUKI_INSURER_NUMBER = "3912001" + insurer_check("3912001")  # 後期高齢者医療広域連合 (法別 39)
 
 
 @lru_cache(maxsize=1 << 17)
@@ -102,7 +103,7 @@ class Member:
                  "num", "last4", "acq", "loss", "loss_reason", "issue", "ratio", "cat", "taxable", "kyu",
                  "exempt", "oqs_acq", "oqs_loss", "oqs_ratio", "oqs_cat", "hist", "card", "tags", "clean",
                  "locked", "no_benefit", "idx", "extra_num_also_last4", "no_income", "no_category",
-                 "oqs_loss_set", "no_history")
+                 "oqs_loss_set", "no_history", "kouki")
 
     def __init__(self, **kw):
         for k in self.__slots__:
