@@ -460,6 +460,7 @@ class Watcher:
                 period=manifest.get("period") if manifest else None, manifest=manifest or None,
                 validation=None, row_counts=None)
             scan_id = store.start_scan(session, feed_id=feed_id, as_of=as_of)
+            _record_insurers(session, scan_id, moved, manifest.get("period") if manifest else None)
             store.finish_scan(session, scan_id, status=store.SCAN_REJECTED,
                               summary={"feed": str(moved), "rejected": dict(outcome.messages),
                                        "seconds": dict(outcome.stages), "schedule": self._schedule_record(outcome)})
@@ -470,8 +471,53 @@ class Watcher:
 
 
 def _lock_busy(exc: Refused) -> bool:
-    """True when the refusal only means another process is scanning the same insurer right now."""
-    return type(exc).__name__ in ("ScanLocked", "ScanLockHeld", "LockHeld") or bool(exc.details.get("lock"))
+    """True when the refusal only means another process is scanning the same insurer right now
+    (:func:`reconcile.service.scan_lock` turns the store's ``LockHeld`` into ``Refused``)."""
+    if type(exc).__name__ in ("ScanLocked", "ScanLockHeld", "LockHeld") or exc.details.get("lock"):
+        return True
+    try:
+        from reconcile.store.locks import LockHeld
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc.__context__, LockHeld) or isinstance(exc.__cause__, LockHeld)
+
+
+def _feed_insurers(folder: Path) -> dict[str, int]:
+    """Members per insurer of a feed that could not be scanned (best effort: only the
+    ``insurer_number`` column of members.csv / .parquet is read), so a rejected scan is visible
+    to the stewards of its insurers."""
+    import pandas as pd
+
+    parquet, csv = folder / "members.parquet", folder / "members.csv"
+    try:
+        if parquet.is_file():
+            import pyarrow.parquet as pq
+            names = {n.strip().lower(): n for n in pq.read_schema(parquet).names}
+            if "insurer_number" not in names:
+                return {}
+            column = pq.read_table(parquet, columns=[names["insurer_number"]]).column(0).to_pandas().astype(str)
+        elif csv.is_file():
+            # Insurer numbers are ASCII digits: latin-1 reads that column right in any of the feed encodings.
+            frame = pd.read_csv(csv, dtype=str, encoding="latin-1", keep_default_na=False,
+                                usecols=lambda c: c.replace("\u00ef\u00bb\u00bf", "").strip().strip('"').lower()
+                                == "insurer_number")
+            if frame.shape[1] != 1:
+                return {}
+            column = frame.iloc[:, 0]
+        else:
+            return {}
+    except Exception:  # noqa: BLE001 — a broken file is why the feed was rejected; no insurers then
+        return {}
+    column = column.str.strip()
+    column = column[column.str.fullmatch(r"\d{6,8}")]
+    return {str(k): int(v) for k, v in column.value_counts().sort_index().items()}
+
+
+def _record_insurers(session, scan_id: int, folder: Path, period: str | None) -> None:
+    from reconcile import store
+    members = _feed_insurers(folder)
+    if members and hasattr(store, "save_scan_insurers"):
+        store.save_scan_insurers(session, scan_id, members, period)
 
 
 def _read_manifest(folder: Path | None) -> dict:
