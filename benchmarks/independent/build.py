@@ -73,6 +73,7 @@ def _foreign_person(w, nat, sex, birth, hh, addr, moved_in, sur=None):
                      alias=None, former=None, birth=birth, sex=sex, hh=hh, addr=addr, muni=N.MUNICIPALITY_CODE,
                      status="active", sdate=None, moved_in=max(moved_in, birth) if moved_in else birth, nat=nat, own=True)
         p.kanji_given_form = mid  # middle name, if any
+        p.no_kana = w.rng.random() < 0.35  # the registry often holds no kana for an alphabet name
     return p
 
 
@@ -212,6 +213,9 @@ def _income(w, m, age):
     r = w.rng
     if age < 18:
         return 0, 0, True
+    if age < 23:  # students and first jobs
+        kyu = 0 if r.random() < 0.6 else r.randrange(100_000, 2_400_000, 1000)
+        return max(0, kyu - r.randrange(300_000, 900_000, 1000)) if kyu else 0, kyu, kyu <= 380_000
     if age < 65:
         x = r.random()
         if x < 0.25:

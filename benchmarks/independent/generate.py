@@ -203,7 +203,7 @@ def feed_rows(w):
     for p in w.persons:
         if p.omit or not (p.own or p.num in linked):
             continue
-        res.append({"resident_id": p.rid, "individual_number": p.num, "name_kanji": p.kanji, "name_kana": p.kana or "",
+        res.append({"resident_id": p.rid, "individual_number": p.num, "name_kanji": p.kanji, "name_kana": "" if p.no_kana else (p.kana or ""),
                     "name_alpha": p.alpha or "", "alias_name": p.alias or "", "former_surname": p.former or "",
                     "birth_date": _d(p.birth), "sex": str(p.sex), "address": p.addr, "municipality_code": p.muni,
                     "household_id": p.hh, "status": p.status, "status_date": _d(p.sdate),

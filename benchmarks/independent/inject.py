@@ -540,7 +540,7 @@ def inject_notation(w):
         m.name_kanji = p.kana
         m.name_alpha = None
         m.tag(NOTA, "katakana_for_alpha")
-    for m in fpick(count(w, "vu_bu_long_vowel"), alpha_nats, lambda m: any(c in w.persons[m.pid].kana for c in "ヴー")):
+    for m in fpick(count(w, "vu_bu_long_vowel"), alpha_nats, lambda m: not w.persons[m.pid].no_kana and any(c in w.persons[m.pid].kana for c in "ヴー")):
         p = w.persons[m.pid]
         k = p.kana.replace("ヴァ", "バ").replace("ヴィ", "ビ").replace("ヴー", "ブー").replace("ヴェ", "ベ").replace("ヴ", "ブ")
         if k == p.kana:

@@ -89,7 +89,7 @@ def compute_truth(w):
             else:
                 resident = p
         if resident is p:
-            differ = (m.name_kanji != p.kanji or m.name_kana != p.kana
+            differ = (m.name_kanji != p.kanji or (m.name_kana != p.kana and not p.no_kana)
                       or (m.name_alpha and p.alpha and m.name_alpha != p.alpha))
             tagged = any(t[0] and "NOTATION_DIFFERENCE" in t[0] for t in m.tags)
             if differ:

@@ -91,7 +91,7 @@ def past_75(birth: date, as_of: date) -> bool:
 class Person:
     __slots__ = ("rid", "num", "sur", "giv", "ksur", "kgiv", "kanji", "kana", "alpha", "alias", "alias_kana",
                  "former", "birth", "sex", "hh", "addr", "muni", "status", "sdate", "moved_in", "nat",
-                 "own", "idx", "kanji_given_form", "addr_parts", "omit")
+                 "own", "idx", "kanji_given_form", "addr_parts", "omit", "no_kana")
 
     def __init__(self, **kw):
         for k in self.__slots__:
