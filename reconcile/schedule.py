@@ -824,14 +824,18 @@ class JobRunner:
         if params["encoding"] and what in ("findings", "kakuninsho", "national"):
             kwargs["encoding"] = params["encoding"]
         if what == "findings":
-            path, count = service.export_findings(out, lang=params["lang"], **kwargs)
+            written = service.export_findings(out, lang=params["lang"], **kwargs)
         elif what == "quarantine":
-            path, count = service.export_quarantine(out, **kwargs)
+            written = service.export_quarantine(out, **kwargs)
         elif what == "national":
-            path, count = service.export_national(out, period=period, lang=params["lang"], **kwargs)
+            written = service.export_national(out, period=period, lang=params["lang"], **kwargs)
         else:
-            path, count = service.export_kakuninsho(out, **kwargs)
-        return {"out": str(path), "rows": count}
+            written = service.export_kakuninsho(out, **kwargs)
+        if isinstance(written, tuple):      # (path, rows)
+            path, count = written
+        else:                               # reconcile.exports.NationalExport
+            path, count = written.path, written.rows
+        return {"out": str(path), "rows": int(count)}
 
     def scheduler(self):
         """A BackgroundScheduler with every job (one run at a time each, missed runs coalesced)."""

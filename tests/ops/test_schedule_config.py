@@ -96,3 +96,25 @@ def test_a_run_whose_process_died_counts_as_crashed(tmp_path):
         {"status": "running", "pid": os.getppid(), "host": socket.gethostname(), "started_at": "x"}))
     assert not runner._needs_retry(job)  # a live process still runs it
     assert runner.run_job(job)["status"] == "skipped"
+
+
+def test_export_jobs_write_their_files_with_period_and_date_in_the_name(tmp_path):
+    from reconcile import store
+
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    engine = store.get_engine(db_url)
+    store.upgrade(engine)
+    engine.dispose()
+    settings = get_settings(database_url=db_url, secret_key="k" * 20)
+    config = parse_schedule({"state_dir": str(tmp_path / "state"), "export": [
+        {"what": "findings", "cron": "0 1 * * *", "out": str(tmp_path / "out" / "findings-{date}.csv")},
+        {"what": "national", "cron": "0 1 1 * *", "period": "2026-11", "encoding": "cp932",
+         "out": str(tmp_path / "out" / "national-{period}.csv")}]})
+    runner = JobRunner(config, settings)
+    states = [runner.run_job(job) for job in config.jobs]
+    assert [s["status"] for s in states] == ["done", "done"], states
+    assert (tmp_path / "out" / "national-2026-11.csv").is_file()
+    findings = [p for p in (tmp_path / "out").glob("findings-*.csv")]
+    assert len(findings) == 1 and findings[0].read_bytes().lstrip(b"\xef\xbb\xbf").startswith(b"finding_id")
+    assert json.loads((tmp_path / "state" / f"{config.jobs[1].name.replace(':', '_')}.json").read_text())["result"][
+        "out"].endswith("national-2026-11.csv")
