@@ -18,7 +18,10 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from matchers.normalise import WILDCARD, katakana_tokens_romanised, phonetic_key
+from matchers.normalise import (ALIAS, ALPHA_MIDDLE_NAME, ALPHA_ORDER, FORMER_SURNAME, HOUSEHOLD_SURNAME,
+                                KANA_IN_KANJI_FIELD, KANA_READING, KANA_TRANSLITERATION, KATAKANA_ALPHABET,
+                                VARIANT_KANJI, WILDCARD, katakana_tokens_romanised, phonetic_key, romanise_token, sounds_alike,
+                                variants_equal)
 
 Mask = Callable[[pd.DataFrame], np.ndarray]
 
@@ -108,7 +111,8 @@ def tokens_subset(a: str, b: str) -> bool:
 
 
 def phonetic_tokens_match(a: tuple | str, b: tuple | str, threshold: float = 0.8) -> bool:
-    """Every token of the shorter name sounds like a distinct token of the longer one."""
+    """Every token of the shorter name sounds like a distinct token of the longer one
+    (:func:`matchers.normalise.sounds_alike`: same consonant skeleton or close phonetic keys)."""
     a = tuple(a.split()) if isinstance(a, str) else a
     b = tuple(b.split()) if isinstance(b, str) else b
     if not a or not b:
@@ -116,21 +120,28 @@ def phonetic_tokens_match(a: tuple | str, b: tuple | str, threshold: float = 0.8
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     if len(small) < min(2, len(large)):
         return False
-    keys_large = [phonetic_key(t) for t in large]
     used: set[int] = set()
     for token in small:
-        key = phonetic_key(token)
-        best, best_j = 0.0, -1
-        for j, other in enumerate(keys_large):
-            if j in used:
-                continue
-            sim = JaroWinkler.normalized_similarity(key, other)
-            if sim > best:
-                best, best_j = sim, j
-        if best < threshold:
+        match = next((j for j, other in enumerate(large) if j not in used and token == other), None)
+        if match is None:
+            match = next((j for j, other in enumerate(large) if j not in used and sounds_alike(token, other, threshold)),
+                         None)
+        if match is None:
             return False
-        used.add(best_j)
+        used.add(match)
     return True
+
+
+def kana_sound_alike(a: str, b: str) -> bool:
+    """Two katakana names (space-separated tokens) sound alike token by token, in any order —
+    transliterations of one foreign name (タン / タイン, ロサリー / ロザリー, ドゥック / ドック)."""
+    return phonetic_tokens_match(tuple(romanise_token(t) for t in a.split()), tuple(romanise_token(t) for t in b.split()))
+
+
+def tokens_reordered(a: str, b: str) -> bool:
+    """The same tokens (space-separated, two or more) in another order."""
+    sa, sb = a.split(), b.split()
+    return len(sa) >= 2 and sa != sb and sorted(sa) == sorted(sb)
 
 
 # --- levels ----------------------------------------------------------------------------------
@@ -141,6 +152,7 @@ class Level:
     label: str
     mask: Mask = field(repr=False)
     notation: bool = False   # the level means "same value up to notation"
+    reason: str | None = None  # the reason code a notation level stands for (None: the step chain says)
 
     @property
     def agrees(self) -> bool:
@@ -156,8 +168,8 @@ def ExactLevel(left: str, right: str, label: str = "exact / 完全一致") -> Le
     return Level("exact", label, lambda p: equal(p, left, right))
 
 
-def KeyLevel(code: str, left: str, right: str, label: str, notation: bool = True) -> Level:
-    return Level(code, label, lambda p: equal(p, left, right), notation=notation)
+def KeyLevel(code: str, left: str, right: str, label: str, notation: bool = True, reason: str | None = None) -> Level:
+    return Level(code, label, lambda p: equal(p, left, right), notation=notation, reason=reason)
 
 
 def JaroWinklerLevel(left: str, right: str, threshold: float) -> Level:
@@ -184,6 +196,10 @@ class Comparison:
     def agreeing_codes(self) -> frozenset[str]:
         """Codes of the levels where the two sides agree, exactly or up to notation."""
         return frozenset(level.code for level in self.levels if level.agrees)
+
+    def level(self, code: str) -> Level | None:
+        """The level with ``code`` (None for an unknown code)."""
+        return next((level for level in self.levels if level.code == code), None)
 
     @property
     def labels(self) -> list[str]:
@@ -230,19 +246,44 @@ def _household_surname(p: pd.DataFrame) -> np.ndarray:
             & (p["level_household"].to_numpy(dtype=object) == "same"))
 
 
+def _alias(p: pd.DataFrame) -> np.ndarray:
+    # 通称: the member holds the alias the registry records (whatever script the real name is in).
+    return _cached(p, "__alias__", lambda: equal(p, "kanji_key_l", "alias_key_r"))
+
+
+def _variant_set(p: pd.DataFrame) -> np.ndarray:
+    # Rare variants whose MJ candidates name several bases (䅰 → {恩, 穂}): set intersection.
+    ambiguous = p["kanji_ambiguous_l"].to_numpy(dtype=bool) | p["kanji_ambiguous_r"].to_numpy(dtype=bool)
+    return _pairwise(p, "kanji_key_l", "kanji_key_r", variants_equal, where=ambiguous)
+
+
+def _kana_in_kanji_field(p: pd.DataFrame) -> np.ndarray:
+    # A CN/KR national held in katakana against the registry's kanji name: the katakana is
+    # the registered reading (イ ミンジュン / 李 敏俊, kana イ ミンジュン).
+    return equal(p, "kanji_kana_key_l", "kana_key_r") | equal(p, "kanji_kana_key_r", "kana_key_l")
+
+
+def _kanji_null(p: pd.DataFrame) -> np.ndarray:
+    # Alphabet names (either side) are judged by the alphabet comparison, not here — unless
+    # the member holds the registered 通称.
+    other_script = (~(present(p, "kanji_key_l") & present(p, "kanji_key_r"))
+                    | p["latin_l"].to_numpy(dtype=bool) | p["latin_r"].to_numpy(dtype=bool))
+    return other_script & ~_alias(p)
+
+
 NAME_KANJI = Comparison("name_kanji", levels=[
-    # Alphabet names (either side) are judged by the alphabet comparison, not here.
-    Level("null", "missing or other script / 欠損・表記体系違い",
-          lambda p: ~(present(p, "kanji_key_l") & present(p, "kanji_key_r"))
-          | p["latin_l"].to_numpy(dtype=bool) | p["latin_r"].to_numpy(dtype=bool)),
+    Level("null", "missing or other script / 欠損・表記体系違い", _kanji_null),
     ExactLevel("kanji_raw_l", "kanji_raw_r"),
     KeyLevel("notation", "kanji_key_l", "kanji_key_r", "same after width / 異体字 folding / 表記ゆれ（異体字・字形）"),
     Level("gaiji", "same except 外字 placeholder / 外字", _kanji_wildcard, notation=True),
-    Level("alias", "matches the registered alias (通称) / 通称一致",
-          lambda p: equal(p, "kanji_key_l", "alias_key_r"), notation=True),
-    Level("former_surname", "former surname (旧氏) + same given name / 旧氏で一致", _former_surname, notation=True),
+    Level("variant_set", "rare variant (MJ candidate sets intersect) / 異体字（MJ縮退候補）", _variant_set, notation=True,
+          reason=VARIANT_KANJI),
+    Level("alias", "matches the registered alias (通称) / 通称一致", _alias, notation=True, reason=ALIAS),
+    Level("kana_in_kanji_field", "katakana in the kanji field equals the registered reading / 漢字欄にカナ（振り仮名と一致）",
+          _kana_in_kanji_field, notation=True, reason=KANA_IN_KANJI_FIELD),
+    Level("former_surname", "former surname (旧氏) + same given name / 旧氏で一致", _former_surname, notation=True, reason=FORMER_SURNAME),
     Level("household_surname", "surname differs, same given name, same household / 婚姻等による氏の変更",
-          _household_surname, notation=True),
+          _household_surname, notation=True, reason=HOUSEHOLD_SURNAME),
     Level("given_differs", "same surname, different given name / 名が異なる",
           lambda p: equal(p, "kanji_sur_l", "kanji_sur_r") & ~equal(p, "kanji_given_l", "kanji_given_r")),
     JaroWinklerLevel("kanji_key_l", "kanji_key_r", 0.92),
@@ -258,13 +299,53 @@ def _kana_tokens_subset(p: pd.DataFrame) -> np.ndarray:
     return _pairwise(p, "kana_tokens_l", "kana_tokens_r", tokens_subset, where=many)
 
 
+def _kanji_level(p: pd.DataFrame) -> np.ndarray:
+    return p["level_name_kanji"].to_numpy(dtype=object)
+
+
+def _reading_of_alias(p: pd.DataFrame) -> np.ndarray:
+    # The member's kana is the reading of the 通称 / 旧氏 it holds; the registry records the
+    # reading of the real name only, so the two cannot be compared.
+    return np.isin(_kanji_level(p), ["alias", "former_surname"]) & present(p, "kana_key_l") & present(p, "kana_key_r")
+
+
+def _foreign(p: pd.DataFrame) -> np.ndarray:
+    """Pairs where one side is a foreign name: an alphabet name, or katakana in the kanji field."""
+    return (present(p, "alpha_tokens_l") | present(p, "alpha_tokens_r") | p["latin_l"].to_numpy(dtype=bool)
+            | p["latin_r"].to_numpy(dtype=bool) | present(p, "kanji_kana_key_l") | present(p, "kanji_kana_key_r"))
+
+
+def _kana_reordered(p: pd.DataFrame) -> np.ndarray:
+    many = (p["kana_ntok_l"].to_numpy() >= 2) & (p["kana_ntok_r"].to_numpy() >= 2)
+    return _pairwise(p, "kana_tokens_l", "kana_tokens_r", tokens_reordered, where=many)
+
+
+def _transliteration(p: pd.DataFrame) -> np.ndarray:
+    # Foreign names only: Japanese readings that sound alike (サトウ / サイトウ) are other names.
+    return _pairwise(p, "kana_tokens_l", "kana_tokens_r", kana_sound_alike,
+                     where=_foreign(p) & ~equal(p, "kana_key_l", "kana_key_r"))
+
+
+def _reading_changed(p: pd.DataFrame) -> np.ndarray:
+    # The kanji name agrees (exactly or in notation) and only the reading differs: the
+    # registry's official reading recorded in 2025–26 (振り仮名の記載).
+    agreeing = np.isin(_kanji_level(p), ["exact", "notation", "gaiji", "variant_set"])
+    return agreeing & present(p, "kana_key_l") & present(p, "kana_key_r") & ~_foreign(p)
+
+
 NAME_KANA = Comparison("name_kana", levels=[
     NullLevel("kana_key_l", "kana_key_r"),
     ExactLevel("kana_raw_l", "kana_raw_r"),
     KeyLevel("notation", "kana_key_l", "kana_key_r",
              "same after kana folding (width, small kana, ヴ, ー) / カナ表記ゆれ"),
+    Level("alias_reading", "reading of the 通称 / 旧氏 held (not registered) / 通称・旧氏の読み",
+          _reading_of_alias, notation=True),
     Level("tokens_subset", "same name tokens, some left out or reordered / 一部の名の省略・順序",
-          _kana_tokens_subset, notation=True),
+          _kana_tokens_subset, notation=True, reason=ALPHA_MIDDLE_NAME),
+    Level("order", "same name tokens in another order / 順序違い", _kana_reordered, notation=True, reason=ALPHA_ORDER),
+    Level("transliteration", "foreign name transliterated otherwise (sounds alike) / カナ表記の揺れ（外国人氏名）",
+          _transliteration, notation=True, reason=KANA_TRANSLITERATION),
+    Level("reading", "same kanji name, another registered reading / 振り仮名の変更", _reading_changed, notation=True, reason=KANA_READING),
     Level("surname_differs", "surname differs, same given name / 氏のみ異なる",
           lambda p: equal(p, "kana_given_l", "kana_given_r") & ~equal(p, "kana_sur_l", "kana_sur_r")),
     Level("given_differs", "same surname, different given name / 名が異なる",
@@ -299,19 +380,21 @@ def _registered_reading(p: pd.DataFrame) -> np.ndarray:
 def _alpha_null(p: pd.DataFrame) -> np.ndarray:
     alpha_l, alpha_r = present(p, "alpha_tokens_l"), present(p, "alpha_tokens_r")
     kata_l, kata_r = present(p, "kana_raw_l"), present(p, "kana_raw_r")
-    return ~((alpha_l & alpha_r) | (alpha_l & kata_r) | (kata_l & alpha_r))
+    # A member under the registered 通称: the alphabet name is the other name, not compared.
+    return ~((alpha_l & alpha_r) | (alpha_l & kata_r) | (kata_l & alpha_r)) | (_kanji_level(p) == "alias")
 
 
 NAME_ALPHA = Comparison("name_alpha", levels=[
     Level("null", "no alphabet name to compare / 英字氏名なし", _alpha_null),
     ExactLevel("alpha_tokens_l", "alpha_tokens_r"),
-    KeyLevel("order", "alpha_sorted_l", "alpha_sorted_r", "same tokens in another order / 順序違い"),
+    KeyLevel("order", "alpha_sorted_l", "alpha_sorted_r", "same tokens in another order / 順序違い", reason=ALPHA_ORDER),
     Level("tokens_subset", "middle name or second surname left out / ミドルネーム等の省略",
-          lambda p: _pairwise(p, "alpha_tokens_l", "alpha_tokens_r", tokens_subset), notation=True),
+          lambda p: _pairwise(p, "alpha_tokens_l", "alpha_tokens_r", tokens_subset), notation=True,
+          reason=ALPHA_MIDDLE_NAME),
     Level("katakana_alphabet", "katakana matches the alphabet name / カナと英字が一致",
-          _alpha_vs_katakana, notation=True),
+          _alpha_vs_katakana, notation=True, reason=KATAKANA_ALPHABET),
     Level("registered_reading", "katakana equals the registered reading of the alphabet name / 登録フリガナと一致",
-          _registered_reading, notation=True),
+          _registered_reading, notation=True, reason=KATAKANA_ALPHABET),
     JaroWinklerLevel("alpha_sorted_l", "alpha_sorted_r", 0.90),
     ElseLevel(),
 ])

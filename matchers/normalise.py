@@ -73,7 +73,8 @@ SMALL_TO_LARGE = {ord(a): b for a, b in zip(SMALL_KANA, LARGE_KANA)}
 VU_ROW = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴュ": "ビュ",
           "ヴア": "バ", "ヴイ": "ビ", "ヴエ": "ベ", "ヴオ": "ボ", "ヴユ": "ビユ", "ヴ": "ブ"}
 _VU = re.compile("|".join(sorted(VU_ROW, key=len, reverse=True)))
-LONG_VOWEL_MARKS = "ー～〜\u2015\u2500ｰ"
+# ～ (U+FF5E) is "~" after NFKC: both are listed.
+LONG_VOWEL_MARKS = "ー～〜~\u2015\u2500ｰ"
 _LONG_DELETE = {ord(c): None for c in LONG_VOWEL_MARKS}
 _LONG_RE2 = "[" + "".join("\\x{%X}" % ord(c) for c in LONG_VOWEL_MARKS) + "]"
 
@@ -254,16 +255,18 @@ def arrow_chain(arr, steps: tuple[Step, ...]):
 
 def explain(left: str, right: str, steps: tuple[Step, ...],
             equal: Callable[[str, str], bool] | None = None) -> list[str]:
-    """Reason codes of the steps without which ``left`` and ``right`` would no longer agree.
+    """Reason codes without whose steps ``left`` and ``right`` would no longer agree.
 
-    Only meaningful when the two agree after the full chain; a step both sides needed in the
-    same way (the space between surname and given name) is not a reason.
+    Steps sharing a reason (the two spacing steps) are left out together. Only meaningful
+    when the two agree after the full chain; a step both sides needed in the same way (the
+    space between surname and given name) is not a reason.
     """
     same = equal or (lambda a, b: a == b)
     reasons: list[str] = []
-    for i, step in enumerate(steps):
-        if not same(run_chain(left, steps, skip=i), run_chain(right, steps, skip=i)) and step.reason not in reasons:
-            reasons.append(step.reason)
+    for reason in dict.fromkeys(step.reason for step in steps):
+        kept = tuple(step for step in steps if step.reason != reason)
+        if not same(run_chain(left, kept), run_chain(right, kept)):
+            reasons.append(reason)
     return reasons
 
 
@@ -339,6 +342,17 @@ def consonant_skeleton(token: str) -> str:
     what survives two people transliterating one foreign name into katakana."""
     key = phonetic_key(token).translate(_VOICING)
     return re.sub(r"(.)\1+", r"\1", re.sub(r"[AEIOU]", "", key))
+
+
+def sounds_alike(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Two romanised name tokens sound alike: the same consonant skeleton, or phonetic keys at
+    least ``threshold`` Jaro–Winkler apart."""
+    from rapidfuzz.distance import JaroWinkler
+
+    skeleton = consonant_skeleton(a)
+    if skeleton and skeleton == consonant_skeleton(b):
+        return True
+    return JaroWinkler.normalized_similarity(phonetic_key(a), phonetic_key(b)) >= threshold
 
 
 @lru_cache(maxsize=1)

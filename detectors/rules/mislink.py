@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 
 from detectors.registry import provider, rule
-from matchers.comparisons import wildcard_equal
-from matchers.normalise import (ALIAS, ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, FORMER_SURNAME,
-                                HOUSEHOLD_SURNAME, KANA_STEPS, KANJI_STEPS, KATAKANA_ALPHABET, REASONS,
-                                alpha_tokens, explain)
+from matchers.comparisons import COMPARISONS, NAME_ALPHA, NAME_COMPARISONS, NAME_KANA, NAME_KANJI, wildcard_equal
+from matchers.normalise import (ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, KANA_STEPS, KANJI_STEPS,
+                                KATAKANA_ALPHABET, REASONS, alpha_tokens, explain, variants_equal)
 from detectors.schema import NUMBER_VALID
 from matchers.resolve import (LINKED_BY_LAST4, LINKED_BY_NUMBER, Resolution, field_evidence,
                              last4_only_members, resolve)
@@ -35,6 +34,8 @@ REASON_LABELS_JA = {
     "KANA_LONG_VOWEL": "長音", "ALPHA_CASE": "英字の大小・記号", "ALPHA_ORDER": "英字氏名の順序",
     "ALPHA_MIDDLE_NAME": "ミドルネーム等の省略", "KATAKANA_ALPHABET": "カナと英字",
     "ALIAS": "通称", "FORMER_SURNAME": "旧氏", "HOUSEHOLD_SURNAME": "氏の変更（同一世帯）",
+    "KANA_READING": "振り仮名の変更", "KANA_IN_KANJI_FIELD": "漢字欄のカナ表記",
+    "KANA_TRANSLITERATION": "外国人氏名のカナ表記",
 }
 
 PATTERNS = {
@@ -185,8 +186,8 @@ def _pattern(linked_pair: Any | None, other_pair: Any | None, swapped: bool) -> 
         if other_pair is not None and other_pair["level_last4"] in ("one_digit", "transposed"):
             return "number_typo"
         return "last4_mismatch"
-    name_same = linked_pair["level_name_kanji"] in ("exact", "notation", "gaiji", "alias") \
-        or (linked_pair["level_name_kanji"] == "null" and linked_pair["level_name_kana"] in ("exact", "notation"))
+    name_same = linked_pair["level_name_kanji"] in NAME_KANJI.agreeing_codes \
+        or (linked_pair["level_name_kanji"] == "null" and linked_pair["level_name_kana"] in NAME_KANA.agreeing_codes)
     if name_same and linked_pair["level_birth_date"] == "exact":
         return "same_name_birth_date"
     if other_pair is not None and other_pair["level_last4"] in ("one_digit", "transposed"):
@@ -299,11 +300,12 @@ def _mislink_reasons(linked: Any | None, other: Any | None) -> list[str]:
     if linked is None:
         return ["LAST4_DIFFERS_FROM_RESOLVED_RESIDENT"]
     reasons = []
-    for field in ("name_kanji", "name_kana", "name_alpha", "birth_date", "sex", "household", "address", "municipality"):
-        level = linked[f"level_{field}"]
-        if level not in ("null", "exact", "same", "notation", "gaiji", "alias", "former_surname",
-                         "household_surname", "order", "tokens_subset", "katakana_alphabet", "registered_reading"):
-            reasons.append(f"LINKED_{field.upper()}_{str(level).upper()}")
+    for comparison in COMPARISONS:
+        if comparison.field == "last4":
+            continue
+        level = linked[f"level_{comparison.field}"]
+        if level != "null" and level not in comparison.agreeing_codes:
+            reasons.append(f"LINKED_{comparison.field.upper()}_{str(level).upper()}")
     if other is not None:
         for field in ("household", "address", "municipality", "last4"):
             if other[f"level_{field}"] in ("same", "exact") and linked[f"level_{field}"] not in ("same", "exact"):
@@ -314,67 +316,73 @@ def _mislink_reasons(linked: Any | None, other: Any | None) -> list[str]:
 
 
 # --- NOTATION_DIFFERENCE --------------------------------------------------------------------------
-_EXPLAINED = {
-    "name_kanji": {"exact", "notation", "gaiji", "alias", "former_surname", "household_surname", "null"},
-    "name_kana": {"exact", "notation", "tokens_subset", "null"},
-    "name_alpha": {"exact", "order", "tokens_subset", "katakana_alphabet", "registered_reading", "null"},
-}
-
+# What counts as "explained" is the levels' own metadata (``Level.notation`` / ``Level.agrees``).
+_EXPLAINED = {c.field: c.agreeing_codes | {"null"} for c in NAME_COMPARISONS}
+_DIFFERS = {c.field: c.notation_codes for c in NAME_COMPARISONS}
+# The kanji levels whose kana reading is another surname's by nature (a married name).
+_SURNAME_CHANGES = [code for code in ("former_surname", "household_surname") if code in NAME_KANJI.notation_codes]
 
 _NOTATION_COLUMNS = ["level_name_kanji", "level_name_kana", "level_name_alpha", "latin_l", "latin_r",
-                     "kanji_key_l", "kanji_key_r", "level_birth_date", "level_sex"]
+                     "kanji_key_l", "kanji_key_r", "kanji_raw_l", "kanji_raw_r", "kana_raw_l", "kana_raw_r",
+                     "alpha_tokens_l", "alpha_tokens_r", "level_birth_date", "level_sex"]
+
+
+def _raw_differs(pairs: pd.DataFrame, column: str) -> np.ndarray:
+    left, right = pairs[f"{column}_l"], pairs[f"{column}_r"]
+    both = left.notna().to_numpy() & right.notna().to_numpy()
+    out = np.zeros(len(pairs), dtype=bool)
+    out[both] = left.to_numpy(dtype=object)[both] != right.to_numpy(dtype=object)[both]
+    return out
 
 
 def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
-    """Pairs whose names differ raw but every name comparison is at an 'explained' level."""
-    explained = np.ones(len(pairs), dtype=bool)
+    """Pairs whose names differ but every name comparison is at an agreeing ('explained') level."""
     kanji = pairs["level_name_kanji"].to_numpy(dtype=object)
     kana = pairs["level_name_kana"].to_numpy(dtype=object)
     alpha = pairs["level_name_alpha"].to_numpy(dtype=object)
-    explained &= np.isin(kanji, list(_EXPLAINED["name_kanji"]))
+    explained = np.isin(kanji, list(_EXPLAINED["name_kanji"]))
     # A married name: the kana surname differs too, explained by the kanji level.
-    kana_ok = np.isin(kana, list(_EXPLAINED["name_kana"])) | (
-        (kana == "surname_differs") & np.isin(kanji, ["former_surname", "household_surname"]))
-    explained &= kana_ok
+    explained &= np.isin(kana, list(_EXPLAINED["name_kana"])) | ((kana == "surname_differs") & np.isin(kanji, _SURNAME_CHANGES))
     explained &= np.isin(alpha, list(_EXPLAINED["name_alpha"]))
-    # Kanji not comparable (alphabet vs kanji): the alphabet comparison must have judged it.
+    # Kanji not comparable (alphabet vs kanji / katakana): the alphabet comparison must have judged it.
     latin_l, latin_r = pairs["latin_l"].to_numpy(dtype=bool), pairs["latin_r"].to_numpy(dtype=bool)
     script = ((kanji == "null") & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
               & (latin_l != latin_r))
-    explained &= ~script | np.isin(alpha, ["exact", "order", "tokens_subset", "katakana_alphabet",
-                                           "registered_reading"])
+    explained &= ~script | np.isin(alpha, list(NAME_ALPHA.agreeing_codes)) | np.isin(kana, list(_DIFFERS["name_kana"]))
     some_name = (kanji != "null") | (kana != "null") | (alpha != "null")
-    differs = (np.isin(kanji, ["notation", "gaiji", "alias", "former_surname", "household_surname"])
-               | (kana != "exact") & (kana != "null")
-               | np.isin(alpha, ["order", "tokens_subset", "katakana_alphabet", "registered_reading"]) | script)
+    differs = (np.isin(kanji, list(_DIFFERS["name_kanji"])) | np.isin(kana, list(_DIFFERS["name_kana"]))
+               | np.isin(alpha, list(_DIFFERS["name_alpha"])) | script
+               # width or spacing in names the levels treat as equal (an alphabet name in full width)
+               | _raw_differs(pairs, "kanji_raw") | _raw_differs(pairs, "kana_raw"))
     return explained & some_name & differs
 
 
+_CHAIN = {"name_kanji": KANJI_STEPS, "name_kana": KANA_STEPS}
+_CHAIN_EQUAL = {"gaiji": wildcard_equal, "variant_set": variants_equal}
+
+
 def notation_reasons(pair: Any, member: Any, resident: Any) -> list[str]:
-    """Reason codes that explain the notation difference of one pair (steps that were needed)."""
+    """Reason codes that explain the notation difference of one pair: the reason each level
+    declares, and for the key levels the normalisation steps that were needed."""
     reasons: list[str] = []
-    kanji, kana, alpha = pair["level_name_kanji"], pair["level_name_kana"], pair["level_name_alpha"]
+    for comparison in NAME_COMPARISONS:
+        code = pair[f"level_{comparison.field}"]
+        level = comparison.level(code)
+        if level is None:
+            continue
+        if level.reason:
+            reasons.append(level.reason)
+        steps = _CHAIN.get(comparison.field)
+        if steps and code in ("notation", *_CHAIN_EQUAL):
+            column = comparison.field
+            reasons += explain(_text(member.get(column)), _text(resident.get(column)), steps,
+                               equal=_CHAIN_EQUAL.get(code))
+    kanji, alpha = pair["level_name_kanji"], pair["level_name_alpha"]
     m_kanji, r_kanji = _text(member.get("name_kanji")), _text(resident.get("name_kanji"))
-    if kanji == "notation":
-        reasons += explain(m_kanji, r_kanji, KANJI_STEPS)
-    elif kanji == "gaiji":
-        reasons += explain(m_kanji, r_kanji, KANJI_STEPS, equal=wildcard_equal)
-    elif kanji == "alias":
-        reasons.append(ALIAS)
-    elif kanji == "former_surname":
-        reasons.append(FORMER_SURNAME)
-    elif kanji == "household_surname":
-        reasons.append(HOUSEHOLD_SURNAME)
-    if kana == "notation":
-        reasons += explain(_text(member.get("name_kana")), _text(resident.get("name_kana")), KANA_STEPS)
-    elif kana == "tokens_subset":
-        reasons.append(ALPHA_MIDDLE_NAME)
-    if alpha in ("order",):
-        reasons.append(ALPHA_ORDER)
-    elif alpha == "tokens_subset":
-        reasons.append(ALPHA_MIDDLE_NAME)
-    elif alpha in ("katakana_alphabet", "registered_reading"):
-        reasons.append(KATAKANA_ALPHABET)
+    if kanji == "null" and bool(pair["latin_l"]) and bool(pair["latin_r"]) and m_kanji and r_kanji:
+        # Both alphabet names in the kanji field: width and spacing as for kanji names.
+        reasons += [r for r in explain(m_kanji, r_kanji, KANJI_STEPS) if r != "VARIANT_KANJI"]
+    if alpha in NAME_ALPHA.notation_codes and KATAKANA_ALPHABET in reasons:
         m_alpha = alpha_tokens(_text(member.get("name_alpha")) or "")
         r_alpha = alpha_tokens(_text(resident.get("name_alpha")) or "")
         if m_alpha and r_alpha and m_alpha != r_alpha:

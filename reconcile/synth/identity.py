@@ -23,8 +23,9 @@ person's; only the linked number is someone else's, and that someone is in resid
   digit, and the result belongs to another resident (elsewhere);
 - ``household_swap``: two members of one household hold each other's numbers (recorded on both).
 
-When a mis-linked number is also held by another member (twin, family member), both members
-also get a ``NUMBER_SHARED`` truth row. The OQS copy mirrors the insurer's changes.
+When a mis-linked number is also held by its own resident's member record (twin, family member),
+the wrong holder's truth is ``NUMBER_SHARED`` instead (domain brief §2b), the rightful holder's
+nothing. The OQS copy mirrors the insurer's changes.
 """
 from __future__ import annotations
 
@@ -535,15 +536,25 @@ def _mate_possible(household: np.ndarray, birth: np.ndarray, number: np.ndarray)
 
 
 def _record_shared(world: World, mislinked: list[int]) -> None:
-    """NUMBER_SHARED truth for every member holding a number that a mis-link made shared."""
+    """NUMBER_SHARED truth for the holders of a number a mis-link made shared who are not the
+    number's resident (domain brief §2b): the rightful holder gets nothing, and the wrong holder's
+    MISLINK_SUSPECTED row becomes NUMBER_SHARED (one problem, one work item)."""
     members = world.members
     if not mislinked:
         return
     numbers = set(members.loc[mislinked, "individual_number"].dropna())
     holders = members[members["individual_number"].isin(numbers)]
+    owner = world.residents.dropna(subset=["individual_number"]).drop_duplicates("individual_number")
+    owner = dict(zip(owner["individual_number"], owner["resident_id"]))
+    moved: set[tuple[str, str]] = set()
     for number, group in holders.groupby("individual_number"):
         if group["_resident_id"].nunique() < 2:
             continue
         for _, row in group.iterrows():
+            if row["_resident_id"] == owner.get(number):
+                continue
+            moved.add((row["insurer_number"], row["member_id"]))
             world.record(row["insurer_number"], row["member_id"], "NUMBER_SHARED", "shared_by_mislink",
                          row["_resident_id"])
+    world.truth = [t for t in world.truth if not (t["rule_id"] == "MISLINK_SUSPECTED"
+                                                  and (t["insurer_number"], t["member_id"]) in moved)]

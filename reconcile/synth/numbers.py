@@ -10,7 +10,8 @@ Patterns
   ``typo_adjacent_swap`` (two neighbouring digits swapped, check fails), ``missing``
   (neither the number nor its last four delivered).
 - RESIDENT_NOT_FOUND: ``unknown_valid_number`` (a valid number that nobody in the extract holds).
-- NUMBER_SHARED: ``family_member_number`` / ``other_person_number`` — a second member, a
+- NUMBER_SHARED (on the second member only, domain brief §2b): ``family_member_number`` /
+  ``other_person_number`` — a second member, a
   different person (other birth date or sex), carries the first member's number; both
   members are recorded, and the second also as MISLINK_SUSPECTED (its number points at
   someone else).
@@ -168,10 +169,9 @@ def inject(world: World) -> None:
             _set(world, targets, pos, individual_number=None, individual_number_last4=None)
         else:
             _set(world, targets, pos, individual_number=_typo(rng, M["individual_number"].iat[pos], pattern == "typo_adjacent_swap"))
+        # A number failing its check digit belongs to nobody, but it is NUMBER_INVALID only, never
+        # RESIDENT_NOT_FOUND beside it (domain brief §2b: one problem, one work item).
         _record(world, pos, "NUMBER_INVALID", str(pattern))
-        if pattern != "missing":
-            # A number failing its check digit belongs to nobody, so the look-up finds no resident either.
-            _record(world, pos, "RESIDENT_NOT_FOUND", str(pattern))
 
     # --- RESIDENT_NOT_FOUND: a valid number nobody in the extract (or the insurer) holds ---
     picked = _take(rng, targets.eligible(), injection_count("RESIDENT_NOT_FOUND", n_members), used)
@@ -212,9 +212,11 @@ def inject(world: World) -> None:
                 continue
         used.add(y)
         _set(world, targets, y, individual_number=M["individual_number"].iat[x])
-        _record(world, x, "NUMBER_SHARED", pattern)
+        # §2b: NUMBER_SHARED on the holder who is not the number's resident only (suggesting
+        # their own resident), no separate MISLINK_SUSPECTED; the rightful holder x is clean
+        # but left alone by later injectors.
         _record(world, y, "NUMBER_SHARED", pattern)
-        _record(world, y, "MISLINK_SUSPECTED", pattern)
+        world.touched.add((M["insurer_number"].iat[x], M["member_id"].iat[x]))
 
     # --- QUAL_DATE_INVALID ---
     as_of = world.as_of
