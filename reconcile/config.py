@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconcile.errors import EnvironmentProblem
+from reconcile.errors import EnvironmentProblem, InvalidInput
 
 DEFAULT_CONFIG_FILE = "reconcile.toml"
 DEFAULT_DATABASE_URL = "sqlite:///reconcile.sqlite3"
@@ -43,6 +43,10 @@ class ConfigError(EnvironmentProblem):
     """The configuration is incomplete or unreadable (message says what to do); exit 1."""
 
 
+class ConfigKeyError(InvalidInput):
+    """An unknown or mistyped key in the config file (the message names it); exit 2, like bad input."""
+
+
 #: Top-level keys of reconcile.toml; anything else is an error naming the key.
 KNOWN_KEYS: set[str] = {"database_url", "secret_key", "model_path", "detectors", "queues", "schedule"}
 #: Validators of a table's contents, by table name (e.g. the detectors' thresholds); each raises
@@ -50,30 +54,43 @@ KNOWN_KEYS: set[str] = {"database_url", "secret_key", "model_path", "detectors",
 SECTION_VALIDATORS: dict[str, Any] = {}
 
 
+def _validate_detectors(table: dict[str, Any]) -> None:
+    import detectors.rules  # noqa: F401 — every rule declares its settings
+    from detectors.registry import SettingsError, validate_settings
+    try:
+        validate_settings(table)
+    except SettingsError as exc:
+        raise ConfigKeyError(exc.ja, exc.en, field=f"detectors.{exc.key}") from exc
+
+
 def validate_file(file: dict[str, Any], path: Path) -> None:
-    """Unknown top-level keys, then each table's own validator; raises :class:`ConfigError`."""
+    """Unknown top-level keys, then each table's own validator; raises :class:`ConfigKeyError`
+    (exit 2) naming the key."""
     unknown = sorted(set(file) - KNOWN_KEYS)
     if unknown:
-        raise ConfigError(f"設定ファイル {path} に不明なキー {unknown[0]!r} があります "
-                          f"（使えるキー: {', '.join(sorted(KNOWN_KEYS))}） / "
-                          f"unknown key {unknown[0]!r} in config file {path}")
+        raise ConfigKeyError(f"設定ファイル {path} に不明なキー {unknown[0]!r} があります "
+                             f"（使えるキー: {', '.join(sorted(KNOWN_KEYS))}）",
+                             f"unknown key {unknown[0]!r} in config file {path}", field=unknown[0])
     for name in ("detectors", "queues", "schedule"):
         if name in file and not isinstance(file[name], dict):
-            raise ConfigError(f"設定ファイル {path}: [{name}] はテーブルで書いてください / "
-                              f"{name} must be a table in {path}")
+            raise ConfigKeyError(f"設定ファイル {path}: [{name}] はテーブルで書いてください",
+                                 f"{name} must be a table in {path}", field=name)
     from reconcile.queues import QueueConfigError, queue_config
     try:
         queue_config(file.get("queues"))
     except QueueConfigError as exc:
-        raise ConfigError(f"設定ファイル {path}: {exc}") from exc
-    for name, validator in SECTION_VALIDATORS.items():
+        raise ConfigKeyError(f"設定ファイル {path}: {exc}", field="queues") from exc
+    validators = {"detectors": _validate_detectors, **SECTION_VALIDATORS}
+    for name, validator in validators.items():
         if name in file:
             try:
                 validator(file[name])
-            except ConfigError:
-                raise
+            except ConfigKeyError as exc:
+                raise ConfigKeyError(f"設定ファイル {path}: {exc.ja}", exc.en and f"config file {path}: {exc.en}",
+                                     field=exc.field) from exc
             except Exception as exc:  # noqa: BLE001 — a validator's message names the key
-                raise ConfigError(f"設定ファイル {path}: [{name}] {exc}") from exc
+                text = exc.text("ja") if hasattr(exc, "text") else str(exc)
+                raise ConfigKeyError(f"設定ファイル {path}: [{name}] {text}", field=name) from exc
 
 
 @dataclass(frozen=True)

@@ -229,13 +229,15 @@ def test_the_readme_demo_command_on_a_fresh_directory(tmp_path):
     env.update({"HOME": str(tmp_path), "CI": "true"})
 
     def demo() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "reconcile.cli.main", "demo", "--members", "600"],
+        # --as-of: the demo's months must not depend on the day the suite runs
+        return subprocess.run([sys.executable, "-m", "reconcile.cli.main", "demo", "--members", "600",
+                               "--as-of", "2026-10-01"],
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
                               stdin=subprocess.DEVNULL)
 
     first = demo()
     assert first.returncode == 0, first.stderr
-    assert "走査 1 完了" in first.stdout and "見る場所" in first.stdout
+    assert "走査 1 完了" in first.stdout and "走査 2 完了" in first.stdout and "見る場所" in first.stdout
     store = tmp_path / "reconcile.sqlite3"
     report = tmp_path / "reconcile-demo" / "report" / "index.html"
     findings_csv = tmp_path / "reconcile-demo" / "findings.csv"
@@ -250,7 +252,7 @@ def test_the_readme_demo_command_on_a_fresh_directory(tmp_path):
                          for t in ("scans", "findings", "work_items"))
 
     scans, findings, items = counts()
-    assert scans == 1 and findings > 0 and items == findings
+    assert scans == 2 and findings > 0 and items == findings
     assert "MISLINK_SUSPECTED" in first.stdout and "NOTATION_DIFFERENCE" in first.stdout
 
     numbers = feed_numbers(tmp_path / "reconcile-demo" / "feed")
@@ -261,8 +263,8 @@ def test_the_readme_demo_command_on_a_fresh_directory(tmp_path):
 
     second = demo()
     assert second.returncode == 0, second.stderr
-    assert "走査 2 完了" in second.stdout
-    assert counts() == (2, findings, items)   # same feed again: no new findings, no duplicate work items
+    assert "スキャン済み" in second.stdout
+    assert counts() == (2, findings, items)   # same feeds again: no new scans, no duplicate work items
 
 
 def _rewrite_member_ids(feed: Path, mapping: dict[str, str]) -> None:
@@ -285,7 +287,8 @@ def test_twelve_digit_member_ids_are_exported_and_reported(tmp_path):
     """記号・番号・枝番 joined is often 4 + 6 + 2 = 12 digits. Such member ids appear in summaries
     (「相手: 122218:100000000101」) and evidence; the 12-digit guard must let them through while
     still no individual number reaches an output."""
-    assert reconcile(tmp_path, "generate", "feed", "--members", "3000", "--seed", "11").returncode == 0
+    assert reconcile(tmp_path, "generate", "feed", "--members", "3000", "--seed", "11",
+                     "--as-of", FEED_AS_OF).returncode == 0
     feed = tmp_path / "feed"
     individual_numbers = feed_numbers(feed)
     with open(feed / "members.csv", "rb") as handle:
@@ -308,6 +311,13 @@ def test_twelve_digit_member_ids_are_exported_and_reported(tmp_path):
 
 
 def test_report_before_any_scan_says_so_without_a_traceback(tmp_path):
+    # No database yet: a read-only command says what to run and creates nothing (issue #8 defect 10).
+    result = reconcile(tmp_path, "report", "weekly", "--out", "report")
+    assert result.returncode == 1
+    assert "reconcile scan" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "report").exists() and not (tmp_path / "store.sqlite3").exists()
+    # An empty (migrated) store: nothing scanned yet.
+    assert reconcile(tmp_path, "migrate").returncode == 0
     result = reconcile(tmp_path, "report", "weekly", "--out", "report")
     assert result.returncode == 1
     assert "走査がまだありません" in result.stderr and "Traceback" not in result.stderr
@@ -315,6 +325,7 @@ def test_report_before_any_scan_says_so_without_a_traceback(tmp_path):
 
 
 def test_national_export_of_an_empty_store_is_a_header_only_file(tmp_path):
+    assert reconcile(tmp_path, "migrate").returncode == 0
     result = reconcile(tmp_path, "export", "national", "--period", "2026-11", "--out", "national.csv")
     assert result.returncode == 0, result.stderr
     lines = (tmp_path / "national.csv").read_text(encoding="utf-8-sig").splitlines()

@@ -23,9 +23,10 @@ def doctor_command() -> None:
         problems += not ok
         click.echo(("OK  " if ok else "NG  ") + t(ja, en))
 
+    from reconcile.errors import ReconcileError
     try:
         settings = get_settings()
-    except ConfigError as exc:
+    except (ConfigError, ReconcileError) as exc:
         line(False, f"設定ファイル: {exc.text('ja')}", f"config file: {exc.text('en')}")
         raise SystemExit(EXIT_INTERNAL)
     line(True, f"設定ファイル: {settings.config_path}{'' if settings.config_path.exists() else '（なし・既定値を使用）'}",

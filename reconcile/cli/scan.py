@@ -5,7 +5,7 @@ import logging
 
 import click
 
-from reconcile.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, fail, guarded, t
+from reconcile.cli.common import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, fail, guarded, lang, t
 
 
 def print_summary(summary) -> None:
@@ -59,7 +59,7 @@ def scan_command(feed_dir: str, as_of: str | None, force: bool, no_wait: bool) -
     from reconcile.progress import stage_progress
 
     try:
-        with stage_progress() as progress:
+        with stage_progress(lang=lang()) as progress:
             summary = service.scan(feed_dir, as_of=as_of, progress=progress, force=force, wait=not no_wait)
     except FeedRejected as exc:
         fail(t(f"フィードを受け付けられません: {exc.text('ja')}", f"Feed rejected: {exc.text('en')}"), EXIT_REJECTED)

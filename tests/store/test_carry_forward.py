@@ -132,11 +132,15 @@ def test_bad_queue_configuration_names_the_key(raw, named):
 
 
 def test_an_unknown_config_key_is_an_error_naming_it(tmp_path, monkeypatch):
-    from reconcile.config import ConfigError, get_settings
+    from reconcile.config import ConfigKeyError, get_settings
     path = tmp_path / "reconcile.toml"
     path.write_text('secret_key = "x"\n[queues]\nsla_days = { mislink = 7 }\n[oops]\n', encoding="utf-8")
     monkeypatch.setenv("RECONCILE_CONFIG", str(path))
-    with pytest.raises(ConfigError, match="oops"):
+    with pytest.raises(ConfigKeyError, match="oops") as bad:
+        get_settings()
+    assert bad.value.exit_code == 2
+    path.write_text('secret_key = "x"\n[detectors]\nno_such_threshold = 3\n', encoding="utf-8")
+    with pytest.raises(ConfigKeyError, match="no_such_threshold"):
         get_settings()
     path.write_text('secret_key = "x"\n[queues]\nsla_days = { mislink = 7 }\n', encoding="utf-8")
     assert get_settings().queue_settings().due_days("mislink") == 7
