@@ -344,7 +344,7 @@ def _per_unique(values: pd.Series, key) -> pd.Series:
     return pd.Series(keyed[codes], index=values.index, dtype="string")
 
 
-def same_person_pairs(members: pd.DataFrame) -> pd.DataFrame:
+def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pairs of member records (both orders) that are the same person holding one number.
 
     Same person = the same individual number — equal keyed hash, or, where a record carries
@@ -353,13 +353,17 @@ def same_person_pairs(members: pd.DataFrame) -> pd.DataFrame:
     width, spacing, variant kanji, small kana). Twins share birth date and sex but not the
     given name: a number on the wrong twin is a mis-link, never an overlap. Records of one
     person in two insurers of one feed are paired too.
+
+    With ``member_resident`` (the one provider of the member's resident) both records must
+    also be the same resident and neither a suspected mis-link: a stranger with the same name
+    and birth date on the number is NUMBER_SHARED / MISLINK_SUSPECTED, not an overlap (§1).
     """
     from matchers.normalise import alpha_tokens, kana_key, kanji_key
 
     cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date",
             "name_kanji", "name_kana", "name_alpha", "_line"]
     usable = (members["number_last4"].notna() & members["birth_date"].notna()).to_numpy(bool)
-    frame = members.loc[usable, cols]
+    frame = members[cols].assign(_pos=np.arange(len(members))).loc[usable]
     dup = frame[frame.duplicated(["number_last4", "birth_date", "sex"], keep=False)].copy()
     if dup.empty:
         return dup.assign(**{f"{c}_other": dup[c] for c in cols})
@@ -380,23 +384,29 @@ def same_person_pairs(members: pd.DataFrame) -> pd.DataFrame:
     same_number = ~both_full | equal("number_hash")
 
     same_name = equal("kana_key") | equal("kanji_key") | equal("alpha_key")
-    return pairs.loc[~itself & same_number & same_name].reset_index(drop=True)
+    keep = ~itself & same_number & same_name
+    if member_resident is not None and len(member_resident) == len(members):
+        resident = member_resident["resident_pos"].to_numpy(np.int64)
+        suspected = member_resident["mislink_suspected"].to_numpy(dtype=bool, na_value=False)
+        a, b = pairs["_pos"].to_numpy(np.int64), pairs["_pos_other"].to_numpy(np.int64)
+        keep &= (resident[a] == resident[b]) & ~suspected[a] & ~suspected[b]
+    return pairs.loc[keep].reset_index(drop=True)
 
 
-@rule("QUAL_OVERLAP", category="qualification_date", severity="high", requires=("members",),
+@rule("QUAL_OVERLAP", category="qualification_date", severity="high", requires=("members", "residents"),
       summary_ja="同じ人（個人番号 下4桁 {number_last4}）の資格が {overlap_from} から重複しています（相手: {other_members}）。古い資格の喪失漏れの可能性",
       summary_en="The same person (number last four {number_last4}) holds overlapping qualifications from {overlap_from} (other: {other_members}); an old qualification may have been left valid")
-def qual_overlap(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def qual_overlap(members: pd.DataFrame, member_resident: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """同一人の資格期間が重複している / The same person holds overlapping qualifications.
 
-    Same person: see :func:`same_person_pairs` (one number, same birth date, sex and name; a
-    number on different persons is NUMBER_SHARED, a number on the wrong twin
-    MISLINK_SUSPECTED). The typical case is an old qualification left valid, so that one
+    Same person: see :func:`same_person_pairs` (one number, same birth date, sex and name, the
+    same resident and no suspected mis-link; a number on different persons is NUMBER_SHARED, a
+    number on the wrong twin MISLINK_SUSPECTED). The typical case is an old qualification left valid, so that one
     number carries two members, possibly in two insurers of one feed. The legal one-day
     overlaps (国保 → 被用者保険, 国保 → 後期) are accepted; any other common day is an anomaly.
     High when both are active on ``as_of``.
     """
-    pairs = same_person_pairs(members)
+    pairs = same_person_pairs(members, member_resident)
     if pairs.empty:
         return pairs.iloc[:, :0].assign(insurer_number=pd.Series(dtype="string"), member_id=pd.Series(dtype="string"))
     start = np.maximum(pairs["acquisition_date"].fillna(pd.Timestamp.min).to_numpy(),

@@ -13,7 +13,8 @@ Row keys:
 - ``not_raised``: rule ids (on M1) or pairs that must not be raised;
 - ``only``: default True — no other rule of :data:`DETECTOR_RULES` may fire on the case's
   members (one problem, one finding);
-- ``evidence``: optional ``{rule_id: {key: value}}`` that M1's finding's evidence must hold.
+- ``evidence``: optional ``{rule_id: {key: value}}`` that M1's finding's evidence must hold;
+- ``xfail``: a known product bug outside the detectors (the reason names it); the row still runs.
 """
 from __future__ import annotations
 
@@ -383,6 +384,14 @@ CASES: list[dict[str, Any]] = [
      "members": overlap_pair({"acquisition_date": "2012-04-01"},
                              {"acquisition_date": "2019-10-01", "name_kana": "ｽｽﾞｷ ﾊﾅｺ", "name_kanji": "鈴木\u3000花子"}),
      "raises": ["QUAL_OVERLAP", ("M2", "QUAL_OVERLAP")]},
+    {"trap": "§6 overlaps and legal one-day overlaps",
+     "description": "a stranger with the same name, birth date and sex on the number (another resident): a mis-link, no overlap",
+     "members": overlap_pair({"acquisition_date": "2012-04-01"},
+                             {"acquisition_date": "2019-10-01", "household_id": "HX", "address": "大阪府大阪市北区梅田3-3"}),
+     "residents": [{}, {"resident_id": "RX", "number": NUMBERS["M2"], "household_id": "HX",
+                        "address": "大阪府大阪市北区梅田3-3", "municipality_code": "271276"}],
+     "not_raised": ["QUAL_OVERLAP", ("M2", "QUAL_OVERLAP")],
+     "xfail": "member_resident does not yet suspect the stranger (matching: NUMBER_SHARED same_name_birth_sex)"},
     {"trap": "§6 overlaps and legal one-day overlaps", "description": "twins on one number are not one person: no overlap",
      "members": overlap_pair({"acquisition_date": "2012-04-01", "name_kanji": "鈴木 花子", "name_kana": "スズキ ハナコ"},
                              {"acquisition_date": "2012-04-01", "name_kanji": "鈴木 桃子", "name_kana": "スズキ モモコ"}),
@@ -502,6 +511,8 @@ def _pairs(items, default_member: str = "M1") -> set[tuple[str, str]]:
 def frames_of(case: dict[str, Any]) -> dict[str, pd.DataFrame]:
     members = [dict(m) for m in case["members"]]
     frames = {"members": members_frame(members)}
+    if "residents" not in case and case["trap"].startswith("§6 overlaps"):
+        case = {**case, "residents": [{}]}   # QUAL_OVERLAP reads the member's resident
     if "residents" in case:
         first = members[0]
         frames["residents"] = residents_frame([resident_of(dict(first), **r) for r in case["residents"]])
@@ -552,6 +563,11 @@ def test_every_trap_has_at_least_five_rows():
     assert counts.min() >= 5, counts[counts < 5].to_dict()
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['trap']}: {c['description']}")
+def _param(case: dict[str, Any]):
+    marks = [pytest.mark.xfail(reason=case["xfail"], strict=False)] if case.get("xfail") else []
+    return pytest.param(case, id=f"{case['trap']}: {case['description']}", marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_detector_case(case):
     assert check(case, run_case(case)) == []
