@@ -28,9 +28,15 @@ Patterns (rule ← pattern):
 - QUAL_ACTIVE_AFTER_EXIT ← ``deceased_still_active``, ``moved_out_still_active``, ``loss_a_month_late``.
 - QUAL_ACTIVE_PAST_AGE_LIMIT ← ``still_active_after_75``.
 - QUAL_OVERLAP ← ``old_qualification_left_valid`` (a second member record for the same person,
-  the old one never lost: one number carries two members; both members recorded).
+  the old one never lost: one number carries two members; both members recorded),
+  ``old_qualification_other_insurer`` (the second record in a 国保組合 of the same feed),
+  ``old_qualification_last4_only`` (the second record carries only the last four digits); the
+  second record's kana is half-width now and then.
 - KAKUNINSHO_NOT_ISSUED ← ``not_registered_no_kakuninsho``, ``card_returned_no_kakuninsho``,
-  ``ecert_expired_no_kakuninsho``, ``requested_no_kakuninsho``.
+  ``ecert_expired_no_kakuninsho``, ``requested_no_kakuninsho``, ``kakuninsho_expired`` (the
+  latest 資格確認書's ``kakuninsho_valid_until`` has passed). Clean traps (no truth row): a valid
+  資格確認書 issued before the card was returned, and one valid to 2 years on beside a
+  cancellation code 2 whose certificate expiry lies in the future.
 
 FEED_DRIFT is feed-level (it needs earlier feeds), so it is not injected per member; the
 detector-quality benchmark checks it on a history it builds.
@@ -73,10 +79,13 @@ PATTERNS: dict[str, tuple[tuple[str, ...], float]] = {
     "loss_a_month_late": (("QUAL_ACTIVE_AFTER_EXIT",), 1.0),
     "still_active_after_75": (("QUAL_ACTIVE_PAST_AGE_LIMIT",), 2.0),
     "old_qualification_left_valid": (("QUAL_OVERLAP",), 2.0),
+    "old_qualification_other_insurer": (("QUAL_OVERLAP",), 1.0),
+    "old_qualification_last4_only": (("QUAL_OVERLAP",), 1.0),
     "not_registered_no_kakuninsho": (("KAKUNINSHO_NOT_ISSUED",), 1.5),
     "card_returned_no_kakuninsho": (("KAKUNINSHO_NOT_ISSUED",), 1.0),
     "ecert_expired_no_kakuninsho": (("KAKUNINSHO_NOT_ISSUED",), 1.0),
     "requested_no_kakuninsho": (("KAKUNINSHO_NOT_ISSUED",), 1.0),
+    "kakuninsho_expired": (("KAKUNINSHO_NOT_ISSUED",), 1.5),
 }
 
 # A category of the other age band, for the family mismatches.
@@ -459,30 +468,73 @@ def _past_75(inj: _Injector) -> None:
     inj.record(rows, "still_active_after_75")
 
 
+OVERLAP_PATTERNS = ("old_qualification_left_valid", "old_qualification_other_insurer", "old_qualification_last4_only")
+
+
+def _other_insurer(insurer_number: str) -> str:
+    """An 8-digit 国保組合 number beside a municipality's 6-digit one (one feed, two insurers)."""
+    return "01" + str(insurer_number)[-6:]
+
+
 def _overlap(inj: _Injector) -> None:
-    """A second member record for the same person while the old one stays valid."""
+    """A second member record for the same person while the old one stays valid.
+
+    Three shapes (domain brief §1, §2a, §6): the second record in the same insurer; in a
+    国保組合 delivered in the same feed; carrying only the last four digits of the number. The
+    second record is written in another notation now and then (half-width kana, a full-width
+    space): still the same person. Both records are in the truth.
+    """
     W = inj.world
     M = W.members
     acq = M["acquisition_date"]
-    rows = inj.pick(inj.free(with_number=True) & (acq <= inj.today - pd.Timedelta(days=400)).to_numpy(),
-                    "old_qualification_left_valid")
-    if len(rows) == 0:
+    old_enough = (acq <= inj.today - pd.Timedelta(days=400)).to_numpy()
+    # The other-insurer copy is a household of its own: only working-age members (30%
+    # whatever the income) keep their ratio and category right there.
+    working = inj.band == rt.WORKING
+    picks = {}
+    for pattern in OVERLAP_PATTERNS:
+        mask = inj.free(with_number=True) & old_enough
+        if pattern == "old_qualification_other_insurer":
+            mask &= working
+        picks[pattern] = inj.pick(mask, pattern)
+        inj.record(picks[pattern], pattern)   # the first records' QUAL_OVERLAP rows; keeps the next pattern off them
+    copies = []
+    for pattern, rows in picks.items():
+        if len(rows) == 0:
+            continue
+        dup = M.iloc[rows].copy()
+        dup["member_id"] = dup["member_id"].astype(str) + "-R"
+        new_acq = inj.today - pd.to_timedelta(inj.rng.integers(60, 300, len(rows)), unit="D")
+        dup["acquisition_date"] = new_acq.to_numpy()
+        dup["card_issue_date"] = (new_acq + pd.Timedelta(days=7)).to_numpy()
+        # Income belongs to the person once: the copy carries none so household sums stay right.
+        dup["taxable_income"] = 0.0
+        dup["kyu_tadashigaki_income"] = 0.0
+        if pattern == "old_qualification_other_insurer":
+            dup["insurer_number"] = dup["insurer_number"].map(_other_insurer)
+            dup["insurer_type"] = "kumiai"
+            dup["limit_category"] = None   # its household there is the copy alone: not delivered
+        elif pattern == "old_qualification_last4_only":
+            dup["individual_number_last4"] = dup["individual_number"].str[-4:]
+            dup["individual_number"] = None
+        half = inj.rng.random(len(dup)) < 0.5
+        if half.any():
+            import jaconv
+
+            dup.loc[dup.index[half], "name_kana"] = [jaconv.z2h(str(v), kana=True, digit=False, ascii=False)
+                                                     for v in dup.loc[dup.index[half], "name_kana"]]
+            dup.loc[dup.index[half], "name_kanji"] = dup.loc[dup.index[half], "name_kanji"].str.replace(" ", "\u3000")
+        copies.append((pattern, rows, dup))
+    if not copies:
         return
-    dup = M.iloc[rows].copy()
-    dup["member_id"] = dup["member_id"].astype(str) + "-R"
-    new_acq = inj.today - pd.to_timedelta(inj.rng.integers(60, 300, len(rows)), unit="D")
-    dup["acquisition_date"] = new_acq.to_numpy()
-    dup["card_issue_date"] = (new_acq + pd.Timedelta(days=7)).to_numpy()
-    # Income belongs to the person once: the copy carries none so household sums stay right.
-    dup["taxable_income"] = 0.0
-    dup["kyu_tadashigaki_income"] = 0.0
-    W.members = pd.concat([M, dup], ignore_index=True)
+    added = pd.concat([dup for _, _, dup in copies])
+    W.members = pd.concat([M, added], ignore_index=True)
     if not W.oqs.empty:
-        W.oqs = pd.concat([W.oqs, dup[[c for c in W.oqs.columns if c in dup.columns]]], ignore_index=True)
-    for frame in (M.iloc[rows], dup):
-        for insurer_number, member_id, resident in zip(frame["insurer_number"], frame["member_id"],
-                                                        frame.get("_resident_id", pd.Series(None, index=frame.index))):
-            W.record(insurer_number, member_id, "QUAL_OVERLAP", "old_qualification_left_valid", resident)
+        W.oqs = pd.concat([W.oqs, added[[c for c in W.oqs.columns if c in added.columns]]], ignore_index=True)
+    for pattern, rows, dup in copies:
+        for insurer_number, member_id, resident in zip(dup["insurer_number"], dup["member_id"],
+                                                        dup.get("_resident_id", pd.Series(None, index=dup.index))):
+            W.record(insurer_number, member_id, "QUAL_OVERLAP", pattern, resident)
 
 
 def _cards(inj: _Injector) -> None:
@@ -524,6 +576,31 @@ def _cards(inj: _Injector) -> None:
             C.loc[at_rows, "kakuninsho_requested"] = True
         C.loc[at_rows, "kakuninsho_issued_date"] = pd.NaT
         inj.record(rows, pattern)
+
+    # 資格確認書 validity (domain brief §8): the latest one expired → a new one is needed; a valid
+    # one covers the member whenever it was issued (traps: no finding, members kept untouched).
+    if "kakuninsho_valid_until" not in C.columns:
+        C["kakuninsho_valid_until"] = pd.Series(pd.NaT, index=C.index, dtype="datetime64[ns]")
+    today = inj.today
+    rows = inj.pick(inj.free() & ~registered & plain, "kakuninsho_expired")
+    at_rows = C.index[status_row[rows]]
+    until = today - pd.to_timedelta(inj.rng.integers(1, 200, len(rows)), unit="D")
+    C.loc[at_rows, "kakuninsho_valid_until"] = until.to_numpy()
+    C.loc[at_rows, "kakuninsho_issued_date"] = (until - pd.DateOffset(years=1) + pd.Timedelta(days=1)).to_numpy()
+    inj.record(rows, "kakuninsho_expired")
+    for trap in ("trap_kakuninsho_valid_issued_before_return", "trap_kakuninsho_valid_future_trigger"):
+        rows = inj.pick(inj.free() & registered & plain, "kakuninsho_expired")
+        at_rows = C.index[status_row[rows]]
+        issued = today - pd.to_timedelta(inj.rng.integers(150, 300, len(rows)), unit="D")
+        C.loc[at_rows, "kakuninsho_issued_date"] = issued.to_numpy()
+        C.loc[at_rows, "kakuninsho_valid_until"] = (issued + pd.DateOffset(years=2) - pd.Timedelta(days=1)).to_numpy()
+        if trap == "trap_kakuninsho_valid_issued_before_return":
+            C.loc[at_rows, "card_returned_date"] = status_as_of - pd.Timedelta(days=20)
+        else:   # cancelled ex officio, the certificate's expiry recorded in the future
+            C.loc[at_rows, "cancellation_code"] = "2"
+            C.loc[at_rows, "ecert_expiry_date"] = today + pd.Timedelta(days=120)
+        for key in zip(M["insurer_number"].to_numpy()[rows], M["member_id"].to_numpy()[rows]):
+            W.touched.add(key)
 
 
 def inject(world: World) -> None:

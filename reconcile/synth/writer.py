@@ -289,8 +289,9 @@ def _benefit_text(rng, B: pd.DataFrame, styles: dict) -> pd.DataFrame:
 def _card_text(rng, C: pd.DataFrame, styles: dict) -> pd.DataFrame:
     out = _public(C).copy()
     for col in ("registration_date", "ecert_expiry_date", "card_returned_date", "kakuninsho_issued_date",
-                "oshirase_issued_date", "status_as_of"):
-        out[col] = format_dates(C[col], styles["dates"])
+                "kakuninsho_valid_until", "oshirase_issued_date", "status_as_of"):
+        if col in C.columns:   # kakuninsho_valid_until: optional (benefits injector adds it)
+            out[col] = format_dates(C[col], styles["dates"])
     for col in ("registered", "self_info_restricted", "kakuninsho_requested"):
         out[col] = format_bool(C[col], styles["bool"])
     out["cancellation_code"] = C["cancellation_code"].astype(object).where(C["cancellation_code"].notna(), "")
