@@ -13,7 +13,8 @@ from .world import (CARD_STOP, ONE, add_years, band70_start, check_digit, child_
 # pattern: (realistic rate per member, hard rate per member)
 RATES = {
     # mis-links (§1, §2a)
-    "same_name_birth_sex": (0.0012, 0.006), "same_name_variant_kanji_other_person": (0.0003, 0.002), "twin": (0.0004, 0.003), "family_number": (0.0015, 0.004),
+    "same_name_birth_sex": (0.0012, 0.006), "same_kana_birth_sex_different_kanji": (0.0006, 0.004),
+    "trap_same_kana_birth_sex_both_right": (0.0004, 0.002), "family_number_two_holders_neither_right": (0.0002, 0.001), "same_name_variant_kanji_other_person": (0.0003, 0.002), "twin": (0.0004, 0.003), "family_number": (0.0015, 0.004),
     "household_swap": (0.0005, 0.002), "number_typo_checkdigit_passes": (0.0006, 0.002),
     "number_typo_hits_other_person": (0.0004, 0.002), "number_typo_checkdigit_fails": (0.0010, 0.002),
     "number_missing": (0.0004, 0.001), "last4_only_mislink": (0.0008, 0.004),
@@ -32,7 +33,7 @@ RATES = {
     "maiden_name_kyuuji": (0.002, 0.005), "alias_tsusho": (0.0015, 0.004),
     "katakana_for_kanji_foreigner": (0.0012, 0.004), "alpha_order": (0.001, 0.003),
     "middle_name_dropped": (0.0006, 0.002), "translit_variant": (0.001, 0.003), "katakana_for_alpha": (0.001, 0.003),
-    "vu_bu_long_vowel": (0.0005, 0.002),
+    "vu_bu_long_vowel": (0.0005, 0.002), "kana_nakaguro_wave": (0.0004, 0.002), "trap_address_kyosho": (0.002, 0.004),
     # qualification dates (§6)
     "qual_issue_date_defect": (0.0015, 0.004), "qual_issue_date_newborn": (0.0003, 0.001),
     "trap_issue_same_day_as_movein": (0.0008, 0.002),
@@ -208,6 +209,33 @@ def inject_mislinks(w):
         m.num = q.num
         m.tag(MIS, "same_name_variant_kanji_other_person", p.rid)
 
+    # the 2023 root cause: カナ氏名・生年月日・性別 agree, the kanji name does not (裕子 / 優子)
+    by_kana = {}
+    for g in N.MALE + N.FEMALE:
+        by_kana.setdefault(g[1], []).append(g)
+    homo = {k: v for k, v in by_kana.items() if len(v) > 1}
+    for kind in ("same_kana_birth_sex_different_kanji", "trap_same_kana_birth_sex_both_right"):
+        for m in pick(w, count(w, kind), lambda m: free(w, m, full=True if not kind.startswith("trap") else None)
+                      and age_of(w, w.persons[m.pid]) >= 18 and w.persons[m.pid].giv[1] in homo
+                      and w.persons[m.pid].kanji == m.name_kanji):
+            p = w.persons[m.pid]
+            other = r.choice([g for g in homo[p.giv[1]] if g[0] != p.giv[0]])
+            if kind.startswith("trap"):
+                q, hh, parts = _new_single_member(w, p.sex, p.birth, p.sur, other)
+                if r.random() < 0.6:
+                    qm = new_member(w, q, hh, None, parts)
+                    qm.tag(None, kind)
+                m.tag(None, kind)
+                continue
+            if r.random() < 0.4:
+                q, hh, parts = _new_single_member(w, p.sex, p.birth, p.sur, other)
+                qm = new_member(w, q, hh, None, parts)
+                qm.tag(None, "trap_rightful_holder_of_shared_number")
+            else:
+                q = _elsewhere_person(w, p.sex, p.birth, p.sur, other)
+            m.num = q.num
+            m.tag(MIS, kind, p.rid)
+
     # 斎藤 / 斉藤: different surname families, same kana (§2) — a mis-link, never notation
     saito = [s for s in N.SURNAMES if s[0] == "斎藤"][0]
     saito2 = [s for s in N.SURNAMES if s[0] == "斉藤"][0]
@@ -274,6 +302,22 @@ def inject_mislinks(w):
         m.tag(MIS, "family_number" if qms else "family_number_holder_not_member", p.rid)
         for x in qms:
             x.tag(None, "trap_rightful_holder_of_shared_number")
+
+    # two children linked to a parent who is not a member: both hold a number that is not theirs
+    hm = hh_members(w)
+    for m in pick(w, count(w, "family_number_two_holders_neither_right"),
+                  lambda m: free(w, m, full=True) and any(not x.locked for x in hm.get(m.hh, []) if x is not m)):
+        p = w.persons[m.pid]
+        holders = [q for q in w.households[m.hh] if q is not p and q.status == "active"
+                   and not any(x.pid == q.idx for x in hm.get(m.hh, []))]
+        sibs = [x for x in hm.get(m.hh, []) if x is not m and free(w, x, full=True)]
+        if not holders or not sibs:
+            continue
+        q = r.choice(holders)
+        o = r.choice(sibs)
+        m.num = o.num = q.num
+        m.tag(MIS, "family_number_two_holders_neither_right", p.rid)
+        o.tag(MIS, "family_number_two_holders_neither_right", w.persons[o.pid].rid)
 
     # household swap: two members hold each other's numbers (two findings)
     for m in pick(w, count(w, "household_swap"), lambda m: free(w, m, full=True)):
@@ -540,6 +584,18 @@ def inject_notation(w):
         m.name_kanji = p.kana
         m.name_alpha = None
         m.tag(NOTA, "katakana_for_alpha")
+    # ・ between the parts of a foreign name, ～ for the long vowel (domain §2: spaces and ・, ー/～)
+    for m in fpick(count(w, "kana_nakaguro_wave"), alpha_nats + ("CN", "KR"), lambda m: not w.persons[m.pid].no_kana):
+        k = m.name_kana.replace(" ", "・")
+        if "ー" in k and w.rng.random() < 0.5:
+            k = k.replace("ー", "～")
+        m.name_kana = k
+        m.tag(NOTA, "kana_nakaguro_wave")
+    # 居所: the insurer holds the care facility / lodging address, the registry the 住所 — no finding
+    for m in pick(w, count(w, "trap_address_kyosho"), lambda m: free(w, m, jp=None) and age_of(w, w.persons[m.pid]) >= 60):
+        m.addr = f"{N.CITY}{w.rng.choice(N.TOWNS)}{w.rng.randint(1, 5)}-{w.rng.randint(1, 30)}-{w.rng.randint(1, 20)} " \
+                 f"{w.rng.choice(['特別養護老人ホーム若葉苑', 'グループホームみどり', 'サービス付き高齢者向け住宅あおば'])}内"
+        m.tag(None, "trap_address_kyosho")
     for m in fpick(count(w, "vu_bu_long_vowel"), alpha_nats, lambda m: not w.persons[m.pid].no_kana and any(c in w.persons[m.pid].kana for c in "ヴー")):
         p = w.persons[m.pid]
         k = p.kana.replace("ヴァ", "バ").replace("ヴィ", "ビ").replace("ヴー", "ブー").replace("ヴェ", "ベ").replace("ヴ", "ブ")

@@ -162,10 +162,25 @@ def score(feed_dir, findings):
             e["rules"].update(extra)
     trap_rows = [{"pattern": p, "members": v["members"], "false_positive_members": v["raised_on"],
                   "rules": dict(v["rules"])} for p, v in sorted(trap_fp.items())]
+    # members delivered with the last four digits only (domain §2a): recall per rule
+    last4_only = set()
+    mp = os.path.join(feed_dir, "members.csv")
+    if os.path.exists(mp):
+        for m in read_csv(mp):
+            if not m.get("individual_number") and m.get("individual_number_last4"):
+                last4_only.add((m.get("insurer_number", ""), m.get("member_id", "")))
+    l4 = defaultdict(lambda: [0, 0])
+    for k in T:
+        if k[:2] in last4_only:
+            l4[k[2]][0] += 1
+            l4[k[2]][1] += k in F
+    last4_rows = [{"rule_id": r, "truth": v[0], "found": v[1], "recall": v[1] / v[0]} for r, v in sorted(l4.items())]
+    last4_fp = Counter(k[2] for k in F if k not in T and k[:2] in last4_only)
     clean_fp = Counter(k[2] for k in F if k not in T and k[:2] not in member_patterns)
     return {"feed": feed_dir, "truth_rows": len(T), "findings_rows": len(F), "per_rule": per_rule,
             "mislink_family": family, "per_pattern": pattern_rows, "traps": trap_rows,
             "false_positives_on_clean_members": dict(clean_fp),
+            "last4_only": {"members": len(last4_only), "per_rule": last4_rows, "false_positives": dict(last4_fp)},
             "feed_level_findings": sum(1 for k in F if not k[1])}
 
 
@@ -225,6 +240,14 @@ def print_report(res, out=sys.stdout):
     for r in res["traps"]:
         extra = ", ".join(f"{k}×{v}" for k, v in sorted(r["rules"].items()))
         p(f"  {r['pattern']:45s} {r['members']:5d} {r['false_positive_members']:5d}  {extra}")
+    l4 = res.get("last4_only")
+    if l4 and l4["members"]:
+        p("")
+        p(f"members with only the last four digits ({l4['members']}): recall per rule")
+        for r in l4["per_rule"]:
+            p(f"  {r['rule_id']:28s} {r['found']:5d}/{r['truth']:<5d} {r['recall']:.3f}")
+        if l4["false_positives"]:
+            p("  false positives on them: " + ", ".join(f"{k}×{v}" for k, v in sorted(l4["false_positives"].items())))
     if res["false_positives_on_clean_members"]:
         p("false positives on members with no injected pattern: " +
           ", ".join(f"{k}×{v}" for k, v in sorted(res["false_positives_on_clean_members"].items())))

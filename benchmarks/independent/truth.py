@@ -168,6 +168,8 @@ def compute_truth(w):
                 break
         if pat is None and rule in ("MISLINK_SUSPECTED", "NUMBER_SHARED"):
             pat = next((t[1] for t in m.tags if t[0] and set(t[0]) & {"MISLINK_SUSPECTED", "NUMBER_SHARED"}), None)
+        if pat is None and getattr(w, "month", 0) > 0 and rule in ("LIMIT_CATEGORY_RULE", "BURDEN_RATIO_RULE"):
+            pat = "household_changed_this_month"  # a member's persisting error now meets a changed household
         if pat is None:
             pat = "untagged"
             warnings.append(f"untagged truth {mid} {rule}")

@@ -118,3 +118,25 @@ def test_scorer_runs_the_product_cli(feed, tmp_path):
         assert rule in res["per_rule"]
     assert res["mislink_family"]["true_mislinks"] > 0
     assert res["per_pattern"]
+
+
+def test_deterministic_and_following_month(feed, tmp_path):
+    again = tmp_path / "again"
+    assert generate.main([str(again), "--members", "2000", "--seed", "1", "--quiet"]) == 0
+    for name in ("members.csv", "residents.csv", "oqs.csv", "benefit_history.csv", "card_status.csv", "truth.csv"):
+        assert (again / name).read_bytes() == (feed / name).read_bytes(), name
+    nxt = tmp_path / "next"
+    assert generate.main([str(nxt), "--next-month", str(feed), "--quiet"]) == 0
+    m0 = {r["member_id"] for r in _rows(feed / "members.csv")}
+    m1 = {r["member_id"] for r in _rows(nxt / "members.csv")}
+    assert len(m0 & m1) / len(m0) > 0.98, "the same people"
+    assert json.loads((nxt / "manifest.json").read_text(encoding="utf-8"))["as_of"] == "2026-12-01"
+    t0 = {(r["member_id"], r["rule_id"]) for r in _rows(feed / "truth.csv")}
+    t1 = {(r["member_id"], r["rule_id"]) for r in _rows(nxt / "truth.csv")}
+    carried = {(r["member_id"], r["rule_id"]) for r in _rows(nxt / "carried.csv")}
+    assert carried == t0 & t1
+    assert t0 - t1, "some problems were fixed"
+    assert t1 - t0, "some problems are new"
+    assert len(carried) > len(t0) / 2, "most persist"
+    for r in _rows(nxt / "truth.csv"):
+        assert r["pattern"] != "untagged"
