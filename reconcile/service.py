@@ -41,6 +41,7 @@ class ScanSummary:
     queue_counts: dict[str, Any] = field(default_factory=dict)
     forced: list[dict[str, Any]] = field(default_factory=list)    # refusals overridden by --force
     insurers: dict[str, int] = field(default_factory=dict)         # members per insurer in the feed
+    rules_closing_nothing: list[str] = field(default_factory=list)  # a file they read lost rows of unknown members
 
     @property
     def total_findings(self) -> int:
@@ -237,13 +238,35 @@ def scan_lock(insurers, *, wait: bool = True, timeout: float | None = None, sett
 
 # --- scan ---------------------------------------------------------------------------------------
 
-def _protected_members(feed: Feed) -> tuple[pd.DataFrame | None, bool]:
-    """Members whose items a quarantined row protects; second: whether only present members may
-    close items (the ingest gives no keys of its quarantined rows)."""
+#: Feed files whose rows belong to one member (insurer_number + member_id).
+MEMBER_KEYED_FILES = ("members", "oqs", "benefit_history", "card_status")
+
+
+def _close_scope(feed: Feed, rules_run: list[str]) -> tuple[pd.DataFrame | None, bool, list[str]]:
+    """What quarantined rows protect from being closed (issue #8 defect 2).
+
+    Returns ``(protected_members, present_only, deferred_rules)``: the members whose rows were
+    quarantined (from ``feed.quarantined_keys`` when the ingest gives it); whether only members
+    present in members.csv may close items (a members.csv row was quarantined whose member is not
+    known); and the rules that may close nothing this scan because a row of a file they read was
+    quarantined without a readable member key.
+    """
+    from detectors import RULES as registered
+
+    kinds = lambda files: {Path(str(f)).stem for f in files}  # noqa: E731
     keys = getattr(feed, "quarantined_keys", None)
-    if keys is not None:
-        return keys[["insurer_number", "member_id"]] if len(keys) else None, False
-    return None, len(feed.quarantine) > 0
+    protected, unknown_files = None, set()
+    if keys is None:
+        unknown_files = kinds(feed.quarantine["file"]) if len(feed.quarantine) else set()
+    elif len(keys):
+        known = keys["insurer_number"].notna() & keys["member_id"].notna()
+        protected = keys.loc[known, ["insurer_number", "member_id"]] if known.any() else None
+        unknown_files = kinds(keys.loc[~known, "file"]) if (~known).any() else set()
+    unknown_files &= set(MEMBER_KEYED_FILES)
+    present_only = "members" in unknown_files
+    deferred = sorted(r for r in rules_run
+                      if r in registered and set(registered[r].requires) & (unknown_files - {"members"}))
+    return protected, present_only, deferred
 
 
 def _refusals(feed: Feed, members: dict[str, int], previous: dict[str, dict]) -> list[dict[str, Any]]:
@@ -320,7 +343,10 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
 
         step = time.perf_counter()
         findings_by_rule = evaluation.findings["rule_id"].value_counts().sort_index().to_dict()
-        protected, present_only_all = _protected_members(feed)
+        import detectors.rules  # noqa: F401 — every rule registered, so rules_run is complete
+        skipped_ids = {rule_id for rule_id, _ in evaluation.skipped}
+        rules_run = [r for r in RULES if r not in skipped_ids]
+        protected, present_only_all, deferred = _close_scope(feed, rules_run)
         present_only = sorted(set(truncated) | (set(insurers) if present_only_all else set()))
         summary_record: dict[str, Any] = {
             "feed": str(feed.path), "feed_name": feed.path.name, "as_of": feed.as_of.date().isoformat(),
@@ -337,10 +363,8 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
             scan_id = store.start_scan(session, feed_id=feed_id, as_of=feed.as_of.date())
             store.save_scan_insurers(session, scan_id, members, feed.period)
             store.save_quarantine(session, scan_id, feed.quarantine)
-            import detectors.rules  # noqa: F401 — every rule registered, so rules_run is complete
-            skipped_ids = {rule_id for rule_id, _ in evaluation.skipped}
             merged = store.merge_findings(
-                session, scan_id, evaluation.findings, rules_run=[r for r in RULES if r not in skipped_ids],
+                session, scan_id, evaluation.findings, rules_run=[r for r in rules_run if r not in deferred],
                 insurer_numbers=insurers, protected_members=protected,
                 present_members=member_frame[["insurer_number", "member_id"]] if present_only else None,
                 present_only_insurers=present_only, queue_config=queue_config)
@@ -352,7 +376,8 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
             queue_counts = merged.as_dict()
             summary_record["queues"] = queue_counts
             summary_record["kept"] = {"quarantined": merged.kept_quarantined, "absent_from_truncated_feed":
-                                      merged.kept_absent, "in_progress_not_seen": merged.not_seen_in_progress}
+                                      merged.kept_absent, "in_progress_not_seen": merged.not_seen_in_progress,
+                                      "rules_closing_nothing": deferred}
             summary_record["seconds"] = {k: round(v, 3) for k, v in timings.items()}
             store.finish_scan(session, scan_id, status="done", summary=summary_record)
     log.info("scan %s done: %d findings", scan_id, len(evaluation.findings))
@@ -362,7 +387,7 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
         findings_by_rule={k: int(v) for k, v in findings_by_rule.items()},
         new_findings=int(merged.new), seen_again=int(merged.seen_again),
         skipped=evaluation.skipped, seconds=timings, reused_feed=existed,
-        queue_counts=queue_counts, forced=refusals, insurers=members)
+        queue_counts=queue_counts, forced=refusals, insurers=members, rules_closing_nothing=deferred)
 
 
 def _queue_config(settings: Settings):

@@ -34,6 +34,10 @@ def print_summary(summary) -> None:
         if q.get("kept_absent"):
             click.echo(t(f"  閉じずに残した項目: {q['kept_absent']:,}（途中で切れた疑いのあるフィードにいない被保険者）",
                          f"  items kept open: {q['kept_absent']:,} (member absent from a feed that looks truncated)"))
+    deferred = getattr(summary, "rules_closing_nothing", None) or []
+    if deferred:
+        click.echo(t(f"  隔離行があるため今回は閉じなかったルール: {', '.join(deferred)}",
+                     f"  rules that closed nothing (quarantined rows of their files): {', '.join(deferred)}"))
     for forced in getattr(summary, "forced", None) or []:
         click.echo(t(f"  --force で実行: {forced['ja']}", f"  forced: {forced['en']}"))
     for rule_id, reason in summary.skipped:

@@ -155,6 +155,21 @@ def test_without_quarantined_keys_absent_members_of_a_feed_with_quarantine_keep_
     assert summary.queue_counts["kept_absent"] == 1
 
 
+def test_quarantined_rows_of_another_member_file_keep_that_files_rules_from_closing(scanner, tmp_path):
+    rows = members(6) + members(3, I2, "X")
+    oqs_item = f("M0001", "BURDEN_RATIO_OQS_MISMATCH")
+    scanner.run(make_feed(tmp_path, "m1", rows), [oqs_item, f("M0002")])
+    feed = make_feed(tmp_path, "m2", rows, period="2026-12")
+    feed.quarantine = pd.DataFrame({"file": ["oqs.csv"], "line": [3], "column": ["burden_ratio"], "value": ["x"],
+                                    "reason": ["bad_row"]}).astype(
+        {"file": "string", "line": "int64", "column": "string", "value": "string", "reason": "string"})
+    summary = scanner.run(feed, [])
+    assert "BURDEN_RATIO_OQS_MISMATCH" in summary.rules_closing_nothing
+    st = scanner.statuses()
+    assert st[(I1, "M0001", "BURDEN_RATIO_OQS_MISMATCH")] == "open"     # whose oqs row? unknown: kept
+    assert st[(I1, "M0002", "MISLINK_SUSPECTED")] == "closed_not_seen"
+
+
 def test_a_truncated_feed_is_refused_and_when_forced_absent_members_keep_their_items(scanner, tmp_path):
     rows = members(20) + members(6, I2, "X")
     items = [f(f"M{i:04d}") for i in range(0, 20, 2)] + [f("X0001", insurer=I2)]
