@@ -202,8 +202,8 @@ def _pattern(linked_pair: Any | None, other_pair: Any | None, swapped: bool) -> 
 
 
 @rule("MISLINK_SUSPECTED", category="mislink", severity="high", requires=("members", "residents"),
-      summary_ja="紐付け誤りの疑い（{p_wrong_pct}%）: {pattern_ja}。紐付け先 {linked_resident_id}、本人と思われる住民 {suggested_label_ja}",
-      summary_en="Suspected mis-link ({p_wrong_pct}%): {pattern_en}. Linked {linked_resident_id}; probably {suggested_label_en}")
+      summary_ja="紐付け誤りの疑い（別人である確率 {p_wrong_pct}%）: {pattern_ja}。紐付け先: {linked_label_ja}。本人と思われる住民: {suggested_label_ja}。{next_step_ja}",
+      summary_en="Suspected mis-link (probability {p_wrong_pct}% that it is another person): {pattern_en}. Linked: {linked_label_en}. Probably: {suggested_label_en}. {next_step_en}")
 def mislink_suspected(resolution: Resolution, shared_numbers: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """紐付け先の住民が別人と思われる / The linked resident is probably a different person.
 
@@ -262,8 +262,16 @@ def mislink_suspected(resolution: Resolution, shared_numbers: pd.DataFrame, sett
             "suggested": None if other is None else {
                 "resident_id": rid[int(row["other_pos"])], "last4": last4[int(row["other_pos"])],
                 "p_same": round(float(row["p_same_other"]), 4), "fields": other_fields[other_index[i]]},
-            "suggested_label_ja": f"{suggested_id}（下4桁 {suggested_last4}）" if suggest else "不明",
-            "suggested_label_en": f"{suggested_id} (last four {suggested_last4})" if suggest else "unknown",
+            "suggested_label_ja": _person_label(other_fields[other_index[i]] if has_other[i] else None,
+                                                suggested_id, suggested_last4, "ja") if suggest else "特定できません",
+            "suggested_label_en": _person_label(other_fields[other_index[i]] if has_other[i] else None,
+                                                suggested_id, suggested_last4, "en") if suggest else "not identified",
+            "linked_label_ja": _person_label(linked_fields[linked_index[i]] if has_linked[i] else None,
+                                             row["linked_resident_id"], None, "ja"),
+            "linked_label_en": _person_label(linked_fields[linked_index[i]] if has_linked[i] else None,
+                                             row["linked_resident_id"], None, "en"),
+            "next_step_ja": NEXT_STEP_JA if suggest else NEXT_STEP_UNKNOWN_JA,
+            "next_step_en": NEXT_STEP_EN if suggest else NEXT_STEP_UNKNOWN_EN,
             "candidates": tops.get(pos, []),
             "reasons": _mislink_reasons(linked_pair, other),
             "line": lines[pos],
@@ -278,6 +286,32 @@ def mislink_suspected(resolution: Resolution, shared_numbers: pd.DataFrame, sett
             "evidence": evidence,
         })
     return pd.DataFrame.from_records(records)
+
+
+# Summary text (reports engineer, issue #11): people named by name and birth date, ids labelled, a next step.
+NEXT_STEP_JA = "住基で本人を確かめ、正しい個人番号に紐付け直してください"
+NEXT_STEP_EN = "Check the person in the registry and relink the right number."
+NEXT_STEP_UNKNOWN_JA = "本人を住基で探し、見つからなければ本人に番号を確認してください"
+NEXT_STEP_UNKNOWN_EN = "Look the person up in the registry, else ask the member for the number."
+
+
+def _person_label(fields: dict | None, resident_id: Any, last4: Any, lang: str) -> str:
+    """「田中 花子（1980-05-10 生、宛名番号 123…、番号下4桁 0018）」 from a pair's field evidence."""
+    def value(field: str) -> str:
+        entry = (fields or {}).get(field)
+        return _text(entry.get("resident")) if isinstance(entry, dict) else ""
+
+    name = value("name_kanji") or value("name_alpha") or value("name_kana")
+    birth = value("birth_date")
+    if lang == "ja":
+        parts = [f"{birth} 生"] if birth else []
+        parts += [f"宛名番号 {resident_id}"] if _text(resident_id) else []
+        parts += [f"番号下4桁 {last4}"] if _text(last4) else []
+        return f"{name or '氏名不明'}（{'、'.join(parts)}）" if parts else (name or "不明")
+    parts = [f"born {birth}"] if birth else []
+    parts += [f"resident id {resident_id}"] if _text(resident_id) else []
+    parts += [f"number ending {last4}"] if _text(last4) else []
+    return f"{name or 'name unknown'} ({', '.join(parts)})" if parts else (name or "unknown")
 
 
 def _values_at(column: pd.Series, positions: np.ndarray) -> dict[int, Any]:
@@ -343,12 +377,17 @@ def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
     explained = np.isin(kanji, list(_EXPLAINED["name_kanji"]))
     # A married name: the kana surname differs too, explained by the kanji level.
     explained &= np.isin(kana, list(_EXPLAINED["name_kana"])) | ((kana == "surname_differs") & np.isin(kanji, _SURNAME_CHANGES))
-    explained &= np.isin(alpha, list(_EXPLAINED["name_alpha"]))
-    # Kanji not comparable (alphabet vs kanji / katakana): the alphabet comparison must have judged it.
+    # Katakana held against the alphabet name that failed to romanise alike: the registered
+    # reading agreeing with the katakana is the more direct evidence.
+    kana_agrees = np.isin(kana, list(NAME_KANA.agreeing_codes))
+    one_alpha = pairs["alpha_tokens_l"].notna().to_numpy() != pairs["alpha_tokens_r"].notna().to_numpy()
+    explained &= np.isin(alpha, list(_EXPLAINED["name_alpha"])) | (kana_agrees & one_alpha)
+    # Kanji not comparable (alphabet vs kanji / katakana): the alphabet comparison, or the
+    # registered reading, must have judged it.
     latin_l, latin_r = pairs["latin_l"].to_numpy(dtype=bool), pairs["latin_r"].to_numpy(dtype=bool)
     script = ((kanji == "null") & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
               & (latin_l != latin_r))
-    explained &= ~script | np.isin(alpha, list(NAME_ALPHA.agreeing_codes)) | np.isin(kana, list(_DIFFERS["name_kana"]))
+    explained &= ~script | np.isin(alpha, list(NAME_ALPHA.agreeing_codes)) | kana_agrees
     some_name = (kanji != "null") | (kana != "null") | (alpha != "null")
     differs = (np.isin(kanji, list(_DIFFERS["name_kanji"])) | np.isin(kana, list(_DIFFERS["name_kana"]))
                | np.isin(alpha, list(_DIFFERS["name_alpha"])) | script
@@ -398,9 +437,26 @@ def _text(value: Any) -> str:
     return "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
+_NAME_FIELDS = (("name_kanji", "氏名", "Name"), ("name_kana", "カナ氏名", "Kana name"),
+                ("name_alpha", "英字氏名", "Alphabet name"))
+
+
+def _quoted_name(member: dict, resident: dict) -> dict[str, str]:
+    """The name field that actually differs (kanji, else kana, else alphabet), for the summary —
+    never two identical kanji names when the difference is in the kana or the alphabet name."""
+    for field, ja, en in _NAME_FIELDS:
+        left, right = _text(member.get(field)), _text(resident.get(field))
+        if (left or right) and left != right:
+            return {"quoted_field_ja": ja, "quoted_field_en": en, "quoted_member": left or "（なし）",
+                    "quoted_resident": right or "（なし）"}
+    field, ja, en = _NAME_FIELDS[0]
+    return {"quoted_field_ja": ja, "quoted_field_en": en, "quoted_member": _text(member.get(field)),
+            "quoted_resident": _text(resident.get(field))}
+
+
 @rule("NOTATION_DIFFERENCE", category="notation", severity="low", requires=("members", "residents"),
-      summary_ja="氏名の表記のみ異なります（{reasons_ja}）: 保険者「{member_name}」／住基「{resident_name}」",
-      summary_en="Name differs in notation only ({reasons_en}): insurer \"{member_name}\" / registry \"{resident_name}\"")
+      summary_ja="{quoted_field_ja}の表記のみ異なります（{reasons_ja}）: 保険者「{quoted_member}」／住基「{quoted_resident}」。住基の表記に合わせて直してください",
+      summary_en="{quoted_field_en} differs in notation only ({reasons_en}): insurer \"{quoted_member}\" / registry \"{quoted_resident}\"; bring it in line with the registry")
 def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     """同一人物だが氏名の表記だけが異なる / Same person; the name differs only in notation."""
     conf = resolution.settings
@@ -461,6 +517,7 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
                 "reasons_ja": "・".join(REASON_LABELS_JA.get(r, r) for r in reasons),
                 "reasons_en": ", ".join(reasons),
                 "member_name": member_name, "resident_name": resident_name,
+                **_quoted_name(member, resident),
                 "linked_resident_id": linked_ids[i],
                 "p_same_linked": round(float(p_same[i]), 4),
                 "fields": fields[i],
