@@ -314,11 +314,14 @@ def alpha_tokens(text: str) -> tuple[str, ...]:
 
 
 _PHONETIC_RULES = (
-    (re.compile(r"(?<=[A-Z])H"), ""),     # TH→T, PH→P, SH→S, CH→C, KH→K: the kana ear drops them
+    (re.compile(r"PH"), "F"),             # PHAM = ファム
+    (re.compile(r"(?<=[A-Z])H"), ""),     # TH→T, SH→S, CH→C, KH→K: the kana ear drops them
     (re.compile(r"NG$"), "N"), (re.compile(r"^NG"), "G"),
+    (re.compile(r"C(?=[EIY])"), "S"),     # GRACE = グレイス
     (re.compile(r"[CKQ]"), "K"), (re.compile(r"X"), "S"), (re.compile(r"Z"), "J"),
     (re.compile(r"V"), "B"), (re.compile(r"L"), "R"), (re.compile(r"W"), ""),
-    (re.compile(r"Y"), "I"), (re.compile(r"F"), "P"),
+    # フ is romanised FU but stands for H as much as F (HUNG = フング, PHAM = ファム).
+    (re.compile(r"Y"), "I"), (re.compile(r"F"), "H"),
     (re.compile(r"(.)\1+"), r"\1"),
     (re.compile(r"(?<=[^AEIOU])[UO]$"), ""),  # epenthetic final vowel of katakana: サントス → SANTOSU
 )

@@ -22,18 +22,24 @@ SIDE_COLUMNS = [
     "birth_date", "sex", "number_last4", "address_key", "municipality",
 ]
 
-_ADDRESS_UNITS = re.compile(r"(丁目|番地の|番地|番|号|の)")
-_ADDRESS_DROP = re.compile(r"(大字|字|\s|　)")
+# 住所の比較キー, as data read twice (one string / an Arrow array): the prefecture left out
+# (insurers of a municipality often omit it), 大字/字 and spaces dropped, 丁目・番地・号 as hyphens
+# (「1丁目2番3号」 = 「1-2-3」). Patterns in the syntax Python's re and RE2 share.
+ADDRESS_RULES = (
+    (r"^(北海道|東京都|京都府|大阪府|[^0-9 -]{2,3}県)", ""),
+    ("(大字|字|[ \t\u3000])", ""),
+    (r"(丁目|番地の|番地|番|号|の)", "-"),
+    (r"[‐－ー―-]+", "-"),
+)
+_ADDRESS_RE = tuple((re.compile(pattern), repl) for pattern, repl in ADDRESS_RULES)
 
 
 def address_key(text: str) -> str:
-    """住所の比較キー: NFKC, 大字/字 dropped, 丁目・番地・号 as hyphens (「1丁目2番3号」 = 「1-2-3」)."""
-    key = _ADDRESS_DROP.sub("", nfkc(text))
-    key = _ADDRESS_UNITS.sub("-", key)
-    key = re.sub(r"[‐－ー―-]+", "-", key)
+    """住所の比較キー (:data:`ADDRESS_RULES` on one string, after NFKC)."""
+    key = nfkc(text)
+    for pattern, repl in _ADDRESS_RE:
+        key = pattern.sub(repl, key)
     return key.strip("-")
-
-
 
 
 def _unique_map(values: pd.Series, compute) -> dict[str, np.ndarray]:
@@ -121,13 +127,12 @@ def kana_features(uniques: list[str]) -> dict[str, list]:
 
 
 def address_keys(uniques: list[str]) -> list:
-    """Vectorised :func:`address_key`."""
+    """Vectorised :func:`address_key` (:data:`ADDRESS_RULES` on an Arrow array)."""
     import pyarrow.compute as pc
 
     arr = pc.utf8_normalize(_arrow(uniques), form="NFKC")
-    arr = pc.replace_substring_regex(arr, r"(大字|字|\s|\x{3000})", "")
-    arr = pc.replace_substring_regex(arr, r"(丁目|番地の|番地|番|号|の)", "-")
-    arr = pc.replace_substring_regex(arr, r"[‐－ー―-]+", "-")
+    for pattern, repl in ADDRESS_RULES:
+        arr = pc.replace_substring_regex(arr, pattern, repl)
     arr = pc.utf8_trim(arr, "-")
     return [v or None for v in _list(arr)]
 

@@ -272,15 +272,54 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
     link_key = links["li"].to_numpy(np.int64) * width + links["ri"].to_numpy(np.int64)
     is_linked = np.isin(li * width + ri, link_key)
-    # Last-four-only members (§2a): linked to the resolved candidates holding those digits.
-    by_last4 = last4_links(pairs, last4_only)
-    pairs["is_linked"] = is_linked | by_last4
-    links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
-                      ignore_index=True)
-
-    verdicts = _verdicts(pairs, links, members, residents, model, conf, last4_only)
+    verdicts, all_links = _link_and_judge(pairs, links, is_linked, last4_only, members, residents, model, conf)
+    # A mis-linked member must not vouch for its family: its link points into another registry
+    # household, which would make the family's own residents look like strangers. Judge the
+    # household again without the suspected links as anchors, and rescore the pairs it changes.
+    suspected = verdicts["member_pos"].to_numpy(np.int64)[
+        np.nan_to_num(verdicts["p_wrong"].to_numpy(dtype=float)) >= float(conf["mislink_queue_threshold"])]
+    if len(suspected):
+        anchors = links[~np.isin(links["li"].to_numpy(np.int64), suspected)]
+        state = household_state(members, residents, anchors, li, ri)
+        changed = np.flatnonzero(state != pairs["household_state"].to_numpy(dtype=object))
+        if len(changed):
+            _rescore(pairs, changed, state[changed], model)
+            verdicts, all_links = _link_and_judge(pairs, links, is_linked, last4_only, members, residents, model, conf)
+    links = all_links
     return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
                       settings=conf, model=model)
+
+
+def _rescore(pairs: pd.DataFrame, rows: np.ndarray, household: np.ndarray, model: Mapping[str, Any]) -> None:
+    """Compare and score ``rows`` of ``pairs`` again with another household state (in place)."""
+    sub = pairs.iloc[rows].copy()
+    sub["household_state"] = household
+    compare(sub, COMPARISONS)
+    sub["logit"] = pair_logit(sub, model)
+    sub["p_same"] = sigmoid(sub["logit"].to_numpy())
+    for column in ["household_state", "logit", "p_same",
+                   *[f"{kind}_{c.field}" for c in COMPARISONS for kind in ("gamma", "label", "level")]]:
+        values = pairs[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy().copy()
+            codes[rows] = sub[column].cat.codes.to_numpy()
+            pairs[column] = pd.Categorical.from_codes(codes, categories=values.cat.categories)
+        else:
+            array = values.to_numpy().copy()
+            array[rows] = sub[column].to_numpy()
+            pairs[column] = array
+
+
+def _link_and_judge(pairs: pd.DataFrame, links: pd.DataFrame, is_linked: np.ndarray, last4_only: np.ndarray,
+                    members: pd.DataFrame, residents: pd.DataFrame, model: Mapping[str, Any],
+                    conf: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Last-four-only members' links (§2a) on the scored pairs, then every member's verdict."""
+    li, ri = pairs["li"].to_numpy(np.int64), pairs["ri"].to_numpy(np.int64)
+    by_last4 = last4_links(pairs, last4_only)
+    pairs["is_linked"] = is_linked | by_last4
+    all_links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
+                          ignore_index=True)
+    return _verdicts(pairs, all_links, members, residents, model, conf, last4_only), all_links
 
 
 def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, residents: pd.DataFrame,

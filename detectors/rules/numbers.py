@@ -94,13 +94,17 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
     compared = local.assign(li=dup_pos[local["li"].to_numpy(np.int64)], ri=dup_pos[local["ri"].to_numpy(np.int64)])
     threshold = float(conf["number_shared_same_threshold"])
     different = compared["p_same"].to_numpy() < threshold
-    if not different.any():
-        return pd.DataFrame(columns=SHARED_COLUMNS)
 
-    # Each holder against the number's resident (the linked pair of the resolution).
+    # Each holder against the number's resident (the linked pair of the resolution): the
+    # rightful holder matches the resident on name, birth date and sex and is not suspected of
+    # being someone else (a namesake elsewhere matches on all three, but the household and
+    # address say which of the two the number's resident is).
     v = resolution.verdicts
     linked_of = np.full(len(members), -1, dtype=np.int64)
     linked_of[v["member_pos"].to_numpy(np.int64)] = v["linked_pos"].to_numpy(np.int64)
+    suspected = np.zeros(len(members), dtype=bool)
+    suspected[v["member_pos"].to_numpy(np.int64)] = (np.nan_to_num(v["p_wrong"].to_numpy(dtype=float))
+                                                      >= float(conf["mislink_queue_threshold"]))
     rightful = np.zeros(len(members), dtype=bool)
     with_link = dup_pos[linked_of[dup_pos] >= 0]
     if len(with_link):
@@ -111,15 +115,18 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
         matches = (_name_agrees(linked_pairs)
                    & (linked_pairs["level_birth_date"].to_numpy(dtype=object) == "exact")
                    & (linked_pairs["level_sex"].to_numpy(dtype=object) == "exact"))
-        rightful[with_link[matches]] = True
+        rightful[with_link[matches & ~suspected[with_link]]] = True
     group_has_rightful = pd.Series(rightful[dup_pos]).groupby(hashes_all[dup_pos]).any()
+    anchored = np.zeros(len(members), dtype=bool)
+    anchored[dup_pos] = group_has_rightful.reindex(hashes_all[dup_pos]).to_numpy(dtype=bool)
 
     a, b = compared["li"].to_numpy(np.int64), compared["ri"].to_numpy(np.int64)
-    wrong = np.zeros(len(members), dtype=bool)
+    # A holder is wrong when it is not the rightful one and is a different person from it —
+    # judged on the members' own items, or by the resolution placing it elsewhere; with no
+    # rightful holder, when it is a different person from another holder.
+    wrong = ~rightful & anchored & suspected
     for own, other in ((a, b), (b, a)):
-        anchored = group_has_rightful.reindex(hashes_all[own]).to_numpy(dtype=bool)
-        # Judged different from the rightful holder — or from anyone, when nobody is rightful.
-        counts = different & ~rightful[own] & np.where(anchored, rightful[other], True)
+        counts = different & ~rightful[own] & np.where(anchored[own], rightful[other], True)
         wrong[own[counts]] = True
     wrong_pos = np.flatnonzero(wrong)
     if len(wrong_pos) == 0:

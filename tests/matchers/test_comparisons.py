@@ -101,7 +101,7 @@ CASES = [
     {"description": "katakana equal to the registered reading (チェ ジヨン / CHOI JIYOUNG)", "field": "name_alpha",
      "member": {"name_kanji": "チェ・ジヨン", "name_kana": "チェ ジヨン"},
      "resident": {"name_kanji": "CHOI JIYOUNG", "name_alpha": "CHOI JIYOUNG", "name_kana": "チェ ジヨン"},
-     "level": "katakana_alphabet"},
+     "level": "registered_reading"},
     {"description": "different foreign names", "field": "name_alpha",
      "member": {"name_kanji": "KIM MINJUN", "name_alpha": "KIM MINJUN", "name_kana": None},
      "resident": {**FOREIGN, "name_kana": None}, "level": "else"},
