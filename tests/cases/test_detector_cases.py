@@ -14,6 +14,8 @@ Row keys:
 - ``only``: default True — no other rule of :data:`DETECTOR_RULES` may fire on the case's
   members (one problem, one finding);
 - ``evidence``: optional ``{rule_id: {key: value}}`` that M1's finding's evidence must hold;
+- ``history``: earlier feeds for FEED_DRIFT (``feeds``, ``shift`` per statistic, ``same_as_of``);
+  a feed-level finding has member ``""``;
 - ``xfail``: a known product bug outside the detectors (the reason names it); the row still runs.
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ DETECTOR_RULES = (
     "BURDEN_RATIO_OQS_MISMATCH", "BURDEN_RATIO_RULE", "LIMIT_CATEGORY_OQS_MISMATCH", "LIMIT_CATEGORY_RULE",
     "BENEFIT_HISTORY_DIVERGENCE", "QUAL_DATE_IS_ISSUE_DATE", "QUAL_DATE_OQS_MISMATCH", "QUAL_LOSS_NOT_LINKED",
     "QUAL_ACTIVE_AFTER_EXIT", "QUAL_ACTIVE_PAST_AGE_LIMIT", "QUAL_OVERLAP", "QUAL_DATE_INVALID",
-    "KAKUNINSHO_NOT_ISSUED",
+    "KAKUNINSHO_NOT_ISSUED", "FEED_DRIFT",
 )
 
 # --- people ---------------------------------------------------------------------------------
@@ -247,6 +249,53 @@ CASES: list[dict[str, Any]] = [
      "members": [member(acquisition_date="2026-12-01", card_issue_date="2026-12-01")],
      "residents": [{"moved_in_date": "2026-10-01"}], "raises": ["QUAL_DATE_INVALID"],
      "not_raised": ["QUAL_DATE_IS_ISSUE_DATE"]},
+
+    # §4–5 insurer vs online copy on as_of (the clinic charges by the online copy).
+    {"trap": "§4–5 insurer vs online copy", "description": "ratio 30% at the insurer, 20% online",
+     "members": [member()], "oqs": [{"burden_ratio": 20}], "raises": ["BURDEN_RATIO_OQS_MISMATCH"]},
+    {"trap": "§4–5 insurer vs online copy", "description": "the same ratio and category online: clean",
+     "members": [member()], "oqs": [{}], "raises": []},
+    {"trap": "§4–5 insurer vs online copy", "description": "70–74 at a right 20%, online still 30%: the copy is wrong, not the ratio",
+     "members": [elderly("1954-03-10", 20, "IP")], "oqs": [{"burden_ratio": 30, "limit_category": "IP",
+                                                            "birth_date": "1954-03-10"}],
+     "raises": ["BURDEN_RATIO_OQS_MISMATCH"], "not_raised": ["BURDEN_RATIO_RULE"]},
+    {"trap": "§4–5 insurer vs online copy", "description": "a member lost before as_of is not compared on as_of",
+     "members": [member(loss_date="2026-09-30", loss_reason="1")],
+     "oqs": [{"burden_ratio": 20, "limit_category": "A", "loss_date": "2026-09-30"}], "raises": []},
+    {"trap": "§4–5 insurer vs online copy", "description": "a member missing from the online copy: no comparison",
+     "members": [member(), member("M2")], "oqs": [{"member_id": "M2", "number": NUMBERS["M2"]}],
+     "raises": []},
+    {"trap": "§4–5 insurer vs online copy", "description": "category ウ at the insurer, ア online",
+     "members": [member()], "oqs": [{"limit_category": "A"}],
+     "raises": ["LIMIT_CATEGORY_OQS_MISMATCH"], "severity": {"LIMIT_CATEGORY_OQS_MISMATCH": "high"}},
+    {"trap": "§4–5 insurer vs online copy", "description": "一般 at the insurer, 現役並みⅠ online",
+     "members": [elderly("1954-03-10", 20, "IP")], "oqs": [{"burden_ratio": 20, "limit_category": "G1",
+                                                            "birth_date": "1954-03-10"}],
+     "raises": ["LIMIT_CATEGORY_OQS_MISMATCH"], "not_raised": ["LIMIT_CATEGORY_RULE"]},
+    {"trap": "§4–5 insurer vs online copy", "description": "the online copy lacks the category for one member only: soft",
+     "members": [member(), member("M2")], "oqs": [{"limit_category": None}, {"member_id": "M2", "number": NUMBERS["M2"]}],
+     "raises": ["LIMIT_CATEGORY_OQS_MISMATCH"], "severity": {"LIMIT_CATEGORY_OQS_MISMATCH": "medium"}},
+    {"trap": "§4–5 insurer vs online copy", "description": "ratio and category both differ: two facts, two findings",
+     "members": [member()], "oqs": [{"burden_ratio": 20, "limit_category": "E"}],
+     "raises": ["BURDEN_RATIO_OQS_MISMATCH", "LIMIT_CATEGORY_OQS_MISMATCH"]},
+
+    # Feed drift: a feed's statistics against the insurer's earlier feeds (feed-level: member "").
+    {"trap": "feed drift against earlier feeds", "description": "six quiet earlier feeds: no finding",
+     "members": [member(f"M{i}") for i in range(1, 4)], "history": {"feeds": 6}, "rules": ["FEED_DRIFT"],
+     "not_raised": [("", "FEED_DRIFT")]},
+    {"trap": "feed drift against earlier feeds", "description": "the 30% share was 40 points lower in six earlier feeds",
+     "members": [member(f"M{i}") for i in range(1, 4)], "history": {"feeds": 6, "shift": {"burden_ratio_share:30": 0.4}},
+     "rules": ["FEED_DRIFT"], "raises": [("", "FEED_DRIFT")]},
+    {"trap": "feed drift against earlier feeds", "description": "the same shift with two earlier feeds: history too short",
+     "members": [member(f"M{i}") for i in range(1, 4)], "history": {"feeds": 2, "shift": {"burden_ratio_share:30": 0.4}},
+     "rules": ["FEED_DRIFT"], "not_raised": [("", "FEED_DRIFT")]},
+    {"trap": "feed drift against earlier feeds", "description": "a re-scan of the same feed is not its own history",
+     "members": [member(f"M{i}") for i in range(1, 4)],
+     "history": {"feeds": 6, "shift": {"burden_ratio_share:30": 0.4}, "same_as_of": True},
+     "rules": ["FEED_DRIFT"], "not_raised": [("", "FEED_DRIFT")]},
+    {"trap": "feed drift against earlier feeds", "description": "one member more than before (a count moving by 1): no finding",
+     "members": [member(f"M{i}") for i in range(1, 4)], "history": {"feeds": 6, "shift": {"members": 1.0}},
+     "rules": ["FEED_DRIFT"], "not_raised": [("", "FEED_DRIFT")]},
 
     # §6 資格適用日 = 交付日.
     {"trap": "§6 資格適用日 = 交付日", "description": "acquisition = issue date after an earlier move-in",
@@ -527,10 +576,27 @@ def frames_of(case: dict[str, Any]) -> dict[str, pd.DataFrame]:
     return frames
 
 
+def feed_history(frames: dict[str, pd.DataFrame], as_of: pd.Timestamp, feeds: int,
+                 shift: dict[str, float] | None = None, same_as_of: bool = False) -> pd.DataFrame:
+    """Earlier feeds' statistics: this feed's own, less ``shift`` per statistic, one per month back."""
+    from detectors.stats import feed_stats
+
+    stats = feed_stats(frames, as_of)
+    moved = stats["statistic"].map(shift or {}).fillna(0.0).to_numpy()
+    rows = []
+    for back in range(1, feeds + 1):
+        month = as_of if same_as_of else as_of - pd.DateOffset(months=back)
+        rows.append(stats.assign(scan_id=f"s{back}", as_of=month, period=f"{month:%Y-%m}", value=stats["value"] - moved))
+    return pd.concat(rows, ignore_index=True)
+
+
 def run_case(case: dict[str, Any]) -> pd.DataFrame:
     frames = frames_of(case)
+    as_of = pd.Timestamp(case.get("as_of", AS_OF))
     rules = case.get("rules") or [r for r in DETECTOR_RULES if all(frames.get(n) is not None for n in RULES[r].requires)]
-    return run_rules(frames, as_of=pd.Timestamp(case.get("as_of", AS_OF)), rule_ids=rules).findings
+    history = feed_history(frames, as_of, **case["history"]) if "history" in case else None
+    found = run_rules(frames, as_of=as_of, rule_ids=rules, feed_history=history).findings
+    return found.assign(member_id=found["member_id"].fillna(""))
 
 
 def check(case: dict[str, Any], found: pd.DataFrame) -> list[str]:
