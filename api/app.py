@@ -83,10 +83,14 @@ def _install_errors(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such path: {request.url.path}"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = f"method {request.method} is not allowed on {request.url.path}"
+            allowed = _allowed_methods(request.app, request.url.path)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return problem(exc.status_code, _SLUGS.get(exc.status_code, "error").replace("-", " ").capitalize(),
-                       detail, headers=getattr(exc, "headers", None))
+                       detail, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError):
@@ -99,6 +103,21 @@ def _install_errors(app: FastAPI) -> None:
         if isinstance(exc, DBAPIError):
             return problem(503, "Service unavailable", "データベースのエラーです / database error")
         return problem(500, "Internal error", f"内部エラー / internal error ({type(exc).__name__})")
+
+
+def _allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some operation of the OpenAPI document offers on ``path`` (for a 405's Allow)."""
+    import re
+
+    paths = app.openapi().get("paths", {})
+    if path in paths:            # a literal path (…/bulk-resolve) wins over a template ({item_id})
+        return sorted(m.upper() for m in paths[path])
+    methods: set[str] = set()
+    for template, operations in paths.items():
+        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods.update(m.upper() for m in operations)
+    return sorted(methods)
 
 
 def _session_key(settings) -> bytes:
@@ -147,7 +166,41 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     _mount_web(app)
+    _document_problems(app)
     return app
+
+
+#: Error statuses every authenticated operation may answer with, as problem+json.
+ERROR_STATUSES = {400: "malformed request (body not parseable)", 401: "no or invalid token", 403: "the role may not do this",
+                  404: "not found, or outside the user's insurers", 409: "conflict with the item's state",
+                  422: "invalid input (names the field and value)", 503: "database unavailable"}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document that errors are application/problem+json (one schema, every route)."""
+    from fastapi.openapi.utils import get_openapi
+
+    from api.schemas import Problem
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in spec.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                statuses = {503} if path.endswith("/health") else set(ERROR_STATUSES)
+                for status in statuses:
+                    responses[str(status)] = {"description": ERROR_STATUSES[status], "content": problem_ref}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi
 
 
 def _recover_uploads(engine) -> None:
@@ -174,5 +227,11 @@ def _mount_web(app: FastAPI) -> None:
     except ImportError:
         return
     register = getattr(web, "register", None)
-    if register is not None:
+    if register is None:
+        return
+    try:
         register(app)
+    except ImportError:
+        # A half-installed web UI must not take the JSON API down with it; the pages are missing
+        # and the log says why.
+        log.warning("web UI not mounted", exc_info=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Resolution = Literal["resolved_fixed", "resolved_false_positive", "resolved_wont_fix"]
 Status = Literal["open", "in_progress", "resolved_fixed", "resolved_false_positive", "resolved_wont_fix",
@@ -193,7 +195,7 @@ class CommentRequest(Request):
 
 
 class BulkResolveRequest(Request):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]] = Field(min_length=1, max_length=1000)
     resolution: Resolution
     note: str = Field(min_length=1, max_length=10_000)
 
