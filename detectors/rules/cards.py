@@ -50,10 +50,12 @@ def kakuninsho_not_issued(members: pd.DataFrame, card_status: pd.DataFrame, card
     issued_text = out["kakuninsho_issued_date"].dt.strftime("%Y-%m-%d").fillna("")
     until_text = out["valid_until"].dt.strftime("%Y-%m-%d").fillna("")
     never = never & out["valid_until"].isna().to_numpy(bool)
+    shown_ja = issued_text.where(issued_text != "", "不明")
+    shown_en = issued_text.where(issued_text != "", "unknown")
     out["issued_ja"] = np.where(never, "資格確認書が交付されていません",
-                                "最新の資格確認書（交付 " + issued_text + "）は " + until_text + " で有効期限が切れています")
+                                "最新の資格確認書（交付日 " + shown_ja + "）は " + until_text + " で有効期限が切れています")
     out["issued_en"] = np.where(never, "has no 資格確認書",
-                                "whose latest 資格確認書 (issued " + issued_text + ") expired on " + until_text)
+                                "whose latest 資格確認書 (issued " + shown_en + ") expired on " + until_text)
     out["severity"] = np.where(never, "high", "medium")
     out["as_of"] = as_of
     out["status_lag_days"] = (as_of - out["status_as_of"]).dt.days.astype("Int64")

@@ -98,3 +98,13 @@ def test_issuance_list_has_printable_columns_and_no_full_number():
     assert out["reasons"].tolist() == ["not_registered", "card_returned"]
     assert out["reasons_ja"].tolist() == ["マイナ保険証の利用登録なし", "マイナンバーカード返納"]
     assert not out.astype(str).apply(lambda c: c.str.contains(r"\d{12}")).any().any()
+
+
+def test_an_expired_kakuninsho_is_named_in_the_summary():
+    out = findings({}, {"registered": False, "kakuninsho_issued_date": "2025-10-01", "kakuninsho_valid_until": "2026-09-30"})
+    assert out["summary_ja"].iloc[0] == ("資格確認書の職権交付対象（マイナ保険証の利用登録なし）ですが、最新の資格確認書（交付日 "
+                                        "2025-10-01）は 2026-09-30 で有効期限が切れています（状況一覧は 2026-09-30 時点）")
+    evidence = json.loads(out["evidence"].iloc[0])
+    assert (evidence["valid_until"], evidence["validity_basis"]) == ("2026-09-30", "kakuninsho_valid_until")
+    unknown = findings({}, {"registered": False, "kakuninsho_valid_until": "2026-09-30"})
+    assert "交付日 不明" in unknown["summary_ja"].iloc[0]
