@@ -126,7 +126,8 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    work_item_id: Mapped[int] = mapped_column(sa.ForeignKey("work_items.id"), index=True)
+    # None for events about no work item (a user created, a token issued): migration 0003.
+    work_item_id: Mapped[int | None] = mapped_column(sa.ForeignKey("work_items.id"), index=True)
     at: Mapped[datetime] = mapped_column(Timestamp, index=True)
     actor: Mapped[str] = mapped_column(sa.String(128))
     action: Mapped[str] = mapped_column(sa.String(32))
@@ -134,12 +135,11 @@ class Event(Base):
     to_status: Mapped[str | None] = mapped_column(sa.String(32))
     scan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scans.id"))
     note: Mapped[str | None] = mapped_column(sa.Text)
-
-
-class QuarantineRow(Base):
-    """隔離された行 / A rejected input row: file, line, column, (masked) value, reason."""
-    __tablename__ = "quarantine"
-
+    # Audit detail (migration 0003): what the event is about when not a work item ("user:NAME"),
+    # and the changed fields before / after (assignee, lease, resolution, note).
+    subject: Mapped[str | None] = mapped_column(sa.String(160))
+    state_before: Mapped[dict | None] = mapped_column(sa.JSON)
+    state_after: Mapped[dict | None] = mapped_column(sa.JSON)
 
 
 class ScanLock(Base):
@@ -174,6 +174,12 @@ class ScanInsurer(Base):
     insurer_number: Mapped[str] = mapped_column(sa.String(16), primary_key=True, index=True)
     period: Mapped[str | None] = mapped_column(sa.String(16))
     members: Mapped[int] = mapped_column(sa.Integer)
+
+
+class QuarantineRow(Base):
+    """隔離された行 / A rejected input row: file, line, column, (masked) value, reason."""
+    __tablename__ = "quarantine"
+
     id: Mapped[int] = mapped_column(primary_key=True)
     scan_id: Mapped[int] = mapped_column(sa.ForeignKey("scans.id"), index=True)
     file: Mapped[str] = mapped_column(sa.String(255))
@@ -207,6 +213,40 @@ class User(Base):
     insurer_scope: Mapped[list | None] = mapped_column(sa.JSON)   # None = every insurer
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Web sign-in password (migration 0003): "scrypt$n$r$p$salt_hex$hash_hex"; None = token only.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(256))
+
+
+class Comment(Base):
+    """コメント / A steward's comment on a work item (append-only, like the events)."""
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_item_id: Mapped[int] = mapped_column(sa.ForeignKey("work_items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    author: Mapped[str] = mapped_column(sa.String(128))
+    text: Mapped[str] = mapped_column(sa.Text)
+
+
+class Upload(Base):
+    """APIから受け付けたフィード / A feed uploaded through the API, scanned in the background.
+
+    ``status``: queued → running → done | rejected | failed; ``scan_id`` is the scan it became.
+    """
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    uploaded_by: Mapped[str] = mapped_column(sa.String(128))
+    insurer_scope: Mapped[list | None] = mapped_column(sa.JSON)    # the uploader's scope then
+    path: Mapped[str | None] = mapped_column(sa.Text)               # where the files were unpacked
+    files: Mapped[list | None] = mapped_column(sa.JSON)
+    insurer_numbers: Mapped[list | None] = mapped_column(sa.JSON)   # the feed's insurers, once read
+    scan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("scans.id"))
+    message: Mapped[dict | None] = mapped_column(sa.JSON)           # {"ja", "en"} when rejected/failed
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 ROLES: tuple[str, ...] = ("steward", "supervisor", "auditor", "admin")
