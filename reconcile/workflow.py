@@ -484,15 +484,18 @@ def _conflict(item: dict, ja: str, en: str) -> Conflict:
 def get_work_item(session: Session, actor: Actor, item_id: int, *, lang: str = "ja") -> dict:
     """Item, its finding and evidence, member vs resident, history and comments (an audited read)."""
     expire_leases(session)
-    item = _load(session, actor, item_id, lang=lang)
-    finding = session.execute(sa.select(F.c.evidence, F.c.suggested_resident_id,
-                                        F.c.suggested_individual_number_last4)
-                              .where(F.c.finding_id == item["finding_id"])).first()
-    evidence = _evidence(finding.evidence)
+    # Item and finding in one statement: a scan merging at the same moment cannot come between them.
+    row = session.execute(sa.select(*ITEM_COLUMNS, F.c.evidence, F.c.suggested_resident_id,
+                                    F.c.suggested_individual_number_last4)
+                          .join(F, F.c.finding_id == W.c.finding_id).where(W.c.id == item_id)).first()
+    if row is None or not actor.sees(row.insurer_number):
+        raise NotFound(f"作業項目 {item_id} はありません", f"no work item {item_id}", field="id", value=item_id)
+    n = len(ITEM_COLUMNS)
+    item = _item_dict(row[:n], lang)
+    evidence = _evidence(row[n])
     item["evidence"] = _masked(evidence)
     item["member"], item["resident"], item["suggested_resident"] = side_by_side(
-        {**item, "suggested_resident_id": finding.suggested_resident_id,
-         "suggested_individual_number_last4": finding.suggested_individual_number_last4}, evidence)
+        {**item, "suggested_resident_id": row[n + 1], "suggested_individual_number_last4": row[n + 2]}, evidence)
     item["history"] = [_event_dict(r) for r in session.execute(
         sa.select(*_EVENT_COLUMNS).where(E.c.work_item_id == item_id, E.c.action != queues.ACTION_VIEWED)
         .order_by(E.c.id))]

@@ -24,8 +24,9 @@ def serve(host: str, port: int, log_level: str) -> None:
                  f"Listening on http://{host}:{port}/ (API: /api/v1, spec: /openapi.json)"), err=True)
     # By import string: `reconcile` sits below `api` in the layers (api → reconcile), so the CLI names
     # the app factory instead of importing it.
+    # log_config=None: uvicorn's loggers propagate to the root handlers (JSON logs, number masking).
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level=log_level,
-                access_log=False)
+                access_log=False, log_config=None)
 
 
 def register(cli: click.Group) -> None:
