@@ -347,15 +347,30 @@ def consonant_skeleton(token: str) -> str:
     return re.sub(r"(.)\1+", r"\1", re.sub(r"[AEIOU]", "", key))
 
 
+# Spellings whose katakana follows the name's language rather than English: Vietnamese TR is
+# チ (TRANG = チャン), Spanish J is ホ (JOSE = ホセ). A token also sounds like these readings.
+SPELLING_ALTERNATIVES = ((re.compile(r"^TR"), "CH"), (re.compile(r"^J"), "H"))
+
+
+def spelling_variants(token: str) -> tuple[str, ...]:
+    """The token and its language-specific readings (:data:`SPELLING_ALTERNATIVES`)."""
+    return (token, *(p.sub(r, token) for p, r in SPELLING_ALTERNATIVES if p.search(token)))
+
+
+@lru_cache(maxsize=200_000)
 def sounds_alike(a: str, b: str, threshold: float = 0.8) -> bool:
     """Two romanised name tokens sound alike: the same consonant skeleton, or phonetic keys at
-    least ``threshold`` Jaro–Winkler apart."""
+    least ``threshold`` Jaro–Winkler apart — for some reading of each (:func:`spelling_variants`)."""
     from rapidfuzz.distance import JaroWinkler
 
-    skeleton = consonant_skeleton(a)
-    if skeleton and skeleton == consonant_skeleton(b):
-        return True
-    return JaroWinkler.normalized_similarity(phonetic_key(a), phonetic_key(b)) >= threshold
+    for x in spelling_variants(a):
+        for y in spelling_variants(b):
+            skeleton = consonant_skeleton(x)
+            if skeleton and skeleton == consonant_skeleton(y):
+                return True
+            if JaroWinkler.normalized_similarity(phonetic_key(x), phonetic_key(y)) >= threshold:
+                return True
+    return False
 
 
 @lru_cache(maxsize=1)

@@ -376,7 +376,10 @@ def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
     alpha = pairs["level_name_alpha"].to_numpy(dtype=object)
     explained = np.isin(kanji, list(_EXPLAINED["name_kanji"]))
     # A married name: the kana surname differs too, explained by the kanji level.
-    explained &= np.isin(kana, list(_EXPLAINED["name_kana"])) | ((kana == "surname_differs") & np.isin(kanji, _SURNAME_CHANGES))
+    # A foreign name whose alphabet form agrees: the two katakana are two transliterations of it.
+    alpha_agrees = np.isin(alpha, list(NAME_ALPHA.agreeing_codes))
+    explained &= (np.isin(kana, list(_EXPLAINED["name_kana"])) | ((kana == "surname_differs") & np.isin(kanji, _SURNAME_CHANGES))
+                  | alpha_agrees)
     # Katakana held against the alphabet name that failed to romanise alike: the registered
     # reading agreeing with the katakana is the more direct evidence.
     kana_agrees = np.isin(kana, list(NAME_KANA.agreeing_codes))

@@ -157,6 +157,10 @@ CASES = [
     row("transliteration", "ヴィ / ビ in the kanji field", *alpha("ヴィクトル ペトロフ", "ヴィクトル ペトロフ", "VIKTOR PETROV", "ビクトル ペトロフ")),
     row("transliteration", "ドゥック / ドック", *alpha("ファム バン ドック", "ファム バン ドック", "PHAM VAN DUC", "ファム ヴァン ドゥック")),
     row("transliteration", "ホアン / ホワン", *alpha("ホアン ティ マイ", "ホアン ティ マイ", "HOANG THI MAI", "ホワン ティ マイ")),
+    row("transliteration", "Vietnamese TR = チ: トラン チャン / TRAN TRANG (registry kana チャン チャン)",
+        *alpha("トラン チャン", "トラン チャン", "TRAN TRANG", "チャン チャン")),
+    row("transliteration", "Spanish J = ホ: ガルシア ホゼ / GARCIA JOSE", *alpha("ガルシア ホゼ", "ガルシア ホゼ", "GARCIA JOSE", None)),
+    row("transliteration", "ブイ チャン / BUI TRANG, no registered kana", *alpha("ブイ チャン", "ブイ チャン", "BUI TRANG", None)),
     # --- 通称 (alias): the insurer holds the alias the registry records --------------------------
     row("alias", "金田 花子 / 金 花子 通称 金田 花子", *kanji("金田 花子", "カネダ ハナコ", "金 花子", "キム ハナコ", alias_name="金田 花子"), reason="ALIAS"),
     row("alias", "木村 一郎 / 金 一郎 通称 木村 一郎", *kanji("木村 一郎", "キムラ イチロウ", "金 一郎", "キム イチロウ", alias_name="木村 一郎"), reason="ALIAS"),
