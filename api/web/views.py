@@ -258,6 +258,7 @@ def item_context(db, actor: auth.Actor, item_id: int, lang: str) -> dict[str, An
         "member_ref": words.member_ref(member, lang), "resident_ref": words.resident_ref(resident, lang),
         "rows": rows, "reasons": words.notation_reasons(evidence, lang), "pattern": words.pattern(evidence, lang),
         "partner": evidence.get("partner_member_id") or evidence.get("other_members"),
+        "partner_items": _partner_items(db, actor, item, evidence, lang),
         "suggested": suggested, "next_step": words.next_step(item, evidence, lang),
         "history": history, "comments": [{**c, "at": words.moment(c["at"])} for c in item.get("comments", [])],
         "resolutions": [(r, words.status_label(r, lang), words.TEXT[lang][f"resolution_help_{r}"], key)
@@ -266,6 +267,19 @@ def item_context(db, actor: auth.Actor, item_id: int, lang: str) -> dict[str, An
         "may_release": item["status"] == "in_progress" and (item.get("assignee") == actor.name or actor.may(auth.SUPERVISE)),
         "due_on": words.day(item.get("due_at")),
     }
+
+
+def _partner_items(db, actor: auth.Actor, item: dict, evidence: dict, lang: str) -> list[dict]:
+    """The other half of a household swap or shared number: its work items, to open side by side."""
+    raw = evidence.get("partner_member_id") or evidence.get("other_members") or ""
+    names = [p.split(":", 1)[-1].strip() for p in str(raw).replace("、", ",").split(",") if p.strip()]
+    if not names:
+        return []
+    page = workflow.list_work_items(db, actor, workflow.Filters(insurer_number=[item["insurer_number"]],
+                                                                member_id=names, category=["mislink"]),
+                                    limit=10, lang=lang)
+    return [{"id": i["id"], "member_id": i["member_id"], "rule_label": words.rule_label(i["rule_id"], lang),
+             "status_label": i["status_label"]} for i in page.items if i["id"] != item["id"]]
 
 
 @router.get("/items/{item_id}")
