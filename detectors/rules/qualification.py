@@ -325,7 +325,7 @@ def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp, judge
     out["birthday_75"] = ages.late_elderly_start(out["birth_date"])
     out["latest_loss_date"] = latest[fires]
     out["age"] = ages.age_on(out["birth_date"], as_of)
-    out["state_ja"] = np.where(still, "有効のままです", "喪失日が遅い（" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + "）")
+    out["state_ja"] = np.where(still, "有効のまま", "喪失日が遅い（" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + "）")
     out["state_en"] = np.where(still, "still active", "lost too late (" + out["loss_date"].dt.strftime("%Y-%m-%d").fillna("") + ")")
     out["severity"] = np.where(still, "high", "medium")
     out["as_of"] = as_of
