@@ -67,7 +67,7 @@ def test_scan_prints_a_summary_and_fills_the_store(scanned):
     assert "NUMBER_INVALID" in first.stdout
     exported = reconcile(workdir, "export", "findings", "--out", "findings.csv")
     assert exported.returncode == 0, exported.stderr
-    with open(workdir / "findings.csv", encoding="utf-8") as handle:
+    with open(workdir / "findings.csv", encoding="utf-8-sig") as handle:   # UTF-8 with BOM by default
         rows = list(csv.DictReader(handle))
     assert list(rows[0].keys()) == [
         "finding_id", "scan_id", "insurer_number", "member_id", "rule_id", "category", "severity", "score",
@@ -85,8 +85,8 @@ def test_rescanning_the_same_feed_is_idempotent(scanned):
     assert again.returncode == 0, again.stderr
     after = reconcile(workdir, "export", "findings", "--out", "after.csv")
     assert before.returncode == after.returncode == 0
-    ids_before = sorted(r["finding_id"] for r in csv.DictReader(open(workdir / "before.csv", encoding="utf-8")))
-    rows_after = list(csv.DictReader(open(workdir / "after.csv", encoding="utf-8")))
+    ids_before = sorted(r["finding_id"] for r in csv.DictReader(open(workdir / "before.csv", encoding="utf-8-sig")))
+    rows_after = list(csv.DictReader(open(workdir / "after.csv", encoding="utf-8-sig")))
     assert sorted(r["finding_id"] for r in rows_after) == ids_before
     assert all(r["first_seen_scan"] == "1" and r["last_seen_scan"] == "2" for r in rows_after)
     assert "新規 0" in again.stdout
@@ -137,7 +137,7 @@ def test_a_broken_feed_quarantines_bad_rows_with_line_numbers(tmp_path):
     assert result.returncode == 0, result.stderr
     exported = reconcile(tmp_path, "export", "quarantine", "--out", "q.csv")
     assert exported.returncode == 0, exported.stderr
-    rows = list(csv.DictReader(open(tmp_path / "q.csv", encoding="utf-8")))
+    rows = list(csv.DictReader(open(tmp_path / "q.csv", encoding="utf-8-sig")))
     where = {(r["line"], r["column"]) for r in rows}
     assert ("3", "birth_date") in where
     assert ("4", "individual_number") in where
@@ -320,7 +320,8 @@ def test_report_before_any_scan_says_so_without_a_traceback(tmp_path):
     assert reconcile(tmp_path, "migrate").returncode == 0
     result = reconcile(tmp_path, "report", "weekly", "--out", "report")
     assert result.returncode == 1
-    assert "走査がまだありません" in result.stderr and "Traceback" not in result.stderr
+    assert "まだありません" in result.stderr and "reconcile scan" in result.stderr
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "report").exists()
 
 
