@@ -169,18 +169,20 @@ def _read_manifest(directory: Path) -> tuple[dict, str | None]:
     return manifest, hashlib.sha256(raw).hexdigest()
 
 
-def _mask_passthrough(column: pd.Series) -> pd.Series:
+def _mask_passthrough(column: pd.Series, escape: bool = True) -> pd.Series:
     """Passthrough columns as read, except number-like runs masked and control characters escaped
     (RE2 test on all rows, Python only on the hits)."""
-    return values.escape_control_series(mask_series(column))
+    masked = mask_series(column)
+    return values.escape_control_series(masked) if escape else masked
 
 
 class _FileLoader:
     """Normalises the chunks of one feed file and collects its row errors."""
 
     def __init__(self, feed_file: spec.FeedFile, file_name: str, key: bytes, dates: values.DateNormaliser,
-                 raw_names: dict[str, str] | None = None):
+                 raw_names: dict[str, str] | None = None, escape_controls: bool = True):
         self.feed_file, self.file_name, self.key, self.dates = feed_file, file_name, key, dates
+        self.escape_controls = escape_controls
         # passthrough columns keep the name as written in the header (folded name → raw name)
         self.raw_names = raw_names or {}
         self.problems: list[pd.DataFrame] = []
@@ -213,9 +215,9 @@ class _FileLoader:
                 shown_name = self.raw_names.get(name, name)
                 if shown_name in FRAMES[self.feed_file.kind]:
                     shown_name = f"{shown_name}_passthrough"
-                out[shown_name] = _mask_passthrough(raw[name])
+                out[shown_name] = _mask_passthrough(raw[name], self.escape_controls)
                 continue
-            text = values.strip_text(raw[name])
+            text = values.strip_text(raw[name], self.escape_controls)
             stripped[name] = text
             if column.kind == spec.BENEFIT_VALUE:
                 continue  # needs the normalised item first
@@ -292,7 +294,7 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
     raw_names = {folded: raw.strip() for folded, raw in zip(columns, source.raw_columns)}
     started = time.perf_counter()
     for attempt in ("fast", "fallback"):
-        file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names)
+        file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names, source.has_controls)
         chunks, rows_done = [], 0
         try:
             for raw, lines in reader.batches(source):

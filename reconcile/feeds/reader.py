@@ -87,6 +87,7 @@ class Source:
     quoted_newlines: bool = False
     bad_rows: list[BadRow] = field(default_factory=list)
     fallback: bool = False            # read with the per-line Python reader (stray quotes …)
+    has_controls: bool = True         # may hold control characters (NUL …) to escape
 
     @property
     def columns(self) -> list[str]:
@@ -124,6 +125,7 @@ def _open_csv(path: Path) -> Source:
     pending_close = False       # a closing quote ended the previous block: check the next byte
     stray_quote = False
     bare_cr = False
+    has_controls = False
     with path.open("rb") as handle:
         while chunk := handle.read(SCAN_BLOCK):
             if not first_bytes:
@@ -139,6 +141,10 @@ def _open_csv(path: Path) -> Source:
                     utf8_ok = False
                     at = max(0, error.start - pending)
                     utf8_bad_line = newline_count + int(np.searchsorted(newlines, at)) + 1
+            if not has_controls:
+                # C0 controls but tab/LF/CR, DEL, and C1 as UTF-8 (C2 80..9F; in CP932 a false alarm at worst)
+                has_controls = bool(_CONTROL_BYTES[array].any()) or bool(
+                    ((array[:-1] == 0xC2) & (array[1:] >= 0x80) & (array[1:] <= 0x9F)).any())
             quotes = np.flatnonzero(array == 0x22)
             if pending_close and len(array) and array[0] not in _AFTER_CLOSING:
                 stray_quote = True
@@ -230,8 +236,12 @@ def _open_csv(path: Path) -> Source:
         for i in wrong]
     return Source(path=path, format="csv", sha256=sha.hexdigest(), raw_columns=raw_columns,
                   encoding=encoding, record_start_lines=record_lines, bad_ordinals=wrong + 1,
-                  quoted_newlines=newline_count > len(ends), bad_rows=bad_rows, fallback=fallback)
+                  quoted_newlines=newline_count > len(ends), bad_rows=bad_rows, fallback=fallback,
+                  has_controls=has_controls)
 
+
+_CONTROL_BYTES = np.zeros(256, dtype=bool)
+_CONTROL_BYTES[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
 
 # Bytes that may precede an opening quote / follow a closing one (a doubled "" inside a quoted
 # value is a closing quote followed by an opening one).
@@ -365,56 +375,81 @@ FALLBACK_BATCH = 200_000
 def _fallback_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """Per-line reader for files with stray quotes: each record is checked on its own (quotes
     well formed, field count right); a malformed one is a row error at its first line and
-    reading resumes on the next line, so one stray quote never swallows the rows after it."""
+    reading resumes on the next line, so one stray quote never swallows the rows after it.
+    The records that pass are handed to pyarrow's parser in blocks (no Python per field)."""
     encoding = source.encoding or "utf-8"
-    if encoding == "utf-8-sig":
-        encoding = "utf-8"
+    text = source.path.read_bytes().decode(encoding, errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    del text
     width = len(source.raw_columns)
-    lines = source.path.read_bytes().split(b"\n")
+    commas = width - 1
     source.bad_rows = []
     first = int(source.record_start_lines[1]) - 1 if len(source.record_start_lines) > 1 else len(lines)
-    rows: list[list[str]] = []
-    row_lines: list[int] = []
+    records: list[str] = []
+    record_lines: list[int] = []
+    multi_line = False
     i, count = first, len(lines)
     while i < count:
-        raw = lines[i]
-        if raw in (b"", b"\r"):
+        line = lines[i]
+        if line.endswith("\r"):
+            line = line[:-1]
+        if line == "":
             i += 1
             continue
-        end = i
-        if b'"' in raw:
-            quotes = raw.count(b'"')
+        if "\r" in line:  # a bare CR inside a line: parsers split there, the line scan does not
+            source.bad_rows.append(BadRow(line=i + 1, message="bare CR inside the row / 行の途中に CR"))
+            i += 1
+            continue
+        if '"' not in line:
+            if line.count(",") == commas:
+                records.append(line)
+                record_lines.append(i + 1)
+            else:
+                source.bad_rows.append(BadRow(line=i + 1, message=f"{line.count(',') + 1} fields, expected {width}"))
+            i += 1
+        else:
+            end, quotes = i, line.count('"')
             while quotes & 1 and end + 1 < count and end - i < MAX_RECORD_LINES:
                 end += 1
-                quotes += lines[end].count(b'"')
-            record = b"\n".join(lines[i:end + 1])
-        else:
-            record = raw
-        text = record.decode(encoding, errors="replace")
-        if text.endswith("\r"):
-            text = text[:-1]
-        if b'"' in record and (quotes & 1 or _WELL_FORMED.fullmatch(text) is None):
-            source.bad_rows.append(BadRow(line=i + 1, message="stray quote (\") / 引用符の誤り"))
-            i += 1
-            continue
-        fields = next(csv.reader([text])) if b'"' in record else text.split(",")
-        if len(fields) != width:
-            source.bad_rows.append(BadRow(line=i + 1, message=f"{len(fields)} fields, expected {width}"))
-        else:
-            rows.append(fields)
-            row_lines.append(i + 1)
-        i = end + 1
-        if len(rows) >= FALLBACK_BATCH:
-            yield _rows_frame(source, rows), np.asarray(row_lines, dtype=np.int64)
-            rows, row_lines = [], []
-    if rows:
-        yield _rows_frame(source, rows), np.asarray(row_lines, dtype=np.int64)
+                quotes += lines[end].count('"')
+            record = line if end == i else "\n".join([line, *lines[i + 1:end + 1]])
+            if record.endswith("\r"):
+                record = record[:-1]
+            if quotes & 1 or _WELL_FORMED.fullmatch(record) is None:
+                source.bad_rows.append(BadRow(line=i + 1, message="stray quote (\") / 引用符の誤り"))
+                i += 1
+                continue
+            fields = len(next(csv.reader([record])))
+            if fields == width:
+                records.append(record)
+                record_lines.append(i + 1)
+                multi_line = multi_line or end > i
+            else:
+                source.bad_rows.append(BadRow(line=i + 1, message=f"{fields} fields, expected {width}"))
+            i = end + 1
+        if len(records) >= FALLBACK_BATCH:
+            yield _records_frame(source, records, multi_line), np.asarray(record_lines, dtype=np.int64)
+            records, record_lines, multi_line = [], [], False
+    if records:
+        yield _records_frame(source, records, multi_line), np.asarray(record_lines, dtype=np.int64)
 
 
-def _rows_frame(source: Source, rows: list[list[str]]) -> pd.DataFrame:
-    columns = list(zip(*rows))
-    return pd.DataFrame({f"c{i}": pd.array(list(values), dtype=_STRING) for i, values in enumerate(columns)}
-                        ).set_axis(source.columns, axis=1)
+def _records_frame(source: Source, records: list[str], multi_line: bool) -> pd.DataFrame:
+    """Parse records already checked to be well formed with the right field count (pyarrow)."""
+    positional = [f"c{i}" for i in range(len(source.raw_columns))]
+    table = pacsv.read_csv(
+        io.BytesIO("\n".join(records).encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=positional, block_size=CSV_BLOCK),
+        parse_options=pacsv.ParseOptions(newlines_in_values=multi_line),
+        convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in positional},
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+    if table.num_rows != len(records):
+        raise ReadError("unreadable", "行を読み取れません（引用符の対応）", "rows cannot be read (quoting)")
+    frame = table.to_pandas(types_mapper={pa.string(): _STRING}.get)
+    frame.columns = source.columns
+    return frame
 
 
 # ----------------------------------------------------------------------------- Parquet

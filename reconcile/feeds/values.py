@@ -34,13 +34,15 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def strip_text(raw: pd.Series) -> pd.Series:
-    """Strip surrounding whitespace (incl. U+3000); empty → ``<NA>``. Names/addresses stop here."""
+def strip_text(raw: pd.Series, escape: bool = True) -> pd.Series:
+    """Strip surrounding whitespace (incl. U+3000); empty → ``<NA>``; control characters escaped
+    (``escape=False``: the caller knows there are none). Names/addresses stop here."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(pa.array(raw, type=pa.string()))
-    return escape_control_series(_series(pc.if_else(pc.equal(trimmed, ""), None, trimmed), raw.index))
+    stripped = _series(pc.if_else(pc.equal(trimmed, ""), None, trimmed), raw.index)
+    return escape_control_series(stripped) if escape else stripped
 
 
 def escape_control_series(values: pd.Series) -> pd.Series:

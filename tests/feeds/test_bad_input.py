@@ -36,7 +36,10 @@ def _row(**changes) -> list[str]:
 
 def _texts(feed) -> list[str]:
     """Every string the feed hands on: quarantine, validation, canonical string columns."""
-    out = [feed.quarantine.to_csv(), json.dumps(feed.validation, ensure_ascii=False)]
+    # file digests (hex sha256) are product-made, not feed values
+    validation = {k: ({f: v for f, v in part.items() if f != "sha256"} if isinstance(part, dict) else part)
+                  for k, part in feed.validation.items()}
+    out = [feed.quarantine.to_csv(), json.dumps(validation, ensure_ascii=False)]
     for frame in feed.frames.values():
         if frame is None:
             continue

@@ -15,6 +15,17 @@ REFUSED = [
     {"description": "groups of four with hyphens", "text": "1234-5678-9018"},
     {"description": "longer run holding a number", "text": "12345678901801"},
     {"description": "in a CSV cell", "text": 'a,b\n"x",123456789018\n'},
+    # issue #8 defect 1: every separator of the findings contract's definition, and runs of them
+    {"description": "en dashes", "text": "4555–0645–6069"},
+    {"description": "full stops", "text": "1479.1901.8314"},
+    {"description": "two spaces", "text": "6542  5847  2870"},
+    {"description": "ideographic spaces", "text": "4555　0645　6069"},
+    {"description": "hyphen U+2010", "text": "4555‐0645‐6069"},
+    {"description": "em dashes", "text": "4555—0645—6069"},
+    {"description": "minus signs", "text": "4555−0645−6069"},
+    {"description": "full-width hyphen-minus", "text": "４５５５－０６４５－６０６９"},
+    {"description": "uneven groups", "text": "番号 45 550 6456 069 です"},
+    {"description": "spaced hyphens", "text": "4555 - 0645 - 6069"},
 ]
 ALLOWED = [
     {"description": "last four digits", "text": "下4桁 9018"},
@@ -22,6 +33,8 @@ ALLOWED = [
     {"description": "eleven digits", "text": "12345678901"},
     {"description": "timestamp", "text": "2026-11-23 10:00:00"},
     {"description": "phone number", "text": "03-1234-5678"},
+    {"description": "a week's date range", "text": "期間: 2026-11-23 – 2026-11-29"},
+    {"description": "two phone numbers", "text": "03-1234-5678 090-1234-5678"},
     {"description": "insurer-qualified 12-digit member id", "text": "相手: 122218:100000000101"},
     {"description": "JSON field naming a member id", "text": '{"partner_member_id": "100000000101", "p": 0.1}'},
     {"description": "JSON field naming a resident id", "text": '{"resident_id": "201000000001"}'},
