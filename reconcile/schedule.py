@@ -312,7 +312,7 @@ class Watcher:
                 "en": f"The same content was already scanned (scan {earlier}); moved to done/ without a second scan."}
             log.info("feed folder %s already scanned as scan %s: not scanned again", folder.name, earlier,
                      extra={**extra, "event": "watch.duplicate", "scan_id": earlier})
-            self._finish(folder, outcome, DONE_DIR)
+            self._record_redelivery(outcome, self._finish(folder, outcome, DONE_DIR))
             return
 
         log.info("feed folder %s: scan started", folder.name, extra={**extra, "event": "watch.scan_started"})
@@ -447,6 +447,21 @@ class Watcher:
             feed = session.get(store.Feed, scan.feed_id)
             if feed is not None:
                 feed.path = str(moved)
+
+    def _record_redelivery(self, outcome: FolderOutcome, moved: Path) -> None:
+        """A re-delivered folder is noted on the scan that already covered its content."""
+        from reconcile import store
+        with store.session_scope(self._engine()) as session:
+            scan = session.get(store.Scan, outcome.scan_id)
+            if scan is None:
+                return
+            summary = dict(scan.summary or {})
+            schedule = dict(summary.get("schedule") or {"source": "watch"})
+            schedule["redeliveries"] = [*schedule.get("redeliveries", []),
+                                        {"folder": outcome.folder, "moved_to": outcome.moved_to,
+                                         "at": outcome.finished_at, "retry_of": outcome.retry_of}][-50:]
+            summary["schedule"] = schedule
+            scan.summary = summary
 
     def _record_rejected(self, outcome: FolderOutcome, moved: Path) -> None:
         """A refused feed is a scan with status ``rejected`` (its summary says why)."""
@@ -589,7 +604,9 @@ class ScheduleConfig:
 
 
 def _bad(key: str, ja: str, en: str, value: Any = None) -> InvalidInput:
-    return InvalidInput(f"schedule.{key}: {ja}", f"schedule.{key}: {en}", field=f"schedule.{key}", value=value)
+    import reconcile.config as config
+    error = getattr(config, "ConfigKeyError", InvalidInput)  # the config file's key error (an InvalidInput)
+    return error(f"schedule.{key}: {ja}", f"schedule.{key}: {en}", field=f"schedule.{key}", value=value)
 
 
 def parse_schedule(table: dict[str, Any] | None) -> ScheduleConfig:

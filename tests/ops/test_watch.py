@@ -87,6 +87,8 @@ def test_drop_folder_rejected_scanned_incomplete_and_redelivered(tmp_path, db_ur
         assert "scan" not in again["stages"]
     after, findings_after, _ = _scans(db_url)
     assert len(after) == len(scans) and findings_after == findings
+    redelivered = {s["scan_id"]: s for s in after}[outcome["scan_id"]]["summary"]["schedule"]["redeliveries"]
+    assert sorted(r["folder"] for r in redelivered) == ["2026-11-resent", "2026-12"]
 
     # The same folder name once more: done/ already has it, so the new one gets a time suffix.
     drop(small_feed, drop_dir, "2026-11")
@@ -127,8 +129,8 @@ def _check_api(db_url, done, rejected):
     except ImportError as exc:  # the API is another engineer's, landing in parallel
         pytest.skip(f"API not importable yet: {exc}")
     engine = store.get_engine(db_url)
-    insurer = sorted((done["summary"].get("rows") and done["summary"].get("schedule") and
-                      _insurers(engine, done["scan_id"])) or [])[0]
+    insurer = sorted(_insurers(engine, done["scan_id"]))[0]
+    assert _insurers(engine, rejected["scan_id"]) == [insurer]  # the rejected feed's insurer, read from members.csv
     with store.session_scope(engine) as session:
         _, token = auth.add_user(session, "ops-steward", "steward", [insurer])
     app = create_app(get_settings(database_url=db_url, secret_key="k" * 20), engine=engine)
