@@ -126,6 +126,8 @@ def _candidates(drop_dir: Path) -> list[Path]:
 
 
 def _pid_alive(pid: int) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False  # (os.kill(-1, 0) would ask about every process)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -182,7 +184,7 @@ class _Claim:
     def mark_failed(self, reason: str) -> None:
         """Keep the claim as a record of the failure (dead pid): the next tick counts the attempt."""
         held = self._read() or {}
-        held.update({"pid": -1, "failed_at": _iso(), "reason": reason})
+        held.update({"pid": None, "failed_at": _iso(), "reason": reason})
         self.path.write_text(json.dumps(held, ensure_ascii=False), encoding="utf-8")
 
     def release(self) -> None:
@@ -291,8 +293,8 @@ class Watcher:
             # Not refused, not done: leave the folder for the next tick, remember the failure.
             claim.mark_failed(f"{type(exc).__name__}: {exc}"[:300])
             raise
-        if outcome.status == STATUS_FAILED:
-            claim.mark_failed(outcome.messages.get("en", "")[:300])
+        if outcome.status == STATUS_FAILED and outcome.moved_to is None:
+            claim.mark_failed(outcome.messages.get("en", "")[:300])  # the next tick counts the attempt
         else:
             claim.release()
         return outcome
