@@ -561,6 +561,8 @@ def inject_notation(w):
         if len(parts) < 2:
             continue
         new = " ".join(parts[1:] + parts[:1])
+        if new == p.alpha:  # 李 麗 → LI LI reads the same both ways
+            continue
         if p.nat in alpha_nats:
             m.name_kanji = new
         m.name_alpha = new
