@@ -136,7 +136,8 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
 
     settings = settings or get_settings()
     if engine is None:
-        engine = store.get_engine(settings.database_url)
+        # Sync routes run on a pool of 40 threads; enough connections that they do not queue for one.
+        engine = store.get_engine(settings.database_url, pool_size=20, max_overflow=20)
         store.upgrade(engine)
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -217,7 +217,7 @@ def _sort(sort: str, sorts: dict) -> tuple:
 def list_work_items(session: Session, actor: Actor, filters: Filters | None = None, *, sort: str = "priority",
                     limit: int = DEFAULT_LIMIT, cursor: str | None = None, lang: str = "ja") -> Page:
     """Work items the actor may see, filtered and paged (``sort`` one of :data:`ITEM_SORTS`)."""
-    expire_leases(session)
+    sweep_leases(session)
     order = _sort(sort, ITEM_SORTS)
     stmt = _filtered(sa.select(*ITEM_COLUMNS).join(F, F.c.finding_id == W.c.finding_id), filters or Filters(), actor)
     return _page(session, stmt.order_by(*order), limit, cursor, sort, lambda r: _item_dict(r, lang))
@@ -426,6 +426,22 @@ def expire_leases(session: Session, now: datetime | None = None) -> int:
     return done
 
 
+#: A process sweeps expired leases at most this often (seconds): the sweep is a query on every
+#: claim otherwise, and an item whose lease ran out a few seconds ago can wait that long.
+SWEEP_EVERY_SECONDS = 5.0
+_last_sweep = [float("-inf")]
+
+
+def sweep_leases(session: Session, now: datetime | None = None) -> int:
+    """:func:`expire_leases`, at most every :data:`SWEEP_EVERY_SECONDS` — always when ``now`` is given."""
+    import time
+
+    if now is None and time.monotonic() - _last_sweep[0] < SWEEP_EVERY_SECONDS:
+        return 0
+    _last_sweep[0] = time.monotonic()
+    return expire_leases(session, now)
+
+
 # --- claim-next ----------------------------------------------------------------------------------
 
 def claim_next(session: Session, actor: Actor, queue: str, *, lease: int | None = None,
@@ -437,8 +453,9 @@ def claim_next(session: Session, actor: Actor, queue: str, *, lease: int | None 
     if queue not in queues.QUEUES:
         raise NotFound(f"キュー {queue} はありません", f"no queue {queue}", field="queue", value=queue)
     actor.require(WORK)
+    explicit_now = now is not None
     now = now or _now()
-    expire_leases(session, now)
+    sweep_leases(session, now if explicit_now else None)
     until = now + timedelta(minutes=lease or queues.DEFAULT_LEASE_MINUTES)
     pick = (sa.select(W.c.id).where(W.c.queue == queue, W.c.status == queues.OPEN,
                                     _scope(W.c.insurer_number, actor))
@@ -483,7 +500,7 @@ def _conflict(item: dict, ja: str, en: str) -> Conflict:
 
 def get_work_item(session: Session, actor: Actor, item_id: int, *, lang: str = "ja") -> dict:
     """Item, its finding and evidence, member vs resident, history and comments (an audited read)."""
-    expire_leases(session)
+    # a read: expired leases are swept by claims and lists
     # Item and finding in one statement: a scan merging at the same moment cannot come between them.
     row = session.execute(sa.select(*ITEM_COLUMNS, F.c.evidence, F.c.suggested_resident_id,
                                     F.c.suggested_individual_number_last4)
@@ -506,11 +523,13 @@ def get_work_item(session: Session, actor: Actor, item_id: int, *, lang: str = "
     return item
 
 
-def _update(session: Session, item: dict, expected_status: str, **values) -> None:
+def _update(session: Session, item: dict, expected_status: str, **values) -> dict:
+    """Apply ``values`` if the item is still in ``expected_status``; the item as it is now."""
     changed = session.execute(sa.update(W).where(W.c.id == item["id"], W.c.status == expected_status)
                               .values(**values)).rowcount
     if changed != 1:   # changed under us (SQLite has no row lock): say so rather than overwrite
         raise _conflict(item, "他の操作で変更されました", "was changed by someone else")
+    return {**item, **values}
 
 
 def _check(from_status: str, to_status: str, item: dict) -> None:
@@ -535,7 +554,7 @@ def resolve(session: Session, actor: Actor, item_id: int, resolution: str, note:
     """Resolve an item with a note. An open item is claimed and resolved in one step; an item held by
     another steward only by a supervisor (else 409)."""
     now = now or _now()
-    expire_leases(session, now)
+    # an expired lease counts as no hold (_held_by_other); no sweep needed here
     item = _load(session, actor, item_id, lock=True, lang=lang)
     actor.require(WORK)
     if resolution not in queues.RESOLUTIONS:
@@ -548,20 +567,21 @@ def resolve(session: Session, actor: Actor, item_id: int, resolution: str, note:
     if _held_by_other(item, actor, now) and not actor.may(SUPERVISE):
         raise _conflict(item, f"{item['assignee']} が対応中です", f"is held by {item['assignee']}")
     _check(item["status"], resolution, item)
-    assignee = item["assignee"] if item["status"] == queues.IN_PROGRESS and item["assignee"] else actor.name
-    _update(session, item, item["status"], status=resolution, assignee=assignee, lease_until=None,
-            resolved_at=now, updated_at=now)
+    # a supervisor resolving a steward's held item leaves it credited to the steward
+    assignee = item["assignee"] if _held_by_other(item, actor, now) else actor.name
+    after = _update(session, item, item["status"], status=resolution, assignee=assignee, lease_until=None,
+                    resolved_at=now, updated_at=now)
     _write_event(session, actor, queues.ACTION_RESOLVED, work_item_id=item_id, from_status=item["status"],
                  to_status=resolution, note=text, at=now,
                  before={"status": item["status"], "assignee": item["assignee"], "lease_until": item["lease_until"]},
                  after={"status": resolution, "assignee": assignee, "lease_until": None})
-    return _load(session, actor, item_id, lang=lang)
+    return {**after, "status_label": _status_label(after["status"], lang)}
 
 
 def release(session: Session, actor: Actor, item_id: int, *, now: datetime | None = None, lang: str = "ja") -> dict:
     """Give an in-progress item back to the queue (``open``, unassigned): its holder or a supervisor."""
     now = now or _now()
-    expire_leases(session, now)
+    # an expired lease counts as no hold (_held_by_other); no sweep needed here
     item = _load(session, actor, item_id, lock=True, lang=lang)
     actor.require(WORK)
     if item["status"] not in queues.RELEASABLE:
@@ -569,12 +589,13 @@ def release(session: Session, actor: Actor, item_id: int, *, now: datetime | Non
     if _held_by_other(item, actor, now) and not actor.may(SUPERVISE):
         raise _conflict(item, f"{item['assignee']} が対応中です", f"is held by {item['assignee']}")
     _check(item["status"], queues.OPEN, item)
-    _update(session, item, item["status"], status=queues.OPEN, assignee=None, lease_until=None, updated_at=now)
+    after = _update(session, item, item["status"], status=queues.OPEN, assignee=None, lease_until=None,
+                    updated_at=now)
     _write_event(session, actor, queues.ACTION_RELEASED, work_item_id=item_id, from_status=item["status"],
                  to_status=queues.OPEN, at=now,
                  before={"assignee": item["assignee"], "lease_until": item["lease_until"]},
                  after={"assignee": None, "lease_until": None})
-    return _load(session, actor, item_id, lang=lang)
+    return {**after, "status_label": _status_label(after["status"], lang)}
 
 
 def assign(session: Session, actor: Actor, item_id: int, user_name: str, *, now: datetime | None = None,
@@ -582,7 +603,7 @@ def assign(session: Session, actor: Actor, item_id: int, user_name: str, *, now:
     """(Re)assign an open or in-progress item to a user who may work on it (supervisor). No lease:
     the item stays with that user until released or resolved."""
     now = now or _now()
-    expire_leases(session, now)
+    # an expired lease counts as no hold (_held_by_other); no sweep needed here
     item = _load(session, actor, item_id, lock=True, lang=lang)
     actor.require(SUPERVISE)
     target_user = session.scalars(sa.select(User).where(User.name == user_name, User.active.is_(True))).first()
@@ -595,13 +616,13 @@ def assign(session: Session, actor: Actor, item_id: int, user_name: str, *, now:
         raise _conflict(item, "割り当てできる状態ではありません", "cannot be assigned")
     if item["status"] != queues.IN_PROGRESS:
         _check(item["status"], queues.IN_PROGRESS, item)
-    _update(session, item, item["status"], status=queues.IN_PROGRESS, assignee=target.name, lease_until=None,
-            updated_at=now)
+    after = _update(session, item, item["status"], status=queues.IN_PROGRESS, assignee=target.name,
+                    lease_until=None, updated_at=now)
     _write_event(session, actor, queues.ACTION_ASSIGNED, work_item_id=item_id, from_status=item["status"],
                  to_status=queues.IN_PROGRESS, at=now,
                  before={"assignee": item["assignee"], "lease_until": item["lease_until"]},
                  after={"assignee": target.name, "lease_until": None})
-    return _load(session, actor, item_id, lang=lang)
+    return {**after, "status_label": _status_label(after["status"], lang)}
 
 
 def reopen(session: Session, actor: Actor, item_id: int, note: str | None = None, *, now: datetime | None = None,
@@ -614,13 +635,13 @@ def reopen(session: Session, actor: Actor, item_id: int, note: str | None = None
     if item["status"] not in queues.REOPENABLE:
         raise _conflict(item, "再オープンできる状態ではありません", "cannot be reopened")
     _check(item["status"], queues.OPEN, item)
-    _update(session, item, item["status"], status=queues.OPEN, assignee=None, lease_until=None, resolved_at=None,
-            updated_at=now)
+    after = _update(session, item, item["status"], status=queues.OPEN, assignee=None, lease_until=None,
+                    resolved_at=None, updated_at=now)
     _write_event(session, actor, queues.ACTION_REOPENED_BY, work_item_id=item_id, from_status=item["status"],
                  to_status=queues.OPEN, note=text, at=now,
                  before={"status": item["status"], "assignee": item["assignee"]},
                  after={"status": queues.OPEN, "assignee": None})
-    return _load(session, actor, item_id, lang=lang)
+    return {**after, "status_label": _status_label(after["status"], lang)}
 
 
 def add_comment(session: Session, actor: Actor, item_id: int, text: str, *, now: datetime | None = None) -> dict:
@@ -679,8 +700,9 @@ def queue_overview(session: Session, actor: Actor, *, now: datetime | None = Non
     """
     from reports import counts
 
+    explicit_now = now is not None
     now = now or _now()
-    expire_leases(session, now)
+    sweep_leases(session, now if explicit_now else None)
     rows = session.execute(sa.select(W.c.queue, W.c.status, W.c.due_at, W.c.created_at)
                            .where(W.c.status.in_(counts.OPEN), _scope(W.c.insurer_number, actor))).all()
     items = pd.DataFrame(rows, columns=["queue", "status", "due_at", "created_at"])
