@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -32,36 +31,16 @@ _STANDARD = set(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, Non
                                                                                       "taskName"}
 
 
-def _fallback_mask(text: str) -> str:
-    # Only used until reconcile.privacy.mask_text lands (ingest engineer); same rule: any run of
-    # 12 digits (possibly split by spaces or hyphens) keeps its last four.
-    return re.sub(r"(?<!\d)(?:\d[ \-]?){11}\d(?!\d)",
-                  lambda m: "*" * 8 + re.sub(r"\D", "", m.group(0))[-4:], text)
-
-
 def mask_text(text: str) -> str:
-    """The ingest engineer's :func:`reconcile.privacy.mask_text` (masks individual-number-like runs)."""
-    try:
-        from reconcile.privacy import mask_text as masker
-    except ImportError:  # pragma: no cover — until it lands
-        masker = _fallback_mask
+    """The ingest engineer's :func:`reconcile.privacy.mask_text` (the one definition of a number-like run)."""
+    from reconcile.privacy import mask_text as masker
     return masker(text)
 
 
 def masking_filter() -> logging.Filter:
-    """The ingest engineer's :class:`reconcile.privacy.NumberMaskingFilter`, or an equivalent."""
-    try:
-        from reconcile.privacy import NumberMaskingFilter
-        return NumberMaskingFilter()
-    except ImportError:  # pragma: no cover — until it lands
-        return _MaskingFilter()
-
-
-class _MaskingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_text(record.getMessage())
-        record.args = None
-        return True
+    """The ingest engineer's :class:`reconcile.privacy.NumberMaskingFilter`."""
+    from reconcile.privacy import NumberMaskingFilter
+    return NumberMaskingFilter()
 
 
 def _jsonable(value: Any) -> Any:
