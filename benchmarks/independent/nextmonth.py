@@ -66,6 +66,7 @@ def _fix(w, m, t, by_person, hm):
             return False
         m.acq, m.loss, m.birth = m.clean["acq"], m.clean["loss"], m.clean["birth"]
         m.oqs_acq, m.oqs_loss = m.acq, m.loss
+        m.no_benefit = False  # judged again by the age and date rules from now on
     elif rules & BENEFIT_RULES:
         if "BENEFIT_HISTORY_DIVERGENCE" in rules:
             ins = [h for h in m.hist if h[0] == "insurer"]
