@@ -294,7 +294,7 @@ def _refusals(feed: Feed, members: dict[str, int], previous: dict[str, dict]) ->
 
 def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings | None = None,
          progress: Callable[[str, int], None] | None = None, force: bool = False, wait: bool = True,
-         lock_timeout: float | None = None) -> ScanSummary:
+         lock_timeout: float | None = None, skip_if_scanned: bool = False) -> ScanSummary:
     """Validate a feed, run every matcher and detector, merge findings into the work queues.
 
     Raises :class:`reconcile.feeds.FeedRejected` when the feed cannot be accepted and
@@ -302,7 +302,9 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
     scanned for one of its insurers or an insurer's member count fell below half of its previous
     feed, when the key is not the store's, or (``wait=False``) when another scan of one of its
     insurers runs; then nothing in the store changes. Everything a scan stores is written in one
-    transaction, under the per-insurer scan lock.
+    transaction, under the per-insurer scan lock. ``skip_if_scanned`` (the scheduler): a feed whose
+    content already has a finished scan raises :class:`AlreadyScanned` (a Refused; ``scan_id``),
+    checked inside the lock, so two watchers receiving the same content scan it once.
     """
     settings = settings or get_settings()
     key = settings.require_key()
@@ -321,6 +323,11 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
     insurers = sorted(members)
     with scan_lock(insurers, wait=wait, timeout=lock_timeout, engine=engine):
         with store.session_scope(engine) as session:
+            if skip_if_scanned:
+                done = _done_scan_of(session, feed.fingerprint)
+                if done is not None:
+                    raise AlreadyScanned(f"このフィードは走査 {done} で走査済みです",
+                                         f"this feed was already scanned (scan {done})", scan_id=done)
             history = store.load_feed_history(session, insurers)
             previous = store.previous_feeds(session, insurers, exclude_fingerprint=feed.fingerprint)
         refusals = _refusals(feed, members, previous)
@@ -388,6 +395,16 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
         new_findings=int(merged.new), seen_again=int(merged.seen_again),
         skipped=evaluation.skipped, seconds=timings, reused_feed=existed,
         queue_counts=queue_counts, forced=refusals, insurers=members, rules_closing_nothing=deferred)
+
+
+class AlreadyScanned(Refused):
+    """``scan(..., skip_if_scanned=True)``: the same content has a finished scan (``details['scan_id']``)."""
+
+
+def _done_scan_of(session, fingerprint: str) -> int | None:
+    import sqlalchemy as sa
+    return session.scalar(sa.select(sa.func.max(store.Scan.id)).join(store.Feed, store.Feed.id == store.Scan.feed_id)
+                          .where(store.Feed.fingerprint == fingerprint, store.Scan.status == store.SCAN_DONE))
 
 
 def _queue_config(settings: Settings):

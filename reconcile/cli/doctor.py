@@ -28,7 +28,7 @@ def doctor_command() -> None:
         settings = get_settings()
     except (ConfigError, ReconcileError) as exc:
         line(False, f"設定ファイル: {exc.text('ja')}", f"config file: {exc.text('en')}")
-        raise SystemExit(EXIT_INTERNAL)
+        raise SystemExit(exc.exit_code)   # a mistyped key is bad input (2), an unreadable file 1
     line(True, f"設定ファイル: {settings.config_path}{'' if settings.config_path.exists() else '（なし・既定値を使用）'}",
          f"config file: {settings.config_path}{'' if settings.config_path.exists() else ' (absent, defaults used)'}")
     key = settings.secret_key or ""

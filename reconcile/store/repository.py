@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
@@ -372,11 +372,10 @@ _STAGE = sa.Table(
     sa.Column("score", sa.Float),
     sa.Column("queue", sa.String(32)),
     sa.Column("priority", sa.Integer),
-    sa.Column("due_at", _WORK_ITEMS.c.created_at.type),
     prefixes=["TEMPORARY"],
 )
 _STAGE_COLUMNS = [c.name for c in _STAGE.columns]
-_STAGE_WORK_COLUMNS = ("queue", "priority", "due_at")   # work-item fields, not findings columns
+_STAGE_WORK_COLUMNS = ("queue", "priority")   # work-item fields, not findings columns
 
 
 def _stage(session: Session, frame: pd.DataFrame) -> None:
@@ -388,7 +387,6 @@ def _stage(session: Session, frame: pd.DataFrame) -> None:
     columns["score"] = _py_floats(frame["score"])
     columns["queue"] = frame["queue"].tolist()
     columns["priority"] = _py_ints(frame["priority"])
-    columns["due_at"] = [None if pd.isna(v) else v.to_pydatetime() for v in frame["due_at"]]
     _bulk_insert(session, _STAGE, {c: columns[c] for c in _STAGE_COLUMNS})
 
 
@@ -402,14 +400,12 @@ def _route(frame: pd.DataFrame, config: "queues.QueueConfig | None" = None) -> p
 
 
 def _work_fields(frame: pd.DataFrame, config: "queues.QueueConfig | None", at: datetime) -> pd.DataFrame:
-    """Queue, priority (severity and score) and due date (the queue's service level), vectorised."""
+    """Queue and priority (severity and score), vectorised; the due date is set per queue in SQL."""
     config = config or queues.DEFAULT_QUEUE_CONFIG
     frame["queue"] = _route(frame, config) if len(frame) else pd.Series(dtype=object)
     base = frame["severity"].astype(object).map(config.severity_priority).fillna(0).astype("int64")
     score = pd.to_numeric(frame["score"], errors="coerce").astype("float64").fillna(0.0)
     frame["priority"] = base + (score * config.score_priority).round().astype("int64")
-    days = frame["queue"].map(lambda q: config.due_days(q)).astype("float64")
-    frame["due_at"] = pd.Timestamp(at) + pd.to_timedelta(days, unit="D")
     return frame
 
 
@@ -522,11 +518,15 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
                        F2.c.member_id == S.c.member_id, F2.c.finding_id != S.c.finding_id,
                        W2.c.status.in_(sorted(queues.LINK_PREVIOUS)))
                 .order_by(W2.c.updated_at.desc(), W2.c.id.desc()).limit(1).scalar_subquery())
+    config = queue_config or queues.DEFAULT_QUEUE_CONFIG
+    due = sa.case(*((S.c.queue == q, _lit(at + timedelta(days=d), W.c.due_at.type))
+                    for q, d in sorted(config.sla_days.items())), else_=sa.null()) \
+        if config.sla_days else sa.null()
     session.execute(sa.insert(W).from_select(
         ["finding_id", "queue", "status", "insurer_number", "created_at", "updated_at", "priority", "due_at",
          "previous_finding_id"],
         sa.select(S.c.finding_id, S.c.queue, _lit(queues.OPEN), S.c.insurer_number, when, when,
-                  sa.func.coalesce(S.c.priority, 0), S.c.due_at, previous)
+                  sa.func.coalesce(S.c.priority, 0), due, previous)
         .where(~has_item)))
     Wp = W.alias("previous_item")
     new_linked = (sa.select(W.c.id, Wp.c.status, W.c.previous_finding_id)

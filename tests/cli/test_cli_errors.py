@@ -171,3 +171,12 @@ def test_scan_no_wait_while_an_insurer_is_being_scanned_is_exit_2(tmp_path):
     with engine.connect() as c:
         assert c.execute(sa.text("SELECT count(*) FROM scans")).scalar_one() == 1
     engine.dispose()
+
+
+def test_an_unknown_config_key_is_exit_2_naming_it(tmp_path):
+    (tmp_path / "reconcile.toml").write_text('[queues]\nsla_days = { mislink = 7 }\n[oops]\nx = 1\n', encoding="utf-8")
+    for args in (("doctor",), ("export", "findings")):
+        result = run(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert "oops" in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr

@@ -220,6 +220,15 @@ def test_another_secret_key_stops_the_scan(scanner, monkeypatch, db_url, tmp_pat
     assert stored == service.key_fingerprint(KEY.encode()) and KEY not in stored
 
 
+def test_skip_if_scanned_scans_the_same_content_once(scanner, tmp_path):
+    rows = members(3) + members(3, I2, "X")
+    first = scanner.run(make_feed(tmp_path, "a", rows), [f("M0001")])
+    with pytest.raises(service.AlreadyScanned) as again:
+        scanner.run(make_feed(tmp_path, "a", rows), [f("M0001")], skip_if_scanned=True)
+    assert again.value.details["scan_id"] == first.scan_id and again.value.exit_code == 2
+    assert scanner.counts()["scans"] == 1
+
+
 # --- the per-insurer scan lock -------------------------------------------------------------------
 
 def test_a_scan_of_an_insurer_being_scanned_waits_or_is_refused(scanner, tmp_path):
