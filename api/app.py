@@ -137,7 +137,9 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
     settings = settings or get_settings()
     if engine is None:
         # Sync routes run on a pool of 40 threads; enough connections that they do not queue for one.
-        engine = store.get_engine(settings.database_url, pool_size=20, max_overflow=20)
+        # No pre-ping: it is one more round trip per request; a connection the database dropped
+        # fails that one request (503) and the pool replaces it.
+        engine = store.get_engine(settings.database_url, pool_size=20, max_overflow=20, pool_pre_ping=False)
         store.upgrade(engine)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -150,8 +152,8 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
     app.state.engine = engine
     app.state.lease_minutes = workflow.lease_minutes(settings)
     app.state.session_key = _session_key(settings)
-    app.state.scanner = Scanner(engine, settings)
     app.state.metrics = Metrics(engine)
+    app.state.scanner = Scanner(engine, settings, on_finished=lambda status: app.state.metrics.uploads.labels(status).inc())
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     _install_errors(app)
     _recover_uploads(engine)

@@ -119,9 +119,10 @@ def feed_insurers(folder: Path) -> list[str]:
 class Scanner:
     """The background scans of one server process."""
 
-    def __init__(self, engine, settings):
+    def __init__(self, engine, settings, on_finished=None):
         self.engine = engine
         self.settings = settings
+        self.on_finished = on_finished     # called with the final status (metrics)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-scan")
 
     def submit(self, upload_id: int) -> None:
@@ -133,6 +134,8 @@ class Scanner:
     def _mark(self, upload_id: int, status: str, **kwargs) -> None:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             workflow.mark_upload(session, upload_id, status, **kwargs)
+        if status != workflow.UPLOAD_RUNNING and self.on_finished is not None:
+            self.on_finished(status)
 
     def run(self, upload_id: int) -> None:
         from reconcile import service

@@ -208,3 +208,29 @@ def test_queues_overview_per_insurer(client, world):
     assert (b["mislink"]["open"], b["mislink"]["in_progress"]) == (6, 0)
     assert a["notation"]["label"] == "表記ゆれ・データ品質" and a["mislink"]["oldest_open_days"] == 0
     assert a["feed"]["open"] == 0 and a["feed"]["oldest_open_days"] is None
+
+
+def test_weekly_report_and_national_export_for_who_sees_every_insurer(client, world):
+    import io
+    import zipfile
+
+    from reconcile import auth, store
+    with store.session_scope(world.engine) as s:
+        _, token = auth.add_user(s, "sup_both", "supervisor", [A, B])
+    both = {"Authorization": f"Bearer {token}"}
+    weekly = client.get("/api/v1/reports/weekly/2026-W49", headers=both)
+    assert weekly.status_code == 200, weekly.text
+    assert weekly.json()["week"] == "2026-W49" and weekly.json()["tables"]
+    assert_no_full_number(weekly.text)
+    html = client.get("/api/v1/reports/weekly/2026-W49", params={"format": "html"}, headers=both)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    tables = client.get("/api/v1/reports/weekly/2026-W49", params={"format": "csv"}, headers=both)
+    assert tables.status_code == 200 and zipfile.ZipFile(io.BytesIO(tables.content)).namelist()
+    national = client.get("/api/v1/exports/national", params={"period": "2026-12"}, headers=both)
+    assert national.status_code == 200 and national.headers["content-type"].startswith("text/csv")
+    assert A in national.text and B in national.text
+    assert client.get("/api/v1/exports/national", params={"period": "2026-13"}, headers=both).status_code == 422
+    assert client.get("/api/v1/reports/weekly/2026-49", headers=both).status_code == 422
+    # one insurer's supervisor would read the other's figures: refused, saying why
+    refused = client.get("/api/v1/exports/national", params={"period": "2026-12"}, headers=world.headers("supervisor_a"))
+    assert refused.status_code == 403 and "outside your scope" in refused.json()["detail"]
