@@ -199,7 +199,8 @@ SEVERITY_PRIORITY: dict[str, int] = {"high": 300, "medium": 200, "low": 100, "in
 SCORE_PRIORITY = 99
 
 _CONFIG_KEYS = ("routes", "category_queues", "fallback", "sla_days", "severity_priority",
-                "score_priority", "labels")
+                "score_priority", "labels",
+                "lease_minutes")   # the claim's lease (api: reconcile.workflow.lease_minutes)
 
 
 class QueueConfigError(ValueError):

@@ -234,3 +234,18 @@ def test_weekly_report_and_national_export_for_who_sees_every_insurer(client, wo
     # one insurer's supervisor would read the other's figures: refused, saying why
     refused = client.get("/api/v1/exports/national", params={"period": "2026-12"}, headers=world.headers("supervisor_a"))
     assert refused.status_code == 403 and "outside your scope" in refused.json()["detail"]
+
+
+def test_lease_length_is_configurable(world):
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings = dataclasses.replace(world.settings, queues={"lease_minutes": 45})
+    with TestClient(create_app(settings, engine=world.engine)) as client:
+        before = datetime.now(timezone.utc)
+        item = claim(client, world, "steward_a").json()
+    lease = datetime.fromisoformat(item["lease_until"])
+    assert timedelta(minutes=44) < lease - before < timedelta(minutes=46)
