@@ -138,12 +138,6 @@ def kana_sound_alike(a: str, b: str) -> bool:
     return phonetic_tokens_match(tuple(romanise_token(t) for t in a.split()), tuple(romanise_token(t) for t in b.split()))
 
 
-def tokens_reordered(a: str, b: str) -> bool:
-    """The same tokens (space-separated, two or more) in another order."""
-    sa, sb = a.split(), b.split()
-    return len(sa) >= 2 and sa != sb and sorted(sa) == sorted(sb)
-
-
 # --- levels ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Level:
@@ -316,8 +310,9 @@ def _foreign(p: pd.DataFrame) -> np.ndarray:
 
 
 def _kana_reordered(p: pd.DataFrame) -> np.ndarray:
+    # The same tokens in another order (two or more): sorted tokens agree, the written ones not.
     many = (p["kana_ntok_l"].to_numpy() >= 2) & (p["kana_ntok_r"].to_numpy() >= 2)
-    return _pairwise(p, "kana_tokens_l", "kana_tokens_r", tokens_reordered, where=many)
+    return many & equal(p, "kana_sorted_l", "kana_sorted_r") & ~equal(p, "kana_tokens_l", "kana_tokens_r")
 
 
 def _transliteration(p: pd.DataFrame) -> np.ndarray:

@@ -17,7 +17,7 @@ from matchers.variants import AMBIGUOUS_CHARS
 SIDE_COLUMNS = [
     "kanji_raw", "kanji_key", "kanji_wild", "kanji_sur", "kanji_given", "latin", "kanji_kana_key",
     "kanji_ambiguous",
-    "kana_raw", "kana_key", "kana_sur", "kana_given", "kana_tokens", "kana_ntok",
+    "kana_raw", "kana_key", "kana_sur", "kana_given", "kana_tokens", "kana_ntok", "kana_sorted",
     "alpha_tokens", "alpha_sorted", "alias_key", "former_key",
     "birth_date", "sex", "number_last4", "address_key", "municipality",
 ]
@@ -95,8 +95,9 @@ def kanji_features(uniques: list[str]) -> dict[str, list]:
     sur, given = _first_token_and_rest(spaced)
     normal = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
     latin = pc.fill_null(pc.match_substring_regex(normal, r"^[A-Za-z][A-Za-z .,'\-]*$"), False)
-    kana_like = pc.fill_null(pc.match_substring_regex(pc.utf8_trim_whitespace(arrow_chain(arr, KANJI_STEPS[:3])),
-                                                      _KANA_ONLY), False).to_numpy(zero_copy_only=False)
+    # Katakana / hiragana in the kanji field (a foreign name held in kana): the fold and 外字 steps
+    # leave kana alone, so the spaced chain tells.
+    kana_like = pc.fill_null(pc.match_substring_regex(spaced, _KANA_ONLY), False).to_numpy(zero_copy_only=False)
     keys = [v or None for v in _list(key)]
     kana_keys = [None] * len(uniques)
     if kana_like.any():
@@ -104,7 +105,11 @@ def kanji_features(uniques: list[str]) -> dict[str, list]:
         folded = _list(arrow_chain(_arrow(picked), KANA_STEPS))
         it = iter(folded)
         kana_keys = [(next(it) or None) if k else None for k in kana_like]
-    ambiguous = [k is not None and any(c in AMBIGUOUS_CHARS for c in k) for k in keys]
+    if AMBIGUOUS_CHARS and len(arr):
+        pattern = "[" + "".join("\\x{%X}" % ord(c) for c in sorted(AMBIGUOUS_CHARS)) + "]"
+        ambiguous = _list(pc.fill_null(pc.match_substring_regex(key, pattern), False))
+    else:
+        ambiguous = [False] * len(uniques)
     return {"kanji_key": keys, "kanji_sur": [v or None for v in sur], "kanji_given": [v or None for v in given],
             "latin": _list(latin), "kanji_kana_key": kana_keys, "kanji_ambiguous": ambiguous}
 
@@ -114,7 +119,7 @@ def kana_features(uniques: list[str]) -> dict[str, list]:
     (``kana_key`` = :func:`matchers.normalise.kana_key` of each), its tokens and parts."""
     arr = _arrow(uniques)
     spaced = _list(arrow_chain(arr, KANA_STEPS[:-1]))
-    keys, surs, givens, out_tokens, ntok = [], [], [], [], []
+    keys, surs, givens, out_tokens, ntok, ordered = [], [], [], [], [], []
     for t in spaced:
         parts = t.split(" ") if t else []
         parts = [p for p in parts if p]
@@ -123,7 +128,9 @@ def kana_features(uniques: list[str]) -> dict[str, list]:
         ntok.append(len(parts))
         surs.append(parts[0] if len(parts) >= 2 else None)
         givens.append("".join(parts[1:]) if len(parts) >= 2 else None)
-    return {"kana_key": keys, "kana_sur": surs, "kana_given": givens, "kana_tokens": out_tokens, "kana_ntok": ntok}
+        ordered.append(" ".join(sorted(parts)) or None)
+    return {"kana_key": keys, "kana_sur": surs, "kana_given": givens, "kana_tokens": out_tokens, "kana_ntok": ntok,
+            "kana_sorted": ordered}
 
 
 def address_keys(uniques: list[str]) -> list:

@@ -259,6 +259,15 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
         same_birth = m["birth_date"].to_numpy()[l_li] == r["birth_date"].to_numpy()[l_ri]
         same_sex = m["sex"].to_numpy(dtype=object)[l_li] == r["sex"].to_numpy(dtype=object)[l_ri]
         agrees[l_li[same_birth & same_sex]] = True
+    if last4_only.any():
+        # A last-four-only member whose digits, birth date and sex a resident shares needs no
+        # search across birth dates either.
+        ml = pd.DataFrame({"l4": members["number_last4"].to_numpy(dtype=object)[last4_only],
+                           "b": m["birth_date"].to_numpy()[last4_only], "s": m["sex"].to_numpy(dtype=object)[last4_only],
+                           "li": np.flatnonzero(last4_only)}).dropna()
+        rl = pd.DataFrame({"l4": residents["number_last4"].to_numpy(dtype=object), "b": r["birth_date"].to_numpy(),
+                           "s": r["sex"].to_numpy(dtype=object)}).dropna().drop_duplicates()
+        agrees[ml.merge(rl, on=["l4", "b", "s"])["li"].to_numpy(np.int64)] = True
     li, ri = candidate_pairs(m, r, int(conf["block_max_residents"]), needs_wide=~agrees)
     width = np.int64(len(r) + 1)
     key_all = _sorted_unique(np.concatenate([li * width + ri,
@@ -284,7 +293,18 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
         changed = np.flatnonzero(state != pairs["household_state"].to_numpy(dtype=object))
         if len(changed):
             _rescore(pairs, changed, state[changed], model)
-            verdicts, all_links = _link_and_judge(pairs, links, is_linked, last4_only, members, residents, model, conf)
+            # Only the members whose pairs changed are judged again.
+            affected = np.unique(li[changed])
+            rows = np.isin(li, affected)
+            sub_pairs = pairs[rows]
+            sub_verdicts, _ = _link_and_judge(sub_pairs, links[np.isin(links["li"].to_numpy(np.int64), affected)],
+                                              is_linked[rows], last4_only, members, residents, model, conf)
+            pairs.loc[rows, "is_linked"] = sub_pairs["is_linked"].to_numpy()
+            verdicts = pd.concat([verdicts[~np.isin(verdicts["member_pos"].to_numpy(np.int64), affected)], sub_verdicts],
+                                 ignore_index=True).sort_values("member_pos", kind="stable").reset_index(drop=True)
+            by_last4 = last4_links(pairs, last4_only)
+            all_links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
+                                  ignore_index=True)
     links = all_links
     return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
                       settings=conf, model=model)
