@@ -333,7 +333,9 @@ def inject_mislinks(w):
 
     # typing errors in the number (§1, §3)
     for kind in ("number_typo_checkdigit_passes", "number_typo_hits_other_person", "number_typo_checkdigit_fails"):
-        for m in pick(w, count(w, kind), lambda m: free(w, m, jp=None, full=True)):
+        passing = kind != "number_typo_checkdigit_fails"
+        for m in pick(w, count(w, kind), lambda m: free(w, m, jp=None, full=True)
+                      and (not passing or any(t not in w.numbers for t in typo_variants(m.num)[0]))):
             ok, bad = typo_variants(m.num)
             ok = [t for t in ok if t not in w.numbers]
             if kind == "number_typo_checkdigit_fails":
