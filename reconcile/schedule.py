@@ -308,13 +308,7 @@ class Watcher:
 
         earlier = self._scanned_before(outcome.fingerprint)
         if earlier is not None:
-            outcome.status, outcome.scan_id = STATUS_DUPLICATE, earlier
-            outcome.messages = {
-                "ja": f"同じ内容のフィードは走査 {earlier} で点検済みです。再走査せず done/ に移しました。",
-                "en": f"The same content was already scanned (scan {earlier}); moved to done/ without a second scan."}
-            log.info("feed folder %s already scanned as scan %s: not scanned again", folder.name, earlier,
-                     extra={**extra, "event": "watch.duplicate", "scan_id": earlier})
-            self._record_redelivery(outcome, self._finish(folder, outcome, DONE_DIR))
+            self._duplicate(folder, outcome, earlier)
             return
 
         log.info("feed folder %s: scan started", folder.name, extra={**extra, "event": "watch.scan_started"})
@@ -327,6 +321,11 @@ class Watcher:
             return
         except Refused as exc:
             stages["scan"] = round(time.perf_counter() - step, 3)
+            if type(exc).__name__ == "AlreadyScanned" and exc.details.get("scan_id") is not None:
+                # Another process scanned the same content while this one read it (checked under the lock).
+                del stages["scan"]
+                self._duplicate(folder, outcome, int(exc.details["scan_id"]))
+                return
             if _lock_busy(exc):
                 outcome.status = STATUS_WAITING
                 outcome.messages = {"ja": f"この保険者は別の走査中のため次回に回します: {exc.text('ja')}",
@@ -368,10 +367,23 @@ class Watcher:
         self._refresh_report(outcome)
         self._record_done(outcome, self._finish(folder, outcome, DONE_DIR))
 
+    def _duplicate(self, folder: Path, outcome: FolderOutcome, earlier: int) -> None:
+        outcome.status, outcome.scan_id = STATUS_DUPLICATE, earlier
+        outcome.messages = {
+            "ja": f"同じ内容のフィードは走査 {earlier} で点検済みです。再走査せず done/ に移しました。",
+            "en": f"The same content was already scanned (scan {earlier}); moved to done/ without a second scan."}
+        log.info("feed folder %s already scanned as scan %s: not scanned again", folder.name, earlier,
+                 extra={"event": "watch.duplicate", "folder": folder.name, "scan_id": earlier})
+        self._record_redelivery(outcome, self._finish(folder, outcome, DONE_DIR))
+
     def _run_scan(self, folder: Path):
         if self._scan is not None:
             return self._scan(folder, settings=self.settings)
+        import inspect
+
         from reconcile import service
+        if "skip_if_scanned" in inspect.signature(service.scan).parameters:
+            return service.scan(folder, settings=self.settings, skip_if_scanned=True)
         return service.scan(folder, settings=self.settings)
 
     def _rejected(self, folder: Path, outcome: FolderOutcome, exc: ReconcileError, ja: str, en: str) -> None:

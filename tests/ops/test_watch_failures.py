@@ -82,3 +82,15 @@ def test_an_older_period_refusal_goes_to_rejected(tmp_path):
     (outcome,) = _watcher(tmp_path, refused).tick()
     assert outcome.status == "rejected" and outcome.moved_to == "rejected/2026-09"
     assert "older than the latest scanned" in outcome.messages["en"] and "古いフィード" in outcome.messages["ja"]
+
+
+def test_content_scanned_meanwhile_by_another_process_is_a_duplicate(tmp_path):
+    from reconcile.service import AlreadyScanned
+
+    def raced(folder, settings):
+        raise AlreadyScanned("同じ内容は走査 7 で点検済みです", "already scanned as scan 7", scan_id=7)
+
+    _feed(tmp_path / "drop", "2026-11")
+    (outcome,) = _watcher(tmp_path, raced).tick()
+    assert outcome.status == "duplicate" and outcome.scan_id == 7 and outcome.moved_to == "done/2026-11"
+    assert "scan" not in outcome.stages
