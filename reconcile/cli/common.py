@@ -64,6 +64,9 @@ def report_error(exc: BaseException) -> NoReturn:
                f"Disk full (nothing stored changed): {_one_line(exc)}"), EXIT_INTERNAL)
     if isinstance(exc, OperationalError) or isinstance(exc, DBAPIError):
         detail = _one_line(getattr(exc, "orig", None) or exc)[:300]
+        if "disk is full" in detail or "No space left" in detail or "could not extend file" in detail:
+            fail(t(f"ディスクの空きがありません（保存内容は変わっていません）: {detail}",
+                   f"Disk full (nothing stored changed): {detail}"), EXIT_INTERNAL)
         fail(t(f"データベースのエラーです（reconcile doctor で点検してください）: {detail}",
                f"Database error (check with reconcile doctor): {detail}"), EXIT_INTERNAL)
     if isinstance(exc, (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)):

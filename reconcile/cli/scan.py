@@ -72,6 +72,9 @@ def scan_command(feed_dir: str, as_of: str | None, force: bool, no_wait: bool) -
     except OSError:
         raise  # disk full and friends: the one mapping says so
     except Exception as exc:  # noqa: BLE001 — the contract wants exit 1 with a message, not a traceback
+        from sqlalchemy.exc import DBAPIError
+        if isinstance(exc, DBAPIError):
+            raise  # database unreachable / disk full: the one mapping says so
         logging.getLogger("reconcile").info("scan failed", exc_info=True)  # traceback with -v
         fail(t(f"内部エラーで走査を中止しました（保存内容は変わっていません）: {type(exc).__name__}: {exc}",
                f"Internal error, scan aborted (nothing stored changed): {type(exc).__name__}: {exc}"), EXIT_INTERNAL)

@@ -180,3 +180,16 @@ def test_an_unknown_config_key_is_exit_2_naming_it(tmp_path):
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert "oops" in result.stdout + result.stderr
         assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_full_disk_is_exit_1_with_a_message_not_a_traceback():
+    """The one mapping: SQLite's 'database or disk is full' (and ENOSPC) say so, exit 1."""
+    import errno
+
+    from reconcile.cli.common import report_error
+
+    for exc in (sa.exc.OperationalError("INSERT", {}, Exception("database or disk is full")),
+                OSError(errno.ENOSPC, "No space left on device")):
+        with pytest.raises(SystemExit) as stopped:
+            report_error(exc)
+        assert stopped.value.code == 1
