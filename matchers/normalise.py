@@ -262,11 +262,23 @@ def explain(left: str, right: str, steps: tuple[Step, ...],
     space between surname and given name) is not a reason.
     """
     same = equal or (lambda a, b: a == b)
+    if not same(run_chain(left, steps), run_chain(right, steps)):
+        return []   # they do not agree: nothing to explain
     reasons: list[str] = []
     for reason in dict.fromkeys(step.reason for step in steps):
         kept = tuple(step for step in steps if step.reason != reason)
         if not same(run_chain(left, kept), run_chain(right, kept)):
             reasons.append(reason)
+    if not reasons and left != right:
+        # Two steps each sufficed (a full-width space: NFKC or the spacing step): name the first
+        # step that brought the two sides together.
+        for step in steps:
+            new_left, new_right = step.py(left), step.py(right)
+            if (new_left, new_right) != (left, right) and (left != right) and (new_left == new_right or
+                                                                               same(new_left, new_right)):
+                reasons.append(step.reason)
+                break
+            left, right = new_left, new_right
     return reasons
 
 

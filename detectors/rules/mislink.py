@@ -421,7 +421,8 @@ def notation_reasons(pair: Any, member: Any, resident: Any) -> list[str]:
                                equal=_CHAIN_EQUAL.get(code))
     kanji, alpha = pair["level_name_kanji"], pair["level_name_alpha"]
     m_kanji, r_kanji = _text(member.get("name_kanji")), _text(resident.get("name_kanji"))
-    if kanji == "null" and bool(pair["latin_l"]) and bool(pair["latin_r"]) and m_kanji and r_kanji:
+    if kanji == "null" and bool(pair["latin_l"]) and bool(pair["latin_r"]) and m_kanji and r_kanji \
+            and pair["kanji_key_l"] == pair["kanji_key_r"]:
         # Both alphabet names in the kanji field: width and spacing as for kanji names.
         reasons += [r for r in explain(m_kanji, r_kanji, KANJI_STEPS) if r != "VARIANT_KANJI"]
     if alpha in NAME_ALPHA.notation_codes and KATAKANA_ALPHABET in reasons:

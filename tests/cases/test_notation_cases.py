@@ -52,9 +52,10 @@ def person(i: int, prefix: str) -> dict:
 
 # Each row: kind, description, the member's and the resident's name columns (and any other
 # difference), what must be raised, what must not, and a reason code the evidence must name.
-def row(kind, description, member, resident, must=(NOTATION,), must_not=tuple(LINK_RULES), reason=None):
+def row(kind, description, member, resident, must=(NOTATION,), must_not=tuple(LINK_RULES), reason=None, only=False):
+    """``reason``: a reason code the evidence must name (``only``: and nothing else)."""
     return {"kind": kind, "description": description, "member": member, "resident": resident,
-            "must": set(must), "must_not": set(must_not), "reason": reason}
+            "must": set(must), "must_not": set(must_not), "reason": reason, "only": only}
 
 
 def kanji(name_kanji_m, kana_m, name_kanji_r, kana_r=None, **resident):
@@ -120,7 +121,8 @@ CASES = [
     row("spacing", "kana without the space", *kanji("中島 聡", "ナカジマサトシ", "中島 聡", "ナカジマ サトシ"), reason="SPACING"),
     row("spacing", "グエン・バン・アン vs spaces", *alpha("NGUYEN VAN AN", "グエン・バン・アン", "NGUYEN VAN AN", "グエン バン アン"), reason="SPACING"),
     row("spacing", "マリア・サントス vs a space", *alpha("MARIA SANTOS", "マリア・サントス", "MARIA SANTOS", "マリア サントス"), reason="SPACING"),
-    row("spacing", "two spaces in the kanji name", *kanji("森  一郎", "モリ イチロウ", "森 一郎"), reason="SPACING"),
+    row("spacing", "two spaces in the kanji name", *kanji("森  一郎", "モリ イチロウ", "森 一郎"), reason="SPACING", only=True),
+    row("spacing", "a full-width space for the half-width one", *kanji("佐藤　花江", "サトウ ハナエ", "佐藤 花江"), reason="WIDTH", only=True),
     # --- the official reading recorded in 2025–26 (kanji agree, kana differ) --------------------
     row("kana_reading", "光宙: ピカチュウ → ヒカル", *kanji("山田 光宙", "ヤマダ ピカチュウ", "山田 光宙", "ヤマダ ヒカル"), reason="KANA_READING"),
     row("kana_reading", "一: イチ → ハジメ", *kanji("佐藤 一", "サトウ イチ", "佐藤 一", "サトウ ハジメ"), reason="KANA_READING"),
@@ -128,7 +130,8 @@ CASES = [
     row("kana_reading", "大翔: ヒロト → ヤマト", *kanji("高橋 大翔", "タカハシ ヒロト", "高橋 大翔", "タカハシ ヤマト"), reason="KANA_READING"),
     row("kana_reading", "東海林: トウカイリン → ショウジ (surname reading)", *kanji("東海林 誠", "トウカイリン マコト", "東海林 誠", "ショウジ マコト"), reason="KANA_READING"),
     # --- foreign names: alphabet order ---------------------------------------------------------
-    row("alpha_order", "JOSE SANTOS / SANTOS JOSE", *alpha("JOSE SANTOS", "ジョセ サントス", "SANTOS JOSE", "サントス ジョセ"), reason="ALPHA_ORDER"),
+    row("alpha_order", "JOSE SANTOS / SANTOS JOSE", *alpha("JOSE SANTOS", "ジョセ サントス", "SANTOS JOSE", "サントス ジョセ"),
+        reason="ALPHA_ORDER", only=True),
     row("alpha_order", "VAN AN NGUYEN / NGUYEN VAN AN", *alpha("VAN AN NGUYEN", "バン アン グエン", "NGUYEN VAN AN", "グエン バン アン"), reason="ALPHA_ORDER"),
     row("alpha_order", "MARIA GARCIA / GARCIA MARIA", *alpha("MARIA GARCIA", "マリア ガルシア", "GARCIA MARIA", "ガルシア マリア"), reason="ALPHA_ORDER"),
     row("alpha_order", "Smith, John / JOHN SMITH", *alpha("Smith, John", "スミス ジョン", "JOHN SMITH", "ジョン スミス"), reason="ALPHA_ORDER"),
@@ -236,7 +239,7 @@ def check(findings: pd.DataFrame, member_id: str, case: dict) -> list[str]:
     if not problems and case.get("reason") and NOTATION in case["must"]:
         evidence = json.loads(findings.loc[(findings["member_id"] == member_id)
                                            & (findings["rule_id"] == NOTATION), "evidence"].iloc[0])
-        if case["reason"] not in evidence["reasons"]:
+        if case["reason"] not in evidence["reasons"] or (case.get("only") and evidence["reasons"] != [case["reason"]]):
             problems.append(f"reason {case['reason']} not among {evidence['reasons']}")
     return problems
 
