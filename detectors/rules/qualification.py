@@ -344,7 +344,31 @@ def _per_unique(values: pd.Series, key) -> pd.Series:
     return pd.Series(keyed[codes], index=values.index, dtype="string")
 
 
-def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | None = None) -> pd.DataFrame:
+def _registry_lookalikes(pairs: pd.DataFrame, residents: pd.DataFrame) -> np.ndarray:
+    """Per pair: the registry holds two or more residents with the record's birth date, sex and name.
+
+    Then the records may be two persons (twins given one name, a same-name stranger) whose
+    numbers were mixed up: one number on both is the mis-link family's, not proof of one person.
+    Only residents born on the pairs' birth dates are keyed (a few, even on 1M-member feeds).
+    """
+    from matchers.normalise import kana_key, kanji_key
+
+    births = pd.Index(pairs["birth_date"].dropna().unique())
+    near = residents.loc[residents["birth_date"].isin(births).to_numpy(bool), ["birth_date", "sex", "name_kanji", "name_kana"]]
+    if near.empty:
+        return np.zeros(len(pairs), dtype=bool)
+    near = near.assign(kanji_key=_per_unique(near["name_kanji"], kanji_key), kana_key=_per_unique(near["name_kana"], kana_key))
+    flags = np.zeros(len(pairs), dtype=bool)
+    for key in ("kanji_key", "kana_key"):
+        counts = near.dropna(subset=[key]).groupby(["birth_date", "sex", key], observed=True).size().rename("n").reset_index()
+        looked = pairs[["birth_date", "sex", key]].astype({"sex": near["sex"].dtype}).merge(
+            counts, on=["birth_date", "sex", key], how="left")
+        flags |= (looked["n"].fillna(0).to_numpy() >= 2)
+    return flags
+
+
+def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | None = None,
+                      residents: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pairs of member records (both orders) that are the same person holding one number.
 
     Same person = the same individual number — equal keyed hash, or, where a record carries
@@ -357,6 +381,9 @@ def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | Non
     With ``member_resident`` (the one provider of the member's resident) both records must
     also be the same resident and neither a suspected mis-link: a stranger with the same name
     and birth date on the number is NUMBER_SHARED / MISLINK_SUSPECTED, not an overlap (§1).
+    With ``residents``, a pair is not one person either when the registry holds two residents
+    with that birth date, sex and name (twins given one name, a same-name stranger): the
+    numbers may be mixed up, which is the mis-link family's to say.
     """
     from matchers.normalise import alpha_tokens, kana_key, kanji_key
 
@@ -390,23 +417,26 @@ def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | Non
         suspected = member_resident["mislink_suspected"].to_numpy(dtype=bool, na_value=False)
         a, b = pairs["_pos"].to_numpy(np.int64), pairs["_pos_other"].to_numpy(np.int64)
         keep &= (resident[a] == resident[b]) & ~suspected[a] & ~suspected[b]
+    if residents is not None and keep.any():
+        keep[keep] = ~_registry_lookalikes(pairs.loc[keep], residents)
     return pairs.loc[keep].reset_index(drop=True)
 
 
 @rule("QUAL_OVERLAP", category="qualification_date", severity="high", requires=("members", "residents"),
       summary_ja="同じ人（個人番号 下4桁 {number_last4}）の資格が {overlap_from} から重複しています（相手: {other_members}）。古い資格の喪失漏れの可能性",
       summary_en="The same person (number last four {number_last4}) holds overlapping qualifications from {overlap_from} (other: {other_members}); an old qualification may have been left valid")
-def qual_overlap(members: pd.DataFrame, member_resident: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def qual_overlap(members: pd.DataFrame, residents: pd.DataFrame, member_resident: pd.DataFrame,
+                 as_of: pd.Timestamp) -> pd.DataFrame:
     """同一人の資格期間が重複している / The same person holds overlapping qualifications.
 
     Same person: see :func:`same_person_pairs` (one number, same birth date, sex and name, the
-    same resident and no suspected mis-link; a number on different persons is NUMBER_SHARED, a
-    number on the wrong twin MISLINK_SUSPECTED). The typical case is an old qualification left valid, so that one
+    same resident, no suspected mis-link and no look-alike in the registry; a number on
+    different persons is NUMBER_SHARED, a number on the wrong twin MISLINK_SUSPECTED). The typical case is an old qualification left valid, so that one
     number carries two members, possibly in two insurers of one feed. The legal one-day
     overlaps (国保 → 被用者保険, 国保 → 後期) are accepted; any other common day is an anomaly.
     High when both are active on ``as_of``.
     """
-    pairs = same_person_pairs(members, member_resident)
+    pairs = same_person_pairs(members, member_resident, residents)
     if pairs.empty:
         return pairs.iloc[:, :0].assign(insurer_number=pd.Series(dtype="string"), member_id=pd.Series(dtype="string"))
     start = np.maximum(pairs["acquisition_date"].fillna(pd.Timestamp.min).to_numpy(),
