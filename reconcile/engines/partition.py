@@ -1,0 +1,312 @@
+"""分割実行 / the rule functions run per partition, and the few that cross partitions.
+
+Pure functions (no cluster, no I/O): the Dask engine ships them to workers; the tests call them
+directly too. Which rule reads what across members (from the rule code, ``detectors/rules``):
+
+- every rule reads one member's rows (members, oqs, benefit history, card status) against the
+  whole resident registry, through the ``resolution`` provider. The resolution of a member reads
+  other members only within its insurer (the insurer's home municipality, the member's
+  household's anchors), so it is computed per insurer with the residents broadcast whole —
+  resident positions are then the same in every partition;
+- ``QUAL_OVERLAP`` pairs records of one person across members: groups of equal
+  (number_last4, birth_date, sex) (``same_person_pairs``), then the same resident and no
+  suspected mis-link (``member_resident``). A group spanning two insurers is evaluated again on
+  its rows gathered from every partition (the "shuffle on the number");
+- ``NUMBER_SHARED`` (provider ``shared_numbers``) groups members on ``number_hash``; a group
+  spanning insurers is evaluated on its holders gathered from every partition, with their
+  resolution verdicts and linked pairs. ``MISLINK_SUSPECTED`` leaves out the wrong holders of a
+  shared number, so a partition whose wrong holders change with the cross-insurer groups runs
+  that one rule again with the corrected set;
+- ``FEED_DRIFT`` and the feed statistics are per insurer (run last, as the pipeline does).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from detectors.engine import FINDING_COLUMNS, MissingInput, finalise
+from detectors.registry import FEED_FRAMES, PROVIDERS, RULES
+
+DRIFT_RULE = "FEED_DRIFT"
+OVERLAP_RULE = "QUAL_OVERLAP"
+SHARED_RULE = "NUMBER_SHARED"
+MISLINK_RULE = "MISLINK_SUSPECTED"
+#: Rules whose finding for one member can depend on members of other insurers.
+CROSS_RULES = (OVERLAP_RULE, SHARED_RULE, MISLINK_RULE)
+KEY = ["insurer_number", "member_id"]
+OVERLAP_KEY = ["number_last4", "birth_date", "sex"]
+#: Feed files whose rows belong to one insurer's member (partitioned by insurer).
+MEMBER_FRAMES = ("members", "oqs", "benefit_history", "card_status")
+#: Column names that would carry a full individual number (never in canonical frames).
+FULL_NUMBER_COLUMNS = ("individual_number",)
+
+
+def empty_findings() -> pd.DataFrame:
+    return pd.DataFrame(columns=FINDING_COLUMNS)
+
+
+class Inputs:
+    """A rule's inputs by name (feed frames, scan inputs, providers computed once), as
+    :func:`detectors.engine.run_rules` resolves them, with provider values that may be given."""
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame | None], scalars: Mapping[str, Any]):
+        self.values: dict[str, Any] = dict(scalars)
+        self.frames = frames
+        self.seconds: dict[str, float] = {}
+
+    def get(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in FEED_FRAMES:
+            frame = self.frames.get(name)
+            if frame is None:
+                raise MissingInput(f"{name}.csv is absent from the feed")
+            return frame
+        if name in PROVIDERS:
+            prov = PROVIDERS[name]
+            args = {p: self.get(p) for p in prov.params}
+            started = time.perf_counter()
+            self.values[name] = prov.func(**args)
+            self.seconds[f"provider:{name}"] = time.perf_counter() - started
+            return self.values[name]
+        raise KeyError(f"no input named {name!r} (feed frame, scan input or provider)")
+
+
+def scan_inputs(frames, as_of, settings, feed_history) -> Inputs:
+    return Inputs(frames, {"as_of": pd.Timestamp(as_of).normalize(), "settings": dict(settings or {}),
+                           "feed_history": feed_history if feed_history is not None else pd.DataFrame()})
+
+
+def run_rule(inputs: Inputs, rule_id: str, skipped: list | None = None) -> pd.DataFrame | None:
+    """One registered rule through ``inputs`` (None when skipped; the reason appended)."""
+    rule = RULES[rule_id]
+    missing = [name for name in rule.requires if inputs.frames.get(name) is None]
+    if missing:
+        if skipped is not None:
+            skipped.append((rule_id, ", ".join(f"{m}.csv" for m in missing) + " absent"))
+        return None
+    try:
+        args = {p: inputs.get(p) for p in rule.params}
+    except MissingInput as exc:
+        if skipped is not None:
+            skipped.append((rule_id, str(exc)))
+        return None
+    started = time.perf_counter()
+    out = finalise(rule, rule.func(**args))
+    inputs.seconds[rule_id] = inputs.seconds.get(rule_id, 0.0) + time.perf_counter() - started
+    return out
+
+
+def check_no_full_numbers(frames: Mapping[str, pd.DataFrame | None]) -> None:
+    """Refuse to ship a frame holding a full individual number (findings.md: workers see keyed
+    hashes and last four only)."""
+    for name, frame in frames.items():
+        if frame is None:
+            continue
+        bad = [c for c in frame.columns if c in FULL_NUMBER_COLUMNS]
+        if bad:
+            raise ValueError(f"{name} frame holds {bad}: full individual numbers never leave the ingest step")
+
+
+# --- which members' groups cross insurers (computed once on the whole members frame) ------------
+
+def overlap_codes(members: pd.DataFrame) -> np.ndarray:
+    """An int64 code per member for its QUAL_OVERLAP group (−1: cannot pair: no last4 or birth)."""
+    usable = (members["number_last4"].notna() & members["birth_date"].notna()).to_numpy(bool)
+    combined = np.zeros(len(members), dtype=np.int64)
+    for column in OVERLAP_KEY:
+        values = members[column].astype("string").fillna("\x00NA")
+        codes, uniques = pd.factorize(values)
+        combined = combined * (len(uniques) + 1) + codes
+    return np.where(usable, combined, -1)
+
+
+def crossing(groups: np.ndarray, insurers: np.ndarray) -> np.ndarray:
+    """Mask of members whose group (code ≥ 0) holds members of two or more insurers."""
+    valid = groups >= 0
+    if not valid.any():
+        return np.zeros(len(groups), dtype=bool)
+    frame = pd.DataFrame({"g": groups[valid], "i": insurers[valid]})
+    spans = frame.groupby("g")["i"].nunique()
+    out = np.zeros(len(groups), dtype=bool)
+    out[valid] = (spans.reindex(frame["g"]).to_numpy() > 1)
+    return out
+
+
+def cross_masks(members: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(members in a cross-insurer QUAL_OVERLAP group, members in a cross-insurer number group)."""
+    insurers = members["insurer_number"].astype("string").to_numpy(dtype=object)
+    hashes = members["number_hash"]
+    hash_codes = np.where(hashes.notna().to_numpy(), pd.factorize(hashes)[0], -1).astype(np.int64)
+    return crossing(overlap_codes(members), insurers), crossing(hash_codes, insurers)
+
+
+# --- phase 1: one insurer ----------------------------------------------------------------------
+
+@dataclass
+class PartitionResult:
+    insurer_number: str
+    findings: dict[str, pd.DataFrame]
+    skipped: list[tuple[str, str]]
+    seconds: dict[str, float]
+    overlap_slice: dict[str, pd.DataFrame] | None = None    # members + member_resident rows
+    number_slice: dict[str, Any] | None = None             # members, verdicts, pairs, settings, model
+    local_wrong: pd.DataFrame | None = None                 # wrong holders (KEY) of in-partition groups
+    phase1_wrong: pd.DataFrame | None = None                # every holder MISLINK_SUSPECTED left out here
+    n_members: int = 0
+    peak_rss_kb: int = 0
+    stats: pd.DataFrame | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _peak_rss_kb() -> int:
+    import resource
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def evaluate_partition(insurer_number: str, frames: Mapping[str, pd.DataFrame | None], residents: pd.DataFrame | None,
+                       as_of, settings: Mapping[str, Any], feed_history: pd.DataFrame | None,
+                       overlap_mask: np.ndarray, number_mask: np.ndarray) -> PartitionResult:
+    """Every rule but FEED_DRIFT on one insurer's rows (residents whole), plus the rows the
+    cross-insurer groups need from this partition."""
+    import detectors.rules  # noqa: F401  (registers every rule module on the worker)
+
+    all_frames = {**frames, "residents": residents}
+    check_no_full_numbers(all_frames)
+    inputs = scan_inputs(all_frames, as_of, settings, feed_history)
+    skipped: list[tuple[str, str]] = []
+    findings: dict[str, pd.DataFrame] = {}
+    for rule_id in sorted(RULES):
+        if rule_id == DRIFT_RULE:
+            continue
+        out = run_rule(inputs, rule_id, skipped)
+        if out is not None:
+            findings[rule_id] = out
+    result = PartitionResult(insurer_number, findings, skipped, inputs.seconds, n_members=len(frames["members"]))
+    members = frames["members"]
+    if overlap_mask.any() and OVERLAP_RULE in findings:
+        rows = np.flatnonzero(overlap_mask)
+        result.overlap_slice = {"members": members.iloc[rows].reset_index(drop=True),
+                                "member_resident": inputs.get("member_resident").iloc[rows].reset_index(drop=True)}
+    if SHARED_RULE in findings:
+        shared = inputs.get("shared_numbers")
+        in_cross = number_mask[shared["member_pos"].to_numpy(np.int64)] if len(shared) else np.zeros(0, bool)
+        keep = shared["member_pos"].to_numpy(np.int64)[~in_cross]
+        result.local_wrong = members[KEY].iloc[keep].reset_index(drop=True)
+        result.phase1_wrong = members[KEY].iloc[shared["member_pos"].to_numpy(np.int64)].reset_index(drop=True)
+        if number_mask.any():
+            res = inputs.get("resolution")
+            rows = np.flatnonzero(number_mask)
+            result.number_slice = resolution_slice(res, rows)
+    result.peak_rss_kb = _peak_rss_kb()
+    return result
+
+
+def resolution_slice(res, rows: np.ndarray) -> dict[str, Any]:
+    """The resolution restricted to members ``rows`` (positions renumbered 0..len(rows)−1)."""
+    remap = np.full(len(res.members), -1, dtype=np.int64)
+    remap[rows] = np.arange(len(rows))
+    v = res.verdicts
+    v = v[remap[v["member_pos"].to_numpy(np.int64)] >= 0].copy()
+    v["member_pos"] = remap[v["member_pos"].to_numpy(np.int64)]
+    p = res.pairs
+    p = p[remap[p["li"].to_numpy(np.int64)] >= 0].copy()
+    p["li"] = remap[p["li"].to_numpy(np.int64)]
+    return {"members": res.members.iloc[rows].reset_index(drop=True), "verdicts": v.reset_index(drop=True),
+            "pairs": p.reset_index(drop=True), "settings": res.settings, "model": res.model}
+
+
+# --- phase 2: the groups that cross insurers ---------------------------------------------------
+
+@dataclass
+class CrossResult:
+    findings: dict[str, pd.DataFrame]
+    wrong: pd.DataFrame          # KEY of the wrong holders of cross-insurer shared numbers
+    overlap_members: pd.DataFrame
+    number_members: pd.DataFrame
+    seconds: dict[str, float]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def evaluate_cross(overlap: list[dict], number: list[dict], residents: pd.DataFrame, as_of,
+                   settings: Mapping[str, Any], feed_history: pd.DataFrame | None) -> CrossResult:
+    """QUAL_OVERLAP and NUMBER_SHARED on the rows of the cross-insurer groups gathered from every
+    partition (``overlap`` / ``number``: the partitions' slices, in partition order)."""
+    import detectors.rules  # noqa: F401
+    from matchers.resolve import Resolution
+
+    findings: dict[str, pd.DataFrame] = {}
+    seconds: dict[str, float] = {}
+    overlap_members = pd.DataFrame(columns=KEY)
+    if overlap:
+        members = _concat([s["members"] for s in overlap])
+        overlap_members = members[KEY]
+        inputs = scan_inputs({"members": members, "residents": residents}, as_of, settings, feed_history)
+        inputs.values["member_resident"] = _concat([s["member_resident"] for s in overlap])
+        findings[OVERLAP_RULE] = run_rule(inputs, OVERLAP_RULE)
+        seconds.update(inputs.seconds)
+    number_members = pd.DataFrame(columns=KEY)
+    wrong = pd.DataFrame(columns=KEY)
+    if number:
+        members = _concat([s["members"] for s in number])
+        number_members = members[KEY]
+        offsets = np.cumsum([0] + [len(s["members"]) for s in number])[:-1]
+        verdicts = _concat([s["verdicts"].assign(member_pos=s["verdicts"]["member_pos"].to_numpy(np.int64) + o)
+                            for s, o in zip(number, offsets)])
+        pairs = _concat([s["pairs"].assign(li=s["pairs"]["li"].to_numpy(np.int64) + o) for s, o in zip(number, offsets)])
+        res = Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
+                         settings=number[0]["settings"], model=number[0]["model"])
+        inputs = scan_inputs({"members": members, "residents": residents}, as_of, settings, feed_history)
+        inputs.values["resolution"] = res
+        findings[SHARED_RULE] = run_rule(inputs, SHARED_RULE)
+        shared = inputs.get("shared_numbers")
+        wrong = members[KEY].iloc[shared["member_pos"].to_numpy(np.int64)].reset_index(drop=True)
+        seconds.update(inputs.seconds)
+    return CrossResult(findings, wrong, overlap_members, number_members, seconds)
+
+
+# --- phase 3: MISLINK_SUSPECTED again where the wrong holders changed ------------------------------
+
+def mislink_again(frames: Mapping[str, pd.DataFrame | None], residents: pd.DataFrame, as_of,
+                  settings: Mapping[str, Any], feed_history: pd.DataFrame | None,
+                  wrong: pd.DataFrame) -> pd.DataFrame:
+    """MISLINK_SUSPECTED on one partition, leaving out exactly the wrong holders ``wrong`` (KEY)."""
+    import detectors.rules  # noqa: F401
+
+    members = frames["members"]
+    inputs = scan_inputs({**frames, "residents": residents}, as_of, settings, feed_history)
+    pos = np.flatnonzero(key_mask(members, wrong))
+    inputs.values["shared_numbers"] = pd.DataFrame({"member_pos": pos.astype(np.int64)})
+    out = run_rule(inputs, MISLINK_RULE)
+    return empty_findings() if out is None else out
+
+
+def key_mask(frame: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Rows of ``frame`` whose (insurer_number, member_id) is among ``keys``."""
+    if len(keys) == 0 or len(frame) == 0:
+        return np.zeros(len(frame), dtype=bool)
+    wanted = pd.MultiIndex.from_arrays([keys[c].astype("string") for c in KEY])
+    have = pd.MultiIndex.from_arrays([frame[c].astype("string") for c in KEY])
+    return have.isin(wanted)
+
+
+# --- phase 4: drift and statistics per insurer -----------------------------------------------------
+
+def drift_partition(frames: Mapping[str, pd.DataFrame | None], as_of, settings: Mapping[str, Any],
+                    feed_history: pd.DataFrame | None, extra: pd.DataFrame) -> tuple[pd.DataFrame, list, dict, pd.DataFrame]:
+    """FEED_DRIFT and the feed statistics of one insurer (``extra``: the pipeline's statistics)."""
+    import detectors.rules  # noqa: F401
+    from detectors.stats import feed_stats
+
+    inputs = scan_inputs(frames, as_of, {**dict(settings or {}), "feed_stats_extra": extra}, feed_history)
+    skipped: list = []
+    out = run_rule(inputs, DRIFT_RULE, skipped)
+    stats = feed_stats(frames, as_of)
+    return (empty_findings() if out is None else out), skipped, inputs.seconds, stats
