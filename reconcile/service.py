@@ -294,7 +294,8 @@ def _refusals(feed: Feed, members: dict[str, int], previous: dict[str, dict]) ->
 
 def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings | None = None,
          progress: Callable[[str, int], None] | None = None, force: bool = False, wait: bool = True,
-         lock_timeout: float | None = None, skip_if_scanned: bool = False) -> ScanSummary:
+         lock_timeout: float | None = None, skip_if_scanned: bool = False,
+         engine: str = "local", workers: int | None = None, scheduler: str | None = None) -> ScanSummary:
     """Validate a feed, run every matcher and detector, merge findings into the work queues.
 
     Raises :class:`reconcile.feeds.FeedRejected` when the feed cannot be accepted and
@@ -306,6 +307,8 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
     content already has a finished scan raises :class:`AlreadyScanned` (a Refused; ``scan_id``),
     checked inside the lock, so two watchers receiving the same content scan it once.
     """
+    from reconcile.engines import evaluator  # scale (#12): --engine local|dask
+    evaluate = evaluator(engine, workers=workers, scheduler=scheduler)
     settings = settings or get_settings()
     key = settings.require_key()
     queue_config = _queue_config(settings)
@@ -341,7 +344,7 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
             history = history.loc[history["fingerprint"] != feed.fingerprint]
 
         step = time.perf_counter()
-        evaluation = pipeline.evaluate(
+        evaluation = evaluate(
             feed.frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
             detector_settings=_detector_settings(settings), feed_history=history,
             on_rule=(lambda rule_id: progress(f"rule {rule_id}", 0)) if progress else None)

@@ -54,8 +54,15 @@ def print_summary(summary) -> None:
               help="古い対象月・被保険者数の急減でも走査する / scan an older or truncated-looking feed anyway.")
 @click.option("--no-wait", "no_wait", is_flag=True, default=False,
               help="同じ保険者の走査が実行中なら待たずに終了（exit 2）/ exit 2 instead of waiting for a running scan.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="実行エンジン（dask: 保険者ごとに分割して並列実行）/ where the rules run.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="--engine dask: このマシンで起動するワーカー数 / local Dask workers to start.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="--engine dask: 既存の Dask スケジューラー（tcp://HOST:PORT）/ an existing Dask scheduler.")
 @guarded
-def scan_command(feed_dir: str, as_of: str | None, force: bool, no_wait: bool) -> None:
+def scan_command(feed_dir: str, as_of: str | None, force: bool, no_wait: bool, engine: str = "local",
+                 workers: int | None = None, scheduler: str | None = None) -> None:
     """フィードを検証し、全ルールで点検して作業キューに反映 / Validate a feed, run every rule, fill the queues."""
     from reconcile import service
     from reconcile.errors import ReconcileError
@@ -64,7 +71,8 @@ def scan_command(feed_dir: str, as_of: str | None, force: bool, no_wait: bool) -
 
     try:
         with stage_progress(lang=lang()) as progress:
-            summary = service.scan(feed_dir, as_of=as_of, progress=progress, force=force, wait=not no_wait)
+            summary = service.scan(feed_dir, as_of=as_of, progress=progress, force=force, wait=not no_wait,
+                                   engine=engine, workers=workers, scheduler=scheduler)
     except FeedRejected as exc:
         fail(t(f"フィードを受け付けられません: {exc.text('ja')}", f"Feed rejected: {exc.text('en')}"), EXIT_REJECTED)
     except ReconcileError:
