@@ -6,7 +6,6 @@ import pandas as pd
 
 from detectors import ages
 from detectors.codes import LOSS_REASONS
-from detectors.alignment import positions
 from detectors.registry import provider, rule
 from detectors.schema import KEY
 
@@ -403,13 +402,13 @@ def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | Non
     pairs["sex_other"] = pairs["sex"]
     itself = ((pairs["insurer_number"] == pairs["insurer_number_other"])
               & (pairs["member_id"] == pairs["member_id_other"])).fillna(False).to_numpy(bool)
+
     def equal(column: str) -> np.ndarray:
         left, right = pairs[column].astype("string"), pairs[f"{column}_other"].astype("string")
         return (left == right).fillna(False).to_numpy(bool)
 
     both_full = (pairs["number_hash"].notna() & pairs["number_hash_other"].notna()).to_numpy(bool)
     same_number = ~both_full | equal("number_hash")
-
     same_name = equal("kana_key") | equal("kanji_key") | equal("alpha_key")
     keep = ~itself & same_number & same_name
     if member_resident is not None and len(member_resident) == len(members):
