@@ -148,7 +148,8 @@ def write_csv(path, cols, rows, messy: Messy | None = None):
         header, out_rows = cols, [[row.get(c, "") for c in cols] for row in rows]
     import io
     buf = io.StringIO()
-    wr = csv.writer(buf, lineterminator="\n")
+    eol = "\r\n" if (messy is not None and messy.r.random() < 0.5) else "\n"  # Windows exports
+    wr = csv.writer(buf, lineterminator=eol)
     wr.writerow(header)
     wr.writerows(out_rows)
     text = buf.getvalue()

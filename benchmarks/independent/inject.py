@@ -24,7 +24,7 @@ RATES = {
     "trap_same_name_birth_sex_both_right": (0.0008, 0.004), "trap_saito_pair_both_right": (0.0002, 0.0015),
     "trap_twins_both_right": (0.0006, 0.003),
     # notation (§2)
-    "variant_kanji": (0.006, 0.012), "variant_kanji_reverse": (0.001, 0.003), "variant_kanji_given": (0.002, 0.005),
+    "variant_kanji": (0.006, 0.012), "variant_vs_variant": (0.0006, 0.002), "gaiji_and_halfwidth_kana": (0.0006, 0.002), "variant_kanji_reverse": (0.001, 0.003), "variant_kanji_given": (0.002, 0.005),
     "outside_bmp_tsuchiyoshi": (0.001, 0.004), "mj_rare_variant": (0.0008, 0.004), "compat_ideograph": (0.0004, 0.002),
     "ivs_variation_selector": (0.0004, 0.002), "gaiji_placeholder": (0.002, 0.005), "gaiji_private_use": (0.0008, 0.003),
     "kana_small_large": (0.003, 0.006), "kana_halfwidth": (0.002, 0.004), "kana_hiragana": (0.0008, 0.002),
@@ -460,6 +460,19 @@ def inject_notation(w):
         ins = "".join(ph if i in pos else ch for i, ch in enumerate(v))
         return _rename_household_surname(w, hh, s, v, ins, pattern, hm)
     households(max(1, count(w, "gaiji_placeholder") // 2), lambda hh: gaiji(hh, N.GAIJI_PLACEHOLDERS, "gaiji_placeholder"))
+
+    # a legacy system: 外字 placeholder in the kanji name and half-width kana together
+    def gaiji_hw(hh):
+        if not gaiji(hh, N.GAIJI_PLACEHOLDERS, "gaiji_and_halfwidth_kana"):
+            return False
+        for m in hm.get(hh, []):
+            m.name_kana = jaconv.z2h(m.name_kana, kana=True, ascii=False, digit=False)
+        return True
+    households(max(1, count(w, "gaiji_and_halfwidth_kana") // 2), gaiji_hw)
+    # the registry holds one variant, the insurer another (渡邊 / 渡邉, 濱田 / 濵田)
+    multi = [s for s in variants if len(s[2]) >= 2]
+    households(max(1, count(w, "variant_vs_variant") // 2), lambda hh: (lambda s, vv: _rename_household_surname(
+        w, hh, s, vv[0], vv[1], "variant_vs_variant", hm))(*(lambda s: (s, r.sample(s[2], 2)))(r.choice(multi))))
     households(max(1, count(w, "gaiji_private_use") // 2), lambda hh: gaiji(hh, N.PRIVATE_USE, "gaiji_private_use"))
     rs = [s for s in N.SURNAMES if s[0] in {x[0] for x in N.READING_SURNAME}]
 
