@@ -57,9 +57,12 @@ def build_prefecture_feed(out: str | Path, parts: list[str | Path], *, overlaps:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in FILES}
+    injected: list[set] = []   # member ids with a generated problem (truth.csv): left alone here
     for i, source in enumerate(parts):
         source = Path(source)
         ins = insurer_number(i)
+        truth_path = source / "truth.csv"
+        injected.append(set(_read(truth_path)["member_id"]) if truth_path.exists() else set())
         for name in FILES:
             path = source / f"{name}.csv"
             if not path.exists():
@@ -80,7 +83,8 @@ def build_prefecture_feed(out: str | Path, parts: list[str | Path], *, overlaps:
         a, b = members[0], members[1]
         b_ins = insurer_number(1)
         # Persons of A, active, with a full number, also members of B from a recent date.
-        candidates = a[(a["loss_date"] == "") & (a["individual_number"].str.len() >= 12)]
+        candidates = a[(a["loss_date"] == "") & (a["individual_number"].str.len() >= 12)
+                       & ~a["member_id"].isin(injected[0])]
         chosen = candidates.sample(n=min(overlaps, len(candidates)), random_state=int(rng.integers(1 << 30)))
         extra = chosen.copy()
         extra["insurer_number"] = b_ins
@@ -93,8 +97,10 @@ def build_prefecture_feed(out: str | Path, parts: list[str | Path], *, overlaps:
             [(b_ins, m) for m in extra["member_id"]]
         # B members (not the ones just added) taking an A member's number: a different person.
         b_now = frames["members"][1]
-        b_pool = b_now.index[(b_now["individual_number"].str.len() >= 12) & ~b_now["member_id"].str.startswith("90-")]
-        a_pool = a.index[(a["individual_number"].str.len() >= 12) & ~a.index.isin(chosen.index)]
+        b_pool = b_now.index[(b_now["individual_number"].str.len() >= 12) & ~b_now["member_id"].str.startswith("90-")
+                             & ~b_now["member_id"].isin(injected[1])]
+        a_pool = a.index[(a["individual_number"].str.len() >= 12) & ~a.index.isin(chosen.index)
+                         & ~a["member_id"].isin(injected[0])]
         k = min(shared, len(b_pool), len(a_pool))
         takers = rng.choice(b_pool, size=k, replace=False)
         givers = rng.choice(a_pool, size=k, replace=False)

@@ -1,0 +1,191 @@
+"""The Dask engine gives the local engine's findings, finding ids included (findings.md:
+"identical findings" = equal (insurer_number, member_id, rule_id, finding_id) sets).
+
+Small feeds (≈1–2k members): one insurer, and a prefecture's month of three insurers with
+persons active in two insurers (QUAL_OVERLAP across insurers) and numbers shared across
+insurers (NUMBER_SHARED). One test runs against a real ``dask scheduler`` and two
+``dask worker`` processes on loopback. Tests needing ``distributed`` skip without it, and fail
+when ``RECONCILE_REQUIRE_DASK`` is set.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from reconcile import pipeline
+from reconcile.engines import evaluator
+from reconcile.engines.dask import DaskEngine, distributed_available
+from reconcile.errors import EnvironmentProblem, InvalidInput
+from reconcile.feeds import load_feed
+from tests.dask.multifeed import AS_OF, build_prefecture_feed, generate_parts
+
+KEY = b"dask-engine-test-key-0123456789abcdef"
+
+
+def need_distributed() -> None:
+    if distributed_available():
+        return
+    if os.environ.get("RECONCILE_REQUIRE_DASK"):
+        pytest.fail("RECONCILE_REQUIRE_DASK is set but the Python package distributed is not installed")
+    pytest.skip("the Python package distributed is not installed")
+
+
+def keys(findings: pd.DataFrame) -> set:
+    return set(zip(findings["insurer_number"].astype(str), findings["member_id"].astype(str),
+                   findings["rule_id"].astype(str), findings["finding_id"].astype(str)))
+
+
+def stats(evaluation) -> list:
+    s = evaluation.stats
+    return sorted(zip(s["insurer_number"].astype(str), s["statistic"].astype(str), s["value"].astype(float).round(9)))
+
+
+def evaluate_with(fn, feed):
+    return fn(feed.frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
+              detector_settings={}, feed_history=None)
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parts")
+    return root, generate_parts(root, [700, 350, 250], [21, 22, 23])
+
+
+@pytest.fixture(scope="module")
+def single(parts):
+    """One generated feed as it is: one insurer (the generator's municipality)."""
+    feed = load_feed(parts[1][0], key=KEY, as_of=AS_OF)
+    return feed, evaluate_with(pipeline.evaluate, feed)
+
+
+@pytest.fixture(scope="module")
+def prefecture(parts):
+    root, paths = parts
+    truth = build_prefecture_feed(root / "feed", paths, overlaps=8, shared=5)
+    feed = load_feed(root / "feed", key=KEY, as_of=AS_OF)
+    return feed, truth, evaluate_with(pipeline.evaluate, feed)
+
+
+@pytest.mark.timeout(120)
+def test_single_insurer_feed_gives_the_local_findings(single):
+    feed, local = single
+    engine = DaskEngine(workers=2)
+    dask_run = evaluate_with(engine.evaluate, feed)
+    assert len(local.findings) > 20
+    assert keys(dask_run.findings) == keys(local.findings)
+    assert stats(dask_run) == stats(local)
+    # One insurer: nothing to split, one partition.
+    assert engine.last_run["partitions"] == 1
+
+
+@pytest.mark.timeout(150)
+def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefecture):
+    feed, truth, local = prefecture
+    members = feed.frames["members"]
+    assert members["insurer_number"].nunique() == 3
+    assert feed.frames["residents"]["municipality_code"].nunique() == 3
+    engine = DaskEngine(workers=2)
+    dask_run = evaluate_with(engine.evaluate, feed)
+    assert keys(dask_run.findings) == keys(local.findings)
+    assert stats(dask_run) == stats(local)
+    assert sorted(r for r, _ in dask_run.skipped) == sorted(r for r, _ in local.skipped)
+    assert engine.last_run["partitions"] == 3
+    assert engine.last_run["shuffled_rows"] > 0
+    # The cross-insurer cases are found (on both records for an overlap), by both engines.
+    found = dask_run.findings
+    overlap = set(zip(found.loc[found["rule_id"] == "QUAL_OVERLAP", "insurer_number"],
+                      found.loc[found["rule_id"] == "QUAL_OVERLAP", "member_id"]))
+    assert set(truth["overlap"]) <= overlap
+    cross = found[found["rule_id"] == "QUAL_OVERLAP"]
+    # The other record named is in another insurer's file (facts = "insurer:member, ...").
+    assert any(any(o.split(":")[0] != r.insurer_number for o in r.facts.split(", ")) for r in cross.itertuples())
+    shared = set(zip(found.loc[found["rule_id"] == "NUMBER_SHARED", "insurer_number"],
+                     found.loc[found["rule_id"] == "NUMBER_SHARED", "member_id"]))
+    assert len(set(truth["shared"]) & shared) >= len(truth["shared"]) - 1
+
+
+def test_no_full_number_is_shipped_to_workers(prefecture):
+    feed, _, _ = prefecture
+    frames = dict(feed.frames)
+    frames["members"] = frames["members"].assign(individual_number="123456789012")
+    with pytest.raises(ValueError, match="individual numbers never leave"):
+        DaskEngine(workers=1).evaluate(frames, as_of=feed.as_of, quarantine=feed.quarantine,
+                                       row_counts=feed.row_counts)
+
+
+def test_engine_flags_are_checked():
+    with pytest.raises(InvalidInput):
+        evaluator("local", workers=2)
+    with pytest.raises(InvalidInput):
+        evaluator("spark")
+    with pytest.raises(InvalidInput):
+        evaluator("dask", workers=2, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(InvalidInput):
+        evaluator("dask", workers=0)
+    if not distributed_available():
+        with pytest.raises(EnvironmentProblem, match="distributed"):
+            evaluator("dask", scheduler="tcp://127.0.0.1:1")
+
+
+@pytest.mark.timeout(150)
+def test_local_cluster_gives_the_local_findings(prefecture):
+    need_distributed()
+    feed, _, local = prefecture
+    engine = DaskEngine(workers=2)
+    dask_run = evaluate_with(engine.evaluate, feed)
+    assert engine.last_run["runner"] == "distributed"
+    assert keys(dask_run.findings) == keys(local.findings)
+    assert len(engine.last_run["worker_peak_rss_bytes"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(180)
+def test_real_scheduler_and_two_workers_on_loopback(prefecture, tmp_path):
+    need_distributed()
+    feed, _, local = prefecture
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "scheduler.log", "wb"))]
+    try:
+        for i in range(2):
+            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                           "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                                          cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                          stderr=open(tmp_path / f"worker{i}.log", "wb")))
+        from distributed import Client
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout="5s") as client:
+                    if len(client.scheduler_info()["workers"]) == 2:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the scheduler and two workers did not come up"
+            time.sleep(0.5)
+        engine = DaskEngine(scheduler=address)
+        dask_run = evaluate_with(engine.evaluate, feed)
+        assert engine.last_run["runner"] == "distributed" and engine.last_run["workers"] == 2
+        assert keys(dask_run.findings) == keys(local.findings)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
