@@ -157,12 +157,12 @@ def test_real_scheduler_and_two_workers_on_loopback(prefecture, tmp_path):
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], cwd=tmp_path, env=env,
+    procs = [subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--no-dashboard", "--no-show"], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "scheduler.log", "wb"))]
     try:
         for i in range(2):
-            procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+            procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address,
                                            "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
                                           cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                                           stderr=open(tmp_path / f"worker{i}.log", "wb")))
