@@ -23,14 +23,24 @@ class ReconcileGroup(click.Group):
 @click.option("--lang", type=click.Choice(["ja", "en"]), default=None,
               help="表示言語 / output language (default ja, or RECONCILE_LANG).")
 @click.option("-v", "--verbose", is_flag=True, help="詳細ログ / log progress to stderr.")
-def cli(lang: str | None, verbose: bool) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="ログ形式 / log format: text or json (default text, or RECONCILE_LOG_FORMAT).")
+def cli(lang: str | None, verbose: bool, log_format: str | None = None) -> None:
     """個人番号紐付け・資格情報の点検 / Reconcile insurer members with the resident registry and the online copy."""
     common.setup_logging(verbose)
+    from reconcile.logs import apply_log_format  # ops (#13): JSON logs, numbers masked
+    apply_log_format(log_format)
 
 
 def _register() -> None:
     from reconcile.cli import demo, doctor, export, generate, report, scan, train
     for module in (demo, doctor, export, generate, report, scan, train):
+        module.register(cli)
+    from reconcile.cli import backup, schedule  # ops (#13)
+    for module in (backup, schedule):
+        module.register(cli)
+    from reconcile.cli import serve, user  # api (#10)
+    for module in (serve, user):
         module.register(cli)
 
 
