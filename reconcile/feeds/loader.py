@@ -364,7 +364,31 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
     }
     log.info("feed file %s: %d rows read, %d kept, %d quarantined (%.1fs read, %.1fs GX)", file_name,
              rows_read, len(canonical), rows_read - len(canonical), timings["read_normalise"], timings["gx"])
-    return canonical, quarantine, summary, source.sha256, rows_read
+    keys = _quarantined_keys(feed_file, file_name, frame, quarantine)
+    return canonical, quarantine, summary, source.sha256, rows_read, keys
+
+
+KEY_COLUMNS = ["file", "line", "insurer_number", "member_id"]
+
+
+def _empty_keys() -> pd.DataFrame:
+    return pd.DataFrame({"file": pd.Series(dtype="string"), "line": pd.Series(dtype="int64"),
+                         "insurer_number": pd.Series(dtype="string"), "member_id": pd.Series(dtype="string")})
+
+
+def _quarantined_keys(feed_file: spec.FeedFile, file_name: str, frame: pd.DataFrame,
+                      quarantine: pd.DataFrame) -> pd.DataFrame:
+    """One row per quarantined line of a member-keyed file: the key as read and normalised
+    (insurer_number, member_id), NA where the row could not be split into fields."""
+    if not {"insurer_number", "member_id"} <= set(feed_file.by_name) or not len(quarantine):
+        return _empty_keys()
+    lines = pd.Index(pd.unique(quarantine["line"].to_numpy(dtype=np.int64)), name="line")
+    known = frame.drop_duplicates("_line").set_index("_line")[["insurer_number", "member_id"]]
+    keys = known.reindex(lines).reset_index().rename(columns={"_line": "line"})
+    keys.insert(0, "file", file_name)
+    keys["insurer_number"] = mask_series(keys["insurer_number"].astype("string"))
+    return keys[KEY_COLUMNS].astype({"file": "string", "line": "int64", "insurer_number": "string",
+                                     "member_id": "string"})
 
 
 def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], None] | None = None) -> Feed:
@@ -395,6 +419,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     validator = suites.Validator()
     frames: dict[str, pd.DataFrame | None] = {}
     quarantines, validation, row_counts, digests = [], {}, {}, []
+    quarantined_keys: list[pd.DataFrame] = []
     if manifest_sha:
         digests.append(f"manifest.json:{manifest_sha}")
     for feed_file in spec.FEED_FILES:
@@ -402,12 +427,14 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
         if file_path is None:
             frames[feed_file.kind] = None
             continue
-        frame, quarantine, summary, sha, rows_read = _load_file(
+        frame, quarantine, summary, sha, rows_read, keys = _load_file(
             feed_file, file_path, key=key, dates=dates, validator=validator, progress=progress)
         if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
             summary["ignored"] = f"{feed_file.stem}.csv"
         frames[feed_file.kind] = frame
         quarantines.append(quarantine)
+        if len(keys):
+            quarantined_keys.append(keys)
         validation[feed_file.kind] = summary
         row_counts[feed_file.kind] = rows_read
         digests.append(f"{file_path.name}:{sha}")
@@ -429,5 +456,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
         validation["messages"] = [w["message"] for w in warnings]
         for warning in warnings:
             log.warning("%s", warning["message"])
+    keys = pd.concat(quarantined_keys, ignore_index=True) if quarantined_keys else _empty_keys()
     return Feed(path=directory, frames=frames, quarantine=quarantine, validation=validation, manifest=manifest,
-                as_of=resolved_as_of, period=period, fingerprint=fingerprint, row_counts=row_counts)
+                as_of=resolved_as_of, period=period, fingerprint=fingerprint, row_counts=row_counts,
+                warnings=warnings, quarantined_keys=keys)

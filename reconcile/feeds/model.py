@@ -1,7 +1,7 @@
 """The loaded feed and the feed-level rejection (取込結果 / 取込拒否)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,14 @@ class Feed:
     period: str                       # YYYY-MM
     fingerprint: str                  # sha256 over the files' bytes
     row_counts: dict[str, int]        # data rows read per file
+    # feed-level warnings (also in validation["warnings"]), e.g. an as_of far from the feed's dates
+    warnings: list[dict] = field(default_factory=list)
+    # one row per quarantined line of a member-keyed file (members, oqs, benefit_history,
+    # card_status): file, line, insurer_number, member_id as read — NA where the row could not be
+    # split into fields. The store keeps those members' work items untouched (issue #8 defect 2).
+    quarantined_keys: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"file": pd.Series(dtype="string"), "line": pd.Series(dtype="int64"),
+         "insurer_number": pd.Series(dtype="string"), "member_id": pd.Series(dtype="string")}))
 
 
 # The whole-feed rejection lives in the one exception hierarchy (reconcile.errors, exit 2 / HTTP 422);

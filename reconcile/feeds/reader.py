@@ -426,9 +426,12 @@ def _fallback_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray
                 records.append(record)
                 record_lines.append(i + 1)
                 multi_line = multi_line or end > i
+                i = end + 1
             else:
+                # A quote that opened here and closed lines later (a stray one, most likely):
+                # this line is the row error, the next line is read on its own.
                 source.bad_rows.append(BadRow(line=i + 1, message=f"{fields} fields, expected {width}"))
-            i = end + 1
+                i += 1
         if len(records) >= FALLBACK_BATCH:
             yield _records_frame(source, records, multi_line), np.asarray(record_lines, dtype=np.int64)
             records, record_lines, multi_line = [], [], False

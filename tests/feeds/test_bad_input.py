@@ -294,3 +294,23 @@ def test_defect13_nul_and_control_characters_are_escaped(write_feed, tmp_path):
     out = tmp_path / "q.csv"
     write_quarantine_csv(feed.quarantine, out)
     assert b"\x00" not in out.read_bytes() and b"\\x0001" in out.read_bytes()
+
+
+# ------------------------------------------------------------------ defect 2 (ingest side)
+def test_defect2_quarantined_keys_name_the_members_whose_rows_were_quarantined(write_feed):
+    cards = csv_text(["insurer_number", "member_id", "registered", "status_as_of"],
+                     [["131016", "M1", "1", "2026-09-30"], ["131016", "M2", "x", "2026-09-30"]])
+    text = _members_text([",".join(MEMBER_ROW), ",".join(_row(member_id="Ｍ2", birth_date="1980-02-30")),
+                          ",".join(_row(member_id="M3")) + ",extra", ",".join(_row(member_id="M1"))])
+    feed = load_feed(write_feed(members=text, card_status=cards), key=KEY, as_of="2026-11-01")
+    keys = feed.quarantined_keys
+    assert list(keys.columns) == ["file", "line", "insurer_number", "member_id"]
+    rows = [tuple(None if pd.isna(v) else v for v in row) for row in keys.itertuples(index=False)]
+    assert rows == [("members.csv", 3, "131016", "M2"),      # bad date; the id as normalised (NFKC)
+                    ("members.csv", 4, None, None),          # wrong field count: key unknown
+                    ("members.csv", 5, "131016", "M1"),      # duplicate key
+                    ("card_status.csv", 3, "131016", "M2")]
+    path = write_feed(members=(MEMBER_HEADER, [MEMBER_ROW]))
+    (path / "card_status.csv").unlink()
+    clean = load_feed(path, key=KEY, as_of="2026-11-01")
+    assert len(clean.quarantined_keys) == 0 and list(clean.quarantined_keys.columns) == list(keys.columns)

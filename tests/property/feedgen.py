@@ -79,8 +79,8 @@ class MembersFile:
 
 def _csv_line(values: list[str]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\n").writerow(values)  # "\n" so that values holding one are quoted
+    return buffer.getvalue()[:-1]
 
 
 @st.composite
