@@ -99,7 +99,7 @@ class Ledger:
             self.samples.append(sample)
             self.requests += 1
             if not ok:
-                self.errors[f"{sample.route} {sample.status} {what}"[:160]] += 1
+                self.errors[f"{sample.route} {sample.status} {what}"[:400]] += 1
 
 
 class Steward(threading.Thread):
@@ -121,7 +121,13 @@ class Steward(threading.Thread):
             return None
         sample = Sample(route, started, time.monotonic() - started, response.status_code)
         good = response.status_code in ok
-        self.ledger.record(sample, good, response.text[:80] if not good else "")
+        detail = ""
+        if not good:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+        self.ledger.record(sample, good, str(detail)[:300])
         return response if good else None
 
     def pause(self) -> None:
@@ -207,19 +213,25 @@ def percentiles(values: list[float]) -> tuple[float, float, float]:
     return cuts[49], cuts[94], cuts[98]
 
 
-def scan_findings(url: str) -> tuple[int, set[str], dict[str, int]]:
-    """The newest done scan of the store: its id, the finding ids it raised, findings per rule."""
+def scan_findings(url: str) -> tuple[int, set[tuple], dict[str, int], set[str]]:
+    """The newest done scan of the store: its id, what it found (rule, insurer, member, suggested
+    resident, severity, score — finding ids may differ when stewards resolved an earlier item of the
+    same member and rule, which links a new finding to it), findings per rule, and the finding ids."""
     from reconcile.store import get_engine
     engine = get_engine(url)
     try:
         with engine.connect() as conn:
             scan_id = conn.execute(sa.text("SELECT max(id) FROM scans WHERE status = 'done'")).scalar_one()
-            ids = {r[0] for r in conn.execute(sa.text("SELECT finding_id FROM scan_findings WHERE scan_id = :s"),
-                                              {"s": scan_id})}
+            rows = conn.execute(sa.text(
+                "SELECT f.finding_id, f.rule_id, f.insurer_number, f.member_id, f.suggested_resident_id, f.severity, "
+                "f.score FROM scan_findings s JOIN findings f ON f.finding_id = s.finding_id WHERE s.scan_id = :s"),
+                {"s": scan_id}).all()
+            ids = {r[0] for r in rows}
+            found = {(r[1], r[2], r[3], r[4], r[5], None if r[6] is None else round(float(r[6]), 6)) for r in rows}
             rules = dict(conn.execute(sa.text(
                 "SELECT f.rule_id, count(*) FROM scan_findings s JOIN findings f ON f.finding_id = s.finding_id "
                 "WHERE s.scan_id = :s GROUP BY f.rule_id ORDER BY f.rule_id"), {"s": scan_id}).all())
-        return scan_id, ids, rules
+        return scan_id, found, rules, ids
     finally:
         engine.dispose()
 
@@ -251,7 +263,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120.0, help="stewards work at least this long")
     parser.add_argument("--max-seconds", type=float, default=900.0, help="and at most this long")
     parser.add_argument("--think-ms", type=float, default=250.0, help="mean pause between a steward's requests")
-    parser.add_argument("--scan-after", type=float, default=5.0, help="seconds of load before the feed is dropped")
+    parser.add_argument("--scan-after", type=float, default=30.0,
+                        help="seconds of load before the feed is dropped (the 'before the scan' figures)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the schemas and files")
     args = parser.parse_args()
@@ -368,9 +381,12 @@ def main() -> int:
           f" (reference {reference_seconds:.1f} s), watcher wall {((scan_ended or load_ended) - scan_started):.1f} s")
     print(f"load: {len(samples):,} requests in {wall:.1f} s = {len(samples) / wall:.1f} req/s; "
           f"{sum(ledger.claimed.values()):,} items claimed")
-    for label, chosen in (("all", samples), ("during the scan", during)):
+    before = [s for s in samples if s.started < scan_started]
+    spans = {"all": wall, "before the scan": scan_started - load_started,
+             "during the scan": (scan_ended or load_ended) - scan_started}
+    for label, chosen in (("all", samples), ("before the scan", before), ("during the scan", during)):
         p50, p95, p99 = percentiles([s.seconds * 1000 for s in chosen])
-        span = (scan_ended - scan_started) if label != "all" and scan_ended else wall
+        span = spans[label]
         print(f"  {label:<16} n={len(chosen):>7,}  {len(chosen) / max(span, 1e-9):6.1f} req/s  "
               f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms")
     by_route = defaultdict(list)
@@ -382,19 +398,23 @@ def main() -> int:
         print(f"    {route:<32} n={len(values):>6,}  p50 {p50:6.1f}  p95 {p95:6.1f}  p99 {p99:6.1f} ms")
     errors = sum(ledger.errors.values())
     doubles, again = double_claims(ledger.holds, load_ended)
-    print(f"errors: {errors}" + ("" if not errors else f"  {dict(ledger.errors.most_common(5))}"))
+    print(f"errors: {errors}")
+    for what, n in ledger.errors.most_common(5):
+        print(f"  {n} x {what}")
     print(f"double claims: {doubles} (items claimed again after their resolve, e.g. reopened by the scan's "
           f"merge: {again})")
     _, p95_during, _ = percentiles([s.seconds * 1000 for s in during])
     print(f"p95 during the scan: {p95_during:.1f} ms (target < 300 ms): {'met' if p95_during < 300 else 'NOT met'}")
 
-    ref_id, ref_ids, ref_rules = scan_findings(urls["reference"])
-    load_id, load_ids, load_rules = scan_findings(urls["load"])
-    equal = ref_ids == load_ids and bool(outcome.get("status") == "done")
-    print(f"findings of the scan under load (scan {load_id}): {len(load_ids):,}; without load (scan {ref_id}): "
-          f"{len(ref_ids):,}; equal: {'yes' if equal else 'NO'}")
+    ref_id, ref_found, ref_rules, ref_ids = scan_findings(urls["reference"])
+    load_id, load_found, load_rules, load_ids = scan_findings(urls["load"])
+    equal = ref_found == load_found and len(ref_ids) == len(load_ids) and outcome.get("status") == "done"
+    print(f"findings of the scan under load (scan {load_id}): {len(load_found):,}; without load (scan {ref_id}): "
+          f"{len(ref_found):,}; equal (rule, insurer, member, suggested resident, severity, score): "
+          f"{'yes' if equal else 'NO'}; same finding ids: {len(load_ids & ref_ids):,} "
+          f"(others are new ids linked to items the stewards resolved meanwhile)")
     if not equal:
-        print(f"  only under load: {len(load_ids - ref_ids)}, only without: {len(ref_ids - load_ids)}")
+        print(f"  only under load: {len(load_found - ref_found)}, only without: {len(ref_found - load_found)}")
         print(f"  rules under load {load_rules}\n  rules without     {ref_rules}")
         if watch_err:
             print("  watcher stderr:", watch_err[-1500:])
