@@ -135,6 +135,8 @@ def main() -> None:
     feed = load_feed(args.dir, key=b"bench-key")
     total = time.perf_counter() - started
     for kind, summary in feed.validation.items():
+        if not isinstance(summary, dict) or "rows_read" not in summary:
+            continue  # feed-level entries (warnings, messages)
         print(f"{kind:16s} rows={summary['rows_read']:>9,d} kept={summary['rows_valid']:>9,d} "
               f"seconds={summary['seconds']}")
     print(f"total load_feed: {total:.1f}s; quarantine entries: {len(feed.quarantine)}")
