@@ -1,0 +1,195 @@
+"""Scale benchmark (issue #12): the full scan at 100k / 1M / 5M members, local and Dask engines.
+
+    python benchmarks/scale.py                          # 100k, both engines, 2 Dask workers
+    python benchmarks/scale.py --sizes 100k,1m,5m --workers 2 --insurers 4
+
+Feeds are a prefecture's month (``--insurers`` insurers of equal size, residents of as many
+municipalities, a few persons active in two insurers and numbers shared across insurers), built
+from ``reconcile generate`` parts of distinct seeds by ``tests/dask/multifeed.py``; generated
+once and cached under ``benchmarks/out/`` (delete the folder to regenerate).
+
+Each (size, engine) runs ``service.scan`` — validate, every rule, persist in one transaction —
+in a fresh process against a fresh SQLite file, and reports wall time, members/s, the scan's
+stage timings, peak memory of the scanning process (ru_maxrss) and of its workers (the process
+pool's children, or each distributed worker as the client reports it), and whether the two
+engines' findings are identical ((insurer_number, member_id, rule_id, finding_id) sets).
+Then the growth ratio for 10× data, the issue's targets and an extrapolation to 120M records on
+N workers from the measured per-partition cost and the rows gathered across insurers.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+SIZES = {"100k": 100_000, "1m": 1_000_000, "5m": 5_000_000}
+AS_OF = "2026-12-01"
+TARGETS = {1_000_000: (60.0, 4.0), 5_000_000: (300.0, 6.0)}   # seconds, GB (issue #12, 2 cores)
+
+
+def feed_for(size: int, insurers: int) -> Path:
+    """The cached prefecture feed of ``size`` members over ``insurers`` insurers."""
+    sys.path.insert(0, str(ROOT))
+    from tests.dask.multifeed import build_prefecture_feed, generate_parts
+
+    folder = OUT / f"prefecture-{size}-x{insurers}"
+    if (folder / "members.csv").exists():
+        return folder
+    per = size // insurers
+    started = time.perf_counter()
+    parts = generate_parts(OUT / "parts", [per] * insurers, [101 + i for i in range(insurers)])
+    build_prefecture_feed(folder, parts, overlaps=max(10, size // 10_000), shared=max(5, size // 20_000))
+    print(f"generated {folder} in {time.perf_counter() - started:.0f} s", flush=True)
+    return folder
+
+
+def child(feed: str, engine: str, workers: int | None, result_path: str) -> None:
+    """One scan in this (fresh) process; writes the figures as JSON."""
+    import reconcile.engines as engines
+    from reconcile import service
+
+    captured: dict = {}
+    original = engines.evaluator
+
+    def capturing(name="local", **kw):
+        fn = original(name, **kw)
+
+        def evaluate(*args, **kwargs):
+            captured["evaluation"] = fn(*args, **kwargs)
+            captured["engine"] = getattr(fn, "__self__", None)
+            return captured["evaluation"]
+        return evaluate
+
+    engines.evaluator = capturing
+    started = time.perf_counter()
+    summary = service.scan(feed, as_of=AS_OF, engine=engine, workers=workers if engine == "dask" else None)
+    wall = time.perf_counter() - started
+    findings = captured["evaluation"].findings
+    keys = sorted(zip(findings["insurer_number"].astype(str), findings["member_id"].astype(str),
+                      findings["rule_id"].astype(str), findings["finding_id"].astype(str)))
+    engine_obj = captured.get("engine")
+    out = {
+        "engine": engine, "workers": workers, "wall_seconds": wall, "members": summary.rows.get("members", 0),
+        "rows": summary.rows, "seconds": summary.seconds, "findings": len(keys),
+        "findings_digest": hashlib.sha256(repr(keys).encode()).hexdigest()[:16],
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "children_peak_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "dask": getattr(engine_obj, "last_run", None),
+    }
+    Path(result_path).write_text(json.dumps(out, default=str), encoding="utf-8")
+
+
+def run(feed: Path, engine: str, workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "RECONCILE_DATABASE_URL": f"sqlite:///{tmp}/scale.db",
+               "RECONCILE_SECRET_KEY": os.environ.get("RECONCILE_SECRET_KEY", "scale-benchmark-key-" + "0" * 44),
+               "PYTHONPATH": str(ROOT)}
+        result = Path(tmp) / "result.json"
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, "_child", str(feed), engine, str(workers), str(result)],
+                              env=env, cwd=tmp)
+        if proc.returncode != 0 or not result.exists():
+            raise SystemExit(f"scan failed: {engine} on {feed} (exit {proc.returncode})")
+        figures = json.loads(result.read_text(encoding="utf-8"))
+        figures["process_wall_seconds"] = time.perf_counter() - started
+        return figures
+
+
+def _gb(kb: float) -> float:
+    return kb / 1024 / 1024
+
+
+def report(results: dict, workers: int) -> None:
+    print("\n== figures (this machine: %d cores, load average %.1f)" % (os.cpu_count() or 0, os.getloadavg()[0]))
+    print(f"{'size':>10} {'engine':>6} {'wall s':>8} {'members/s':>10} {'ingest':>7} {'rules':>7} {'persist':>7} "
+          f"{'main GB':>8} {'worker GB':>9} {'findings':>9} digest")
+    for (size, engine), r in sorted(results.items()):
+        s = r["seconds"]
+        workers_kb = r["children_peak_rss_kb"]
+        if r.get("dask") and r["dask"].get("worker_peak_rss_bytes"):
+            workers_kb = max(r["dask"]["worker_peak_rss_bytes"].values()) / 1024
+        print(f"{size:>10,} {engine:>6} {r['wall_seconds']:>8.1f} {r['members'] / r['wall_seconds']:>10,.0f} "
+              f"{s.get('ingest_and_validation', 0):>7.1f} {s.get('rules', 0):>7.1f} {s.get('persist', 0):>7.1f} "
+              f"{_gb(r['peak_rss_kb']):>8.2f} {_gb(workers_kb):>9.2f} {r['findings']:>9,} {r['findings_digest']}")
+    sizes = sorted({size for size, _ in results})
+    for size in sizes:
+        pair = [results.get((size, e)) for e in ("local", "dask")]
+        if all(pair):
+            same = pair[0]["findings_digest"] == pair[1]["findings_digest"]
+            print(f"{size:>10,}: local and Dask findings {'IDENTICAL' if same else 'DIFFER'}; "
+                  f"Dask/local wall {pair[1]['wall_seconds'] / pair[0]['wall_seconds']:.2f}")
+    for engine in ("local", "dask"):
+        for small in sizes:
+            big = small * 10
+            if (small, engine) in results and (big, engine) in results:
+                ratio = results[(big, engine)]["wall_seconds"] / results[(small, engine)]["wall_seconds"]
+                print(f"{engine}: {big:,} / {small:,} members costs {ratio:.2f}x the time (target <= 10.5x)")
+    for size, (seconds, gb) in TARGETS.items():
+        r = results.get((size, "local"))
+        if r:
+            ok = r["wall_seconds"] <= seconds and _gb(r["peak_rss_kb"]) <= gb
+            print(f"target {size:,}: <= {seconds:.0f} s, <= {gb:.0f} GB: {'met' if ok else 'NOT met'} "
+                  f"({r['wall_seconds']:.0f} s, {_gb(r['peak_rss_kb']):.2f} GB)")
+    extrapolate(results)
+
+
+def extrapolate(results: dict, target: int = 120_000_000) -> None:
+    """120M records on N workers from the largest measured Dask run."""
+    runs = [(size, r) for (size, e), r in results.items() if e == "dask" and r.get("dask")]
+    if not runs:
+        print("no Dask run to extrapolate from")
+        return
+    size, r = max(runs, key=lambda x: x[0])
+    d, s = r["dask"], {**r["seconds"], **r["dask"]["timings"]}
+    members = r["members"]
+    per_member = s.get("dask:partitions", 0.0) * d["workers"] / members   # worker-seconds per member (phase 1)
+    drift = s.get("dask:drift", 0.0) * d["workers"] / members
+    shuffled = d["shuffled_rows"] / members
+    cross = s.get("dask:cross_insurer", 0.0) + s.get("dask:mislink_again", 0.0)
+    ingest, persist = s.get("ingest_and_validation", 0.0) / members, s.get("persist", 0.0) / members
+    print(f"\n== extrapolation to {target:,} member records (from the {members:,}-member Dask run)")
+    print(f"  per-partition cost {per_member * 1e6:.1f} µs/member worker time (+ drift {drift * 1e6:.1f}); "
+          f"rows gathered across insurers {shuffled:.4%} of members ({d['shuffled_rows']:,} rows, "
+          f"cross phase {cross:.1f} s); ingest {ingest * 1e6:.1f} µs/member and persist {persist * 1e6:.1f} "
+          "µs/member in the main process")
+    for n in (8, 32, 128, 512):
+        rules = target * (per_member + drift) / n
+        cross_t = cross * (target / members)      # the gathered groups grow with the records, on one worker
+        serial = target * (ingest + persist)
+        print(f"  N={n:>4} workers: rules {rules / 3600:6.2f} h + cross-insurer {cross_t / 3600:5.2f} h "
+              f"+ ingest/persist in one process {serial / 3600:6.2f} h = {(rules + cross_t + serial) / 3600:6.2f} h")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100k")
+    parser.add_argument("--engines", default="local,dask")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--insurers", type=int, default=4)
+    args = parser.parse_args()
+    results = {}
+    for name in args.sizes.split(","):
+        size = SIZES.get(name.lower()) or int(name)
+        feed = feed_for(size, args.insurers)
+        for engine in args.engines.split(","):
+            print(f"-- {size:,} members, {engine}", flush=True)
+            results[(size, engine)] = run(feed, engine, args.workers)
+            print(json.dumps({k: v for k, v in results[(size, engine)].items() if k != "rows"}, default=str)[:2000])
+    report(results, args.workers)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        _, _, feed, engine, workers, result = sys.argv
+        child(feed, engine, int(workers), result)
+    else:
+        main()
