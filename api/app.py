@@ -45,7 +45,8 @@ def problem(status: int, title: str, detail: str, *, field: str | None = None, v
     if field is not None:
         body["field"] = field
     if value is not None:
-        body["value"] = mask_number(str(value)) if not isinstance(value, (int, float, bool)) else value
+        masked = mask_number(str(value))
+        body["value"] = value if isinstance(value, (int, float, bool)) and masked == str(value) else masked
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
@@ -71,8 +72,10 @@ def _install_errors(app: FastAPI) -> None:
         errors = []
         for error in exc.errors():
             value = error.get("input")
-            shown = value if isinstance(value, (int, float, bool, type(None))) else str(value)[:200]
-            errors.append({"field": _location(error.get("loc", ())), "message": error.get("msg", ""),
+            shown = value if isinstance(value, (bool, type(None))) else mask_number(str(value)[:200])
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and shown == str(value):
+                shown = value      # numbers echo as numbers unless they looked like an individual number
+            errors.append({"field": _location(error.get("loc", ())), "message": mask_number(error.get("msg", "")),
                            "value": shown})
         detail = "; ".join(f"{e['field']}: {e['message']} (value: {e['value']!r})" for e in errors[:5])
         first = errors[0] if errors else {}
