@@ -106,7 +106,13 @@ def make_household(w: World, kind: str, members_of=None, nat=None, force=None):
         mk = lambda sex, b, mi, sur=sur: _jp_person(w, sex, b, sur, hh, addr, mi)  # noqa: E731
 
     def add(sex, b, mi, member=True, same_sur=True):
-        p = mk(sex, b, mi, fsur) if nat and same_sur else mk(sex, b, mi)
+        for _ in range(20):  # nobody in a household shares a given name (twins included)
+            p = mk(sex, b, mi, fsur) if nat and same_sur else mk(sex, b, mi)
+            if not any(q.giv[0] == p.giv[0] or q.giv[1] == p.giv[1] for q in persons):
+                break
+            w.persons.pop()
+            w.by_num.pop(p.num, None)
+            w.numbers.discard(p.num)
         p.addr_parts = None
         persons.append(p)
         kok.append(member)
