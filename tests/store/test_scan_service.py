@@ -47,9 +47,11 @@ def make_feed(tmp_path, name: str, rows: list[tuple[str, str]], *, period: str =
                 manifest={"period": period}, as_of=pd.Timestamp(f"{period}-01"), period=period,
                 fingerprint=hashlib.sha256(name.encode()).hexdigest(), row_counts={"members": len(rows) + n})
     if quarantined is not None:
-        feed.quarantined_keys = pd.DataFrame({
-            "file": ["members.csv"] * len(quarantined), "line": list(range(2, 2 + len(quarantined))),
-            "insurer_number": [i for i, _ in quarantined], "member_id": [m for _, m in quarantined]})
+        keys = {"insurer_number": [i for i, _ in quarantined], "member_id": [m for _, m in quarantined]}
+    else:   # rows that could not be split into fields: no readable member key (what ingest gives)
+        keys = {"insurer_number": [pd.NA] * n, "member_id": [pd.NA] * n}
+    feed.quarantined_keys = pd.DataFrame({"file": ["members.csv"] * n, "line": list(range(2, 2 + n)),
+                                          **keys}).astype({"insurer_number": "string", "member_id": "string"})
     return feed
 
 
@@ -144,7 +146,9 @@ def test_a_quarantined_member_keeps_its_open_items(scanner, tmp_path):
     assert st[(I1, "M0002", "MISLINK_SUSPECTED")] == "closed_not_seen"
 
 
-def test_without_quarantined_keys_absent_members_of_a_feed_with_quarantine_keep_their_items(scanner, tmp_path):
+def test_members_of_unreadable_quarantined_rows_keep_their_items(scanner, tmp_path):
+    """A members.csv row that could not even be split (no member key): every member absent from
+    the feed keeps its items; present members not raised again are closed."""
     rows = members(10) + members(4, I2, "X")
     scanner.run(make_feed(tmp_path, "m1", rows), [f("M0001"), f("M0002")])
     rows2 = [r for r in rows if r[1] != "M0001"]
@@ -155,7 +159,7 @@ def test_without_quarantined_keys_absent_members_of_a_feed_with_quarantine_keep_
     assert summary.queue_counts["kept_absent"] == 1
 
 
-def test_quarantined_rows_of_another_member_file_keep_that_files_rules_from_closing(scanner, tmp_path):
+def test_unreadable_rows_of_another_member_file_keep_that_files_rules_from_closing(scanner, tmp_path):
     rows = members(6) + members(3, I2, "X")
     oqs_item = f("M0001", "BURDEN_RATIO_OQS_MISMATCH")
     scanner.run(make_feed(tmp_path, "m1", rows), [oqs_item, f("M0002")])
@@ -163,6 +167,9 @@ def test_quarantined_rows_of_another_member_file_keep_that_files_rules_from_clos
     feed.quarantine = pd.DataFrame({"file": ["oqs.csv"], "line": [3], "column": ["burden_ratio"], "value": ["x"],
                                     "reason": ["bad_row"]}).astype(
         {"file": "string", "line": "int64", "column": "string", "value": "string", "reason": "string"})
+    feed.quarantined_keys = pd.DataFrame({"file": ["oqs.csv"], "line": [3], "insurer_number": [pd.NA],
+                                          "member_id": [pd.NA]}).astype({"insurer_number": "string",
+                                                                         "member_id": "string"})
     summary = scanner.run(feed, [])
     assert "BURDEN_RATIO_OQS_MISMATCH" in summary.rules_closing_nothing
     st = scanner.statuses()
