@@ -8,8 +8,9 @@ variant kanji in either direction (高/髙, 崎/﨑, 辺/邊 …, never 斎↔�
 insurer side (〓, ●, private-use code points), an ideographic variation selector, half-width
 kana, hiragana, small kana written large, ヴ written バ, long-vowel marks dropped, spacing,
 foreign names in another order / without a middle name / in katakana only, the 通称 (alias)
-used by the insurer, and a married name: the insurer still holds the former surname, shown
-as 旧氏 on the registry or explained by the household.
+used by the insurer, a married name: the insurer still holds the former surname, shown
+as 旧氏 on the registry or explained by the household, and the official reading the registry
+records from 2025 (``kana_reading_official``: same kanji, another registered reading).
 
 **True mis-links** (0.1–0.3 % of members; ``MISLINK_SUSPECTED`` with ``true_resident_id`` = the
 resident the member really is): the member's own name, birth date and sex stay the true
@@ -21,7 +22,9 @@ person's; only the linked number is someone else's, and that someone is in resid
 - ``twin``: the twin sibling's number; ``family_member``: another household member's number;
 - ``number_typo``: one mistyped digit or two swapped adjacent digits that still pass the check
   digit, and the result belongs to another resident (elsewhere);
-- ``household_swap``: two members of one household hold each other's numbers (recorded on both).
+- ``household_swap``: two members of one household hold each other's numbers (recorded on both);
+- ``last4_family_member``: a last-four-only member (domain brief §2a) delivered with a family
+  member's last four digits.
 
 When a mis-linked number is also held by its own resident's member record (twin, family member),
 the wrong holder's truth is ``NUMBER_SHARED`` instead (domain brief §2b), the rightful holder's
@@ -200,6 +203,29 @@ def married_former_surname(m: dict, r: dict, rng: np.random.Generator) -> dict |
             "name_kana": pools.kana[match[0]] + " " + kana.split(" ", 1)[1]}
 
 
+# Official readings recorded on the registry from 2025-05-26 (振り仮名): the kanji stay, the kana
+# the registry now holds is another reading of the same given name.
+OFFICIAL_READINGS = {
+    "晃": "コウ", "治": "ハル", "翼": "タスク", "浩": "コウ", "学": "ガク", "充": "ミツ", "稔": "ミノリ",
+    "博": "ヒロ", "清": "セイ", "茂": "シゲ", "誠": "セイ", "隆": "リュウ", "勇": "ユウ", "進": "シン",
+    "豊": "ユタ", "正": "マサシ", "勝": "カツ", "明": "メイ", "翔": "カケル", "湊": "ソウ", "陽翔": "ヒナト",
+    "大翔": "ヤマト", "蒼": "ソウ", "樹": "タツキ", "悠": "ハルカ", "剛": "タケシ", "徹": "テツ", "智": "トモ",
+    "聡": "サトル", "愛": "メグミ", "彩": "サヤ", "恵": "ケイ", "紬": "ツム", "陽菜": "ハルナ", "結菜": "ユナ",
+    "美咲": "ミサ",
+}
+
+
+def kana_reading_official(m: dict, r: dict) -> dict | None:
+    """The registry records the official reading (2025–26), another reading of the same kanji."""
+    name, kana = r.get("name_kanji"), r.get("name_kana")
+    if not isinstance(name, str) or not isinstance(kana, str) or " " not in name or " " not in kana:
+        return None
+    reading = OFFICIAL_READINGS.get(name.split(" ", 1)[1])
+    if reading is None or kana.split(" ", 1)[1] == reading:
+        return None
+    return {"side": "resident", "name_kana": kana.split(" ", 1)[0] + " " + reading}
+
+
 NOTATION_PATTERNS = {
     "variant_kanji_insurer": (variant_kanji_member, 5.0),
     "variant_kanji_registry": (variant_kanji_registry, 3.0),
@@ -216,6 +242,7 @@ NOTATION_PATTERNS = {
     "foreign_katakana": (foreign_katakana, 4.0),
     "alias_used": (alias_used, 3.0),
     "married_former_surname": (married_former_surname, 4.0),
+    "kana_reading_official": (kana_reading_official, 2.0),
 }
 _NEEDS_RNG = {"gaiji_placeholder", "spacing", "married_former_surname"}
 
@@ -359,6 +386,8 @@ def _inject_notation(world: World, rng, edits: _Edits, rpos_of: np.ndarray, orde
         "foreign_katakana": pd.notna(m_arr["name_alpha"]),
         "alias_used": pd.notna(r_arr["alias_name"]),
         "married_former_surname": pd.notna(r_arr["former_surname"]),
+        "kana_reading_official": pd.Series(r_arr["name_kanji"], dtype="string[pyarrow]").str.split(" ").str[-1]
+        .isin(list(OFFICIAL_READINGS)).fillna(False).to_numpy(dtype=bool),
     }
 
     def clean(value):
@@ -513,6 +542,25 @@ def _inject_mislinks(world: World, rng, edits: _Edits, rpos_of: np.ndarray, orde
                 take(idx, b_num, pattern)
                 take(j, a_num, pattern)
                 need -= 1
+    # Last-four-only members (§2a): the last four digits delivered are a family member's.
+    last4 = members["individual_number_last4"].to_numpy(dtype=object) if "individual_number_last4" in members else None
+    need = max(1, target // 10) if last4 is not None else 0
+    for idx in order:
+        if need <= 0:
+            break
+        if idx in used or full_number[idx] or not isinstance(last4[idx], str):
+            continue
+        rpos = int(rpos_of[idx])
+        mates = [p for p in hh_of_res.get(r_hh[rpos], []) if p != rpos and isinstance(r_number[p], str)
+                 and r_number[p][-4:] != last4[idx]
+                 and not any(j in used for j in rows_of_resident.get(r_rid[p], []))]
+        if not mates:
+            continue
+        edits.set(idx, individual_number_last4=r_number[mates[int(rng.integers(len(mates)))]][-4:])
+        world.record(members.at[idx, "insurer_number"], members.at[idx, "member_id"], "MISLINK_SUSPECTED",
+                     "last4_family_member", rid_of[idx])
+        used.add(int(idx))
+        need -= 1
     if new_rows:
         added = pd.DataFrame(new_rows).reset_index(drop=True)
         world.residents = pd.concat([residents, added.astype(residents.dtypes.to_dict(), errors="ignore")],
