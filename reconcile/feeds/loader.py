@@ -59,7 +59,8 @@ _KIND_REASON = {
 def _rejected(file: str, column: str | None, ja: str, en: str) -> FeedRejected:
     where_ja = f"{file}" + (f" の列 {column}" if column else "")
     where_en = f"{file}" + (f", column {column}" if column else "")
-    return FeedRejected(file, column, values.shown(f"{where_ja}: {ja} / {where_en}: {en}"))
+    # Japanese and English kept apart (``--lang en`` shows only English); str() is "ja / en".
+    return FeedRejected(file, column, values.shown(f"{where_ja}: {ja}"), values.shown(f"{where_en}: {en}"))
 
 
 def _locate(directory: Path, feed_file: spec.FeedFile) -> Path | None:
@@ -84,7 +85,8 @@ _EVENT_DATES = {"members": ("acquisition_date", "loss_date", "card_issue_date"),
 
 
 def _manifest_rejected(key: str, ja: str, en: str) -> FeedRejected:
-    return FeedRejected("manifest.json", key, values.shown(f"manifest.json のキー {key}: {ja} / manifest.json, key {key}: {en}"))
+    return FeedRejected("manifest.json", key, values.shown(f"manifest.json のキー {key}: {ja}"),
+                        values.shown(f"manifest.json, key {key}: {en}"))
 
 
 def _check_manifest_types(manifest: dict) -> None:
