@@ -7,7 +7,8 @@ before any file exists.
 
 What counts as a full number is the one definition below (``number_runs``: after NFKC, a run
 of exactly 12 digits, contiguous or split by separators — space, ideographic space, ``-``, ``‐``,
-``–``, ``—``, ``−``, ``.`` — or any run holding 12+ contiguous digits). Ingest masking, the number
+``–``, ``—``, ``−``, ``.``, and the other dashes ``‒`` ``―`` ``ー`` — or any run holding 12+
+contiguous digits). Ingest masking, the number
 parser, :mod:`reconcile.privacy` (``mask_text``, the log filter) and the store use it from here,
 because every layer may import ``reports.guard`` and reports may not import ``reconcile``.
 Two exceptions for identifiers, because an insurer's member id
@@ -40,9 +41,12 @@ import pandas as pd
 # when it contains 12+ contiguous digits (a longer run holding a number). Runs of separators
 # ("6542  5847  2870", "1234 - 5678 - 9012") join too: that errs on the safe side. A run of more
 # than 12 digits split by separators ("2026-11-23 – 2026-11-29") is not a number.
-NUMBER_SEPARATORS = (" ", "\u3000", "-", "\u2010", "\u2013", "\u2014", "\u2212", ".")
+# The contract's separators, plus the other dashes people type between digits (‒ figure dash,
+# ― horizontal bar, ー the katakana prolonged sound mark a Japanese IME gives for a hyphen; ｰ and
+# ‑ fold to ー and ‐ under NFKC): at least as broad as the contract, and the parser takes the same.
+NUMBER_SEPARATORS = (" ", "\u3000", "-", "\u2010", "\u2013", "\u2014", "\u2212", ".", "\u2012", "\u2015", "\u30fc")
 # The separators as a regex character class; valid in Python ``re`` and in RE2 (pyarrow).
-SEPARATOR_CLASS = "[ \u3000\\-\u2010\u2013\u2014\u2212.]"
+SEPARATOR_CLASS = "[ \u3000\\-\u2010\u2013\u2014\u2212.\u2012\u2015\u30fc]"
 NUMBER_DIGITS = 12
 # A number as the parser accepts it (NFKC'd, whole value): 12 ASCII digits, separators between.
 NUMBER_SHAPE = f"[0-9](?:{SEPARATOR_CLASS}*[0-9]){{{NUMBER_DIGITS - 1}}}"
@@ -51,7 +55,7 @@ NUMBER_SHAPE = f"[0-9](?:{SEPARATOR_CLASS}*[0-9]){{{NUMBER_DIGITS - 1}}}"
 # (\p{Z} spaces, \p{Pd} dashes, \p{Po} full stops and more, the minus sign − and its super- and
 # subscript forms) — or any character NFKC turns into two digits or more (⑫, ㏠ → "1日", ¼ …).
 # Values it matches are then judged by :func:`number_runs`.
-NUMBER_CANDIDATE_RE2 = (r"\p{N}(?:[\p{Z}\p{Pd}\p{Po}\x{2212}\x{207B}\x{208B}]*\p{N}){11}"
+NUMBER_CANDIDATE_RE2 = (r"\p{N}(?:[\p{Z}\p{Pd}\p{Po}\x{2212}\x{207B}\x{208B}\x{30FC}\x{FF70}]*\p{N}){11}"
                         r"|[\x{BC}-\x{BE}\x{2150}-\x{215E}\x{2189}\x{2469}-\x{2473}\x{247D}-\x{2487}\x{2491}-\x{249B}"
                         r"\x{3251}-\x{325F}\x{32B1}-\x{32CB}\x{3358}-\x{3370}\x{3378}-\x{3379}\x{339F}-\x{33A6}"
                         r"\x{33A8}\x{33AF}\x{33E0}-\x{33FE}]")
