@@ -495,6 +495,18 @@ COMPARISONS = CONTEXT_COMPARISONS + NAME_COMPARISONS
 MODEL_COMPARISONS = tuple(c for c in COMPARISONS if c.field != "last4")
 
 
+def names_agree(pairs: pd.DataFrame) -> np.ndarray:
+    """Per compared pair: some name comparison agrees (exactly or up to notation) and none differs."""
+    some = np.zeros(len(pairs), dtype=bool)
+    none_differs = np.ones(len(pairs), dtype=bool)
+    for comparison in NAME_COMPARISONS:
+        level = pairs[f"level_{comparison.field}"].to_numpy(dtype=object)
+        agrees = np.isin(level, list(comparison.agreeing_codes))
+        some |= agrees
+        none_differs &= agrees | (level == "null")
+    return some & none_differs
+
+
 class PairView:
     """The pairs frame plus a per-call cache (dates as digit arrays, Jaro–Winkler scores)."""
 

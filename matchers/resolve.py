@@ -25,7 +25,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from matchers.comparisons import COMPARISONS, compare
+from matchers.comparisons import COMPARISONS, compare, names_agree
 from matchers.prepare import pairs_frame, prepare_side, prepare_sides
 from matchers.scorer import contributions, link_wrong_probability, load_model, pair_logit, sigmoid
 from matchers.settings import resolve_settings
@@ -285,8 +285,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     # A mis-linked member must not vouch for its family: its link points into another registry
     # household, which would make the family's own residents look like strangers. Judge the
     # household again without the suspected links as anchors, and rescore the pairs it changes.
-    suspected = verdicts["member_pos"].to_numpy(np.int64)[
-        np.nan_to_num(verdicts["p_wrong"].to_numpy(dtype=float)) >= float(conf["mislink_queue_threshold"])]
+    suspected = verdicts["member_pos"].to_numpy(np.int64)[verdicts["suspected"].to_numpy(dtype=bool)]
     if len(suspected):
         anchors = links[~np.isin(links["li"].to_numpy(np.int64), suspected)]
         state = household_state(members, residents, anchors, li, ri)
@@ -339,7 +338,34 @@ def _link_and_judge(pairs: pd.DataFrame, links: pd.DataFrame, is_linked: np.ndar
     pairs["is_linked"] = is_linked | by_last4
     all_links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
                           ignore_index=True)
-    return _verdicts(pairs, all_links, members, residents, model, conf, last4_only), all_links
+    verdicts = _verdicts(pairs, all_links, members, residents, model, conf, last4_only)
+    verdicts["suspected"] = _suspected(pairs, verdicts, conf)
+    return verdicts, all_links
+
+
+def _suspected(pairs: pd.DataFrame, verdicts: pd.DataFrame, conf: Mapping[str, Any]) -> np.ndarray:
+    """Per verdict: the link is suspected wrong (MISLINK_SUSPECTED's test, read by every rule).
+
+    P(link wrong) reaches ``mislink_queue_threshold`` — unless the identity items themselves
+    (name, birth date, sex) agree with the linked resident and no other resident is plausibly
+    the member: then only the context differs (a move, a stale address), which is not evidence
+    of a different person (contract: "on name / birth date / sex / last4 evidence")."""
+    p_wrong = np.nan_to_num(verdicts["p_wrong"].to_numpy(dtype=float))
+    suspected = p_wrong >= float(conf["mislink_queue_threshold"])
+    linked = verdicts["linked_pos"].to_numpy(np.int64)
+    rows = np.flatnonzero(suspected & (linked >= 0))
+    if len(rows):
+        width = np.int64(int(pairs["ri"].max()) + 2 if len(pairs) else 1)
+        index = pd.Index(pairs["li"].to_numpy(np.int64) * width + pairs["ri"].to_numpy(np.int64))
+        at = index.get_indexer(verdicts["member_pos"].to_numpy(np.int64)[rows] * width + linked[rows])
+        linked_pairs = pairs.iloc[at]
+        identity = (names_agree(linked_pairs) & (linked_pairs["level_birth_date"].to_numpy(dtype=object) == "exact")
+                    & (linked_pairs["level_sex"].to_numpy(dtype=object) == "exact"))
+        other = verdicts["other_pos"].to_numpy(np.int64)[rows] >= 0
+        plausible = other & (np.nan_to_num(verdicts["p_same_other"].to_numpy(dtype=float)[rows])
+                             >= float(conf["resolved_min_same_probability"]))
+        suspected[rows[identity & ~plausible]] = False
+    return suspected
 
 
 def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, residents: pd.DataFrame,

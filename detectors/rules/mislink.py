@@ -88,11 +88,9 @@ def member_resident(members: pd.DataFrame, resolution: Resolution) -> pd.DataFra
     linked_by = np.full(n, None, dtype=object)
     suspected = np.zeros(n, dtype=bool)
     suggested = np.full(n, -1, dtype=np.int64)
-    threshold = float(conf["mislink_queue_threshold"])
-    p_wrong = v["p_wrong"].to_numpy(dtype=float)
     linked_pos = v["linked_pos"].to_numpy(np.int64)
     by = v["linked_by"].to_numpy(dtype=object)
-    is_suspected = np.nan_to_num(p_wrong, nan=0.0) >= threshold
+    is_suspected = v["suspected"].to_numpy(dtype=bool)
     by_number = (linked_pos >= 0) & (by == LINKED_BY_NUMBER)
     by_last4 = (linked_pos >= 0) & (by == LINKED_BY_LAST4) & ~is_suspected
     keep = by_number | by_last4
@@ -211,7 +209,7 @@ def mislink_suspected(resolution: Resolution, shared_numbers: pd.DataFrame, sett
     """
     conf = resolution.settings
     v = resolution.verdicts
-    suspected = v["p_wrong"].fillna(0.0).to_numpy(dtype=float) >= float(conf["mislink_queue_threshold"])
+    suspected = v["suspected"].to_numpy(dtype=bool, copy=True)
     suspected &= ~np.isin(v["member_pos"].to_numpy(np.int64), shared_numbers["member_pos"].to_numpy(np.int64))
     flagged = v[suspected & ((v["linked_pos"] >= 0) | v["last4_mismatch"]).to_numpy(dtype=bool)]
     if flagged.empty:
@@ -465,8 +463,14 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     """同一人物だが氏名の表記だけが異なる / Same person; the name differs only in notation."""
     conf = resolution.settings
     v = resolution.verdicts
-    same = v[(v["linked_pos"] >= 0) & (v["p_wrong"] < float(conf["mislink_queue_threshold"]))
-             & (v["p_same_linked"] >= float(conf["notation_min_same_probability"]))].reset_index(drop=True)
+    # The floor on the pair's probability keeps a doubtful link out; a link with nobody else
+    # plausibly the member is judged on the names, birth date and sex below (a move elsewhere
+    # lowers the probability without making the name any less a notation variant).
+    nobody_else = ~((v["other_pos"].to_numpy(np.int64) >= 0)
+                    & (v["p_same_other"].fillna(0.0).to_numpy(dtype=float) >= float(conf["resolved_min_same_probability"])))
+    same = v[(v["linked_pos"] >= 0) & ~v["suspected"].to_numpy(dtype=bool)
+             & ((v["p_same_linked"] >= float(conf["notation_min_same_probability"])).to_numpy(dtype=bool) | nobody_else)
+             ].reset_index(drop=True)
     if same.empty:
         return pd.DataFrame(columns=["insurer_number", "member_id"])
     rows = _pair_positions(resolution, same["member_pos"].to_numpy(), same["linked_pos"].to_numpy())

@@ -6,6 +6,7 @@ import pandas as pd
 
 from detectors.registry import provider, rule
 from detectors.schema import KEY, NUMBER_BAD_CHECK, NUMBER_MISSING
+from matchers.comparisons import names_agree
 from matchers.resolve import Resolution
 
 
@@ -41,20 +42,6 @@ def resident_not_found(members: pd.DataFrame, member_resident: pd.DataFrame) -> 
     out["severity"] = out["loss_date"].isna().map({True: "high", False: "low"})
     out["facts"] = out["number_last4"].fillna("")
     return out.rename(columns={"_line": "line"})
-
-
-def _name_agrees(pairs: pd.DataFrame) -> np.ndarray:
-    """Per compared pair: some name comparison agrees (exactly or up to notation) and none differs."""
-    from matchers.comparisons import NAME_COMPARISONS
-
-    some = np.zeros(len(pairs), dtype=bool)
-    none_differs = np.ones(len(pairs), dtype=bool)
-    for comparison in NAME_COMPARISONS:
-        level = pairs[f"level_{comparison.field}"].to_numpy(dtype=object)
-        agrees = np.isin(level, list(comparison.agreeing_codes))
-        some |= agrees
-        none_differs &= agrees | (level == "null")
-    return some & none_differs
 
 
 SHARED_COLUMNS = ["member_pos", "number_hash", "number_last4", "resident_pos", "suggested_resident_pos",
@@ -103,8 +90,7 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
     linked_of = np.full(len(members), -1, dtype=np.int64)
     linked_of[v["member_pos"].to_numpy(np.int64)] = v["linked_pos"].to_numpy(np.int64)
     suspected = np.zeros(len(members), dtype=bool)
-    suspected[v["member_pos"].to_numpy(np.int64)] = (np.nan_to_num(v["p_wrong"].to_numpy(dtype=float))
-                                                      >= float(conf["mislink_queue_threshold"]))
+    suspected[v["member_pos"].to_numpy(np.int64)] = v["suspected"].to_numpy(dtype=bool)
     rightful = np.zeros(len(members), dtype=bool)
     with_link = dup_pos[linked_of[dup_pos] >= 0]
     if len(with_link):
@@ -112,7 +98,7 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
         index = pd.Index(resolution.pairs["li"].to_numpy(np.int64) * width + resolution.pairs["ri"].to_numpy(np.int64))
         rows = index.get_indexer(with_link * width + linked_of[with_link])
         linked_pairs = resolution.pairs.iloc[rows]
-        matches = (_name_agrees(linked_pairs)
+        matches = (names_agree(linked_pairs)
                    & (linked_pairs["level_birth_date"].to_numpy(dtype=object) == "exact")
                    & (linked_pairs["level_sex"].to_numpy(dtype=object) == "exact"))
         rightful[with_link[matches & ~suspected[with_link]]] = True

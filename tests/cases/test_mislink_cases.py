@@ -282,6 +282,15 @@ def build() -> Town:
     town.expect("number_shared", "one person, two member records", f"M{case}-1", (), must_not={SHARED, MISLINK})
     town.expect("number_shared", "one person, two member records (second)", f"M{case}-2", (), must_not={SHARED, MISLINK})
     case += 1
+    # Correctly linked, but the resident has since moved to another town: only the context
+    # differs — not a mis-link (the identity items agree and nobody else is the member).
+    for i in range(3):
+        (me,) = family(town, case, ("和彦", "カズヒコ", "M", 1, 0))
+        town.residents[-1].update({"address": "大阪府大阪市北区梅田9-9-9", "municipality_code": OTHER_TOWN,
+                                   "household_id": f"RZ{case}"})
+        town.member(f"M{case}-M", me, f"IH{case}", address=address(case))
+        town.expect("moved_elsewhere", f"resident moved to another town ({i + 1})", f"M{case}-M", ())
+        case += 1
     # A valid number nobody holds.
     for i in range(3):
         (me,) = family(town, case, ("実", "ミノル", "M", 1, 0))
