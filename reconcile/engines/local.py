@@ -1,6 +1,9 @@
 """Local engine: today's single-process pipeline (:func:`reconcile.pipeline.evaluate`)."""
 from __future__ import annotations
 
-from reconcile.pipeline import Evaluation, evaluate
+from reconcile import pipeline
 
-__all__ = ["Evaluation", "evaluate"]
+
+def evaluate(frames, **kwargs) -> pipeline.Evaluation:
+    """:func:`reconcile.pipeline.evaluate`, looked up at call time (tests may replace it)."""
+    return pipeline.evaluate(frames, **kwargs)
