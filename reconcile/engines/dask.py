@@ -153,16 +153,18 @@ class DaskEngine:
         groups = members.groupby(members["insurer_number"].astype("string"), sort=True).indices
         insurers = sorted(groups)
         overlap_mask, number_mask = part.cross_masks(members)
-        plans = []
-        for name in insurers:
-            rows = np.asarray(groups[name], dtype=np.int64)
-            plans.append((name, self._frames_of(frames, name, insurers), overlap_mask[rows], number_mask[rows]))
         timings["dask:split"] = time.perf_counter() - started
 
         step = time.perf_counter()
         runner = self._runner()
         timings["dask:cluster_start"] = time.perf_counter() - step
         try:
+            step = time.perf_counter()
+            plans = []
+            for bin_ in _bins(groups, max(1, runner.workers)):
+                rows = np.sort(np.concatenate([np.asarray(groups[i], dtype=np.int64) for i in bin_]))
+                plans.append((bin_, self._frames_of(frames, bin_, insurers), overlap_mask[rows], number_mask[rows]))
+            timings["dask:split"] += time.perf_counter() - step
             step = time.perf_counter()
             residents = runner.put(frames.get("residents"), broadcast=True)
             shipped = [runner.put(p[1]) for p in plans]
@@ -172,8 +174,8 @@ class DaskEngine:
 
             step = time.perf_counter()
             results: list[part.PartitionResult] = runner.map(part.evaluate_partition, [
-                (name, f, residents, as_of, settings, feed_history, om, nm)
-                for (name, _, om, nm), f in zip(plans, shipped)])
+                (",".join(bin_), f, residents, as_of, settings, feed_history, om, nm)
+                for (bin_, _, om, nm), f in zip(plans, shipped)])
             timings["dask:partitions"] = time.perf_counter() - step
 
             step = time.perf_counter()
@@ -190,7 +192,7 @@ class DaskEngine:
             for i, r in enumerate(results):
                 if r.phase1_wrong is None or cross is None or r.number_slice is None:
                     continue
-                mine = cross.wrong[cross.wrong["insurer_number"].astype("string") == r.insurer_number]
+                mine = cross.wrong[cross.wrong["insurer_number"].astype("string").isin(plans[i][0]).to_numpy(bool)]
                 correct = pd.concat([r.local_wrong, mine], ignore_index=True)
                 if _keyset(correct) != _keyset(r.phase1_wrong):
                     redo.append((i, correct))
@@ -205,8 +207,8 @@ class DaskEngine:
             step = time.perf_counter()
             extra = pipeline_statistics(members, first, quarantine, row_counts)
             drift = runner.map(part.drift_partition, [
-                (f, as_of, settings, feed_history, extra[extra["insurer_number"].astype("string") == name])
-                for (name, *_), f in zip(plans, shipped)])
+                (f, as_of, settings, feed_history, extra[extra["insurer_number"].astype("string").isin(bin_).to_numpy(bool)])
+                for (bin_, *_), f in zip(plans, shipped)])
             timings["dask:drift"] = time.perf_counter() - step
             worker_memory = runner.worker_memory()
         finally:
@@ -241,9 +243,9 @@ class DaskEngine:
         return Evaluation(findings=findings[part.FINDING_COLUMNS], skipped=skipped, seconds=seconds, stats=stats)
 
     @staticmethod
-    def _frames_of(frames: Mapping[str, pd.DataFrame | None], insurer: str, insurers: list[str]) -> dict:
-        """One insurer's rows of every member-keyed frame (rows of an insurer without members go
-        with the first insurer's partition, so no row is lost)."""
+    def _frames_of(frames: Mapping[str, pd.DataFrame | None], bin_: list[str], insurers: list[str]) -> dict:
+        """The rows of the insurers ``bin_`` in every member-keyed frame (rows of an insurer
+        without members go with the first insurer's partition, so no row is lost)."""
         out: dict[str, pd.DataFrame | None] = {}
         known = set(insurers)
         for name in part.MEMBER_FRAMES:
@@ -252,14 +254,27 @@ class DaskEngine:
                 out[name] = None
                 continue
             values = frame["insurer_number"].astype("string")
-            mask = (values == insurer).fillna(False).to_numpy(bool)
-            if insurer == insurers[0]:
-                mask |= ~values.isin(known).fillna(False).to_numpy(bool)
+            mask = values.isin(bin_).fillna(False).to_numpy(bool).copy()
+            if insurers[0] in bin_:
+                mask = mask | ~values.isin(known).fillna(False).to_numpy(bool)
             out[name] = frame.loc[mask].reset_index(drop=True)
         for name, frame in frames.items():
             if name not in out and name != "residents":
                 out[name] = frame
         return out
+
+
+def _bins(groups: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
+    """Insurers in at most ``n`` partitions of about equal member count (largest first into the
+    lightest): each worker prepares the broadcast residents once per partition, so more
+    partitions than workers only repeats that work."""
+    loads = [0] * min(n, len(groups))
+    bins: list[list[str]] = [[] for _ in loads]
+    for name in sorted(groups, key=lambda k: (-len(groups[k]), k)):
+        lightest = loads.index(min(loads))
+        bins[lightest].append(name)
+        loads[lightest] += len(groups[name])
+    return [sorted(b) for b in bins if b]
 
 
 def _keyset(frame: pd.DataFrame | None) -> set:

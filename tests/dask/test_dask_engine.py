@@ -101,7 +101,7 @@ def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefe
     assert keys(dask_run.findings) == keys(local.findings)
     assert stats(dask_run) == stats(local)
     assert sorted(r for r, _ in dask_run.skipped) == sorted(r for r, _ in local.skipped)
-    assert engine.last_run["partitions"] == 3
+    assert engine.last_run["partitions"] == 2          # three insurers binned on two workers
     assert engine.last_run["shuffled_rows"] > 0
     # The cross-insurer cases are found (on both records for an overlap), by both engines.
     found = dask_run.findings
