@@ -572,8 +572,11 @@ def _close_not_seen(session: Session, scan_id: int, *, at: datetime, rules_run: 
     statuses = sa.or_(W.c.status.in_(sorted(queues.CLOSE_WHEN_NOT_SEEN)),
                       sa.and_(W.c.status.in_(sorted(queues.MARK_WHEN_NOT_SEEN)), W.c.not_seen_since_scan.is_(None)))
     # One pass to find them (usually few), then the member filters in pandas, events and updates by id.
+    # The work-item rows are locked as they are read (PostgreSQL; SQLite has one writer at a time):
+    # a steward's claim that commits meanwhile is then read at its committed state — the item is
+    # marked, not overwritten with closed_not_seen — and claim-next's SKIP LOCKED passes these by.
     rows = session.execute(sa.select(W.c.id, W.c.status, F.c.insurer_number, F.c.member_id)
-                           .where(statuses, stale)).all()
+                           .where(statuses, stale).with_for_update(of=W)).all()
     if not rows:
         return
     found = pd.DataFrame(rows, columns=["id", "status", "insurer_number", "member_id"])

@@ -144,3 +144,39 @@ def test_an_unknown_config_key_is_an_error_naming_it(tmp_path, monkeypatch):
         get_settings()
     path.write_text('secret_key = "x"\n[queues]\nsla_days = { mislink = 7 }\n', encoding="utf-8")
     assert get_settings().queue_settings().due_days("mislink") == 7
+
+
+def test_a_claim_committed_while_the_merge_runs_is_not_overwritten(db_url, db_engine):
+    """A steward claims an item while a later scan's merge is closing items it no longer raises:
+    the claim wins — the item stays in progress with its steward, marked no longer detected —
+    instead of being overwritten with closed_not_seen (found by benchmarks/ops_load.py)."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite holds one writer at a time: a claim cannot interleave with a merge")
+    with Session(db_engine) as s, s.begin():
+        store.merge_findings(s, new_scan(s), findings_input([A, B]))
+    claimer = Session(db_engine)
+    claimer.begin()
+    claimer.execute(sa.update(store.WorkItem).where(store.WorkItem.finding_id == A["finding_id"])
+                    .values(status="in_progress", assignee="sato"))   # claimed, not yet committed
+    merged: dict = {}
+
+    def merge():
+        with Session(db_engine) as s, s.begin():
+            merged["result"] = store.merge_findings(s, new_scan(s), findings_input([B]))
+
+    worker = threading.Thread(target=merge)
+    worker.start()
+    worker.join(timeout=1.5)            # the merge reaches the claimed row and waits for it
+    claimer.commit()
+    claimer.close()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    with Session(db_engine) as s:
+        w = raw_item(s, A)
+        assert (w.status, w.assignee) == ("in_progress", "sato")
+        assert w.not_seen_since_scan is not None
+    assert (merged["result"].closed_not_seen, merged["result"].not_seen_in_progress) == (0, 1)
