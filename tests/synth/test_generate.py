@@ -33,7 +33,7 @@ CONTRACT_COLUMNS = {
     "benefit_history": {"source", "insurer_number", "member_id", "item", "value", "valid_from", "valid_to"},
     "card_status": {"insurer_number", "member_id", "registered", "registration_date", "cancellation_code",
                     "ecert_expiry_date", "card_returned_date", "self_info_restricted", "kakuninsho_requested",
-                    "kakuninsho_issued_date", "oshirase_issued_date", "status_as_of"},
+                    "kakuninsho_issued_date", "kakuninsho_valid_until", "oshirase_issued_date", "status_as_of"},
 }
 
 
