@@ -86,5 +86,6 @@ def test_export_labels_feeds_train(world, tmp_path):
         ("佐藤 一郎", "1988-07-24", "5339", "0")
     notation = labels[labels["rule_id"] == "NOTATION_DIFFERENCE"].iloc[0]
     assert (notation["name_kanji_l"], notation["name_kanji_r"], notation["label"]) == ("佐藤 一郎", "佐藤 一朗", "1")
-    trained = run(world, tmp_path, "train", str(out))
+    trained = run(world, tmp_path, "train", str(out), "--out", str(tmp_path / "model.json"))
     assert trained.returncode == 0, trained.stderr + trained.stdout
+    assert (tmp_path / "model.json").is_file()       # written where asked, never into the working tree
