@@ -88,19 +88,20 @@ def fingerprint(rule_id: str, insurer_number: Any, member_id: Any, facts: str) -
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
 
 
-class _Inputs:
-    """Resolves a rule's parameters by name, computing providers once."""
+class Inputs:
+    """Resolves a rule's parameters by name (feed frames, scan inputs, providers computed once);
+    ``values`` may be pre-filled with provider results (the Dask engine does)."""
 
     def __init__(self, frames: Mapping[str, pd.DataFrame | None], scalars: Mapping[str, Any]):
-        self._values: dict[str, Any] = dict(scalars)
-        self._frames = frames
+        self.values: dict[str, Any] = dict(scalars)
+        self.frames = frames
         self.seconds: dict[str, float] = {}
 
     def get(self, name: str) -> Any:
-        if name in self._values:
-            return self._values[name]
+        if name in self.values:
+            return self.values[name]
         if name in FEED_FRAMES:
-            frame = self._frames.get(name)
+            frame = self.frames.get(name)
             if frame is None:
                 raise MissingInput(f"{name}.csv is absent from the feed")
             return frame
@@ -108,9 +109,9 @@ class _Inputs:
             prov = PROVIDERS[name]
             args = {p: self.get(p) for p in prov.params}
             started = time.perf_counter()
-            self._values[name] = prov.func(**args)
+            self.values[name] = prov.func(**args)
             self.seconds[f"provider:{name}"] = time.perf_counter() - started
-            return self._values[name]
+            return self.values[name]
         raise KeyError(f"no input named {name!r} (feed frame, scan input or provider)")
 
 
@@ -227,7 +228,7 @@ def run_rules(frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
     """Run the registered rules (or ``rule_ids``) and return their findings and skips."""
     import detectors.rules  # noqa: F401  (registers every rule module)
 
-    inputs = _Inputs(frames, {
+    inputs = Inputs(frames, {
         "as_of": pd.Timestamp(as_of).normalize(),
         "settings": dict(settings or {}),
         "feed_history": feed_history if feed_history is not None else pd.DataFrame(),

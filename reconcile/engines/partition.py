@@ -28,8 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from detectors.engine import FINDING_COLUMNS, MissingInput, finalise
-from detectors.registry import FEED_FRAMES, PROVIDERS, RULES
+from detectors.engine import FINDING_COLUMNS, Inputs, MissingInput, finalise
+from detectors.registry import RULES
 
 DRIFT_RULE = "FEED_DRIFT"
 OVERLAP_RULE = "QUAL_OVERLAP"
@@ -47,33 +47,6 @@ FULL_NUMBER_COLUMNS = ("individual_number",)
 
 def empty_findings() -> pd.DataFrame:
     return pd.DataFrame(columns=FINDING_COLUMNS)
-
-
-class Inputs:
-    """A rule's inputs by name (feed frames, scan inputs, providers computed once), as
-    :func:`detectors.engine.run_rules` resolves them, with provider values that may be given."""
-
-    def __init__(self, frames: Mapping[str, pd.DataFrame | None], scalars: Mapping[str, Any]):
-        self.values: dict[str, Any] = dict(scalars)
-        self.frames = frames
-        self.seconds: dict[str, float] = {}
-
-    def get(self, name: str) -> Any:
-        if name in self.values:
-            return self.values[name]
-        if name in FEED_FRAMES:
-            frame = self.frames.get(name)
-            if frame is None:
-                raise MissingInput(f"{name}.csv is absent from the feed")
-            return frame
-        if name in PROVIDERS:
-            prov = PROVIDERS[name]
-            args = {p: self.get(p) for p in prov.params}
-            started = time.perf_counter()
-            self.values[name] = prov.func(**args)
-            self.seconds[f"provider:{name}"] = time.perf_counter() - started
-            return self.values[name]
-        raise KeyError(f"no input named {name!r} (feed frame, scan input or provider)")
 
 
 def scan_inputs(frames, as_of, settings, feed_history) -> Inputs:
