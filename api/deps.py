@@ -30,7 +30,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from reconcile import auth
+from reconcile import auth, store
 from reconcile.auth import Actor
 from reconcile.errors import ReconcileError
 
@@ -46,15 +46,8 @@ class NotAuthenticated(ReconcileError):
 
 
 def _session(request: Request) -> Iterator[Session]:
-    session = Session(request.app.state.engine, expire_on_commit=False)
-    try:
+    with store.session_scope(request.app.state.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": the transaction ends when the handler returns, before the response goes out,
