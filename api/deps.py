@@ -25,12 +25,12 @@ import hmac
 import secrets
 from typing import Annotated, Iterator
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from reconcile import auth, store
+from reconcile import auth, store, workflow
 from reconcile.auth import Actor
 from reconcile.errors import ReconcileError
 
@@ -155,3 +155,8 @@ def settings_of(request: Request):
 __all__ = ["CSRF_HEADER", "CurrentUser", "DbSession", "InsurerScope", "Lang", "NotAuthenticated",
            "SESSION_COOKIE", "WebUser", "check_csrf", "csrf_token", "end_session", "read_session",
            "settings_of", "start_session"]
+
+
+#: Cursor pagination, the same on every list route (api.md: ``limit`` ≤ 500, opaque ``cursor``).
+PageLimit = Annotated[int, Query(ge=1, le=workflow.MAX_LIMIT)]
+PageCursor = Annotated[str | None, Query(max_length=200)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, DbSession
+from api.deps import CurrentUser, DbSession, PageCursor, PageLimit
 from api.schemas import AuditPage
 from reconcile import workflow
 from reconcile.errors import InvalidInput
@@ -37,8 +37,8 @@ def list_audit(user: CurrentUser, db: DbSession,
                                                   json_schema_extra={"format": "date-time"})] = None,
                until: Annotated[str | None, Query(pattern=ISO_MOMENT, description="ISO 8601 date or date-time",
                                                   json_schema_extra={"format": "date-time"})] = None,
-               limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIMIT)] = 100,
-               cursor: Annotated[str | None, Query(max_length=200)] = None):
+               limit: PageLimit = 100,
+               cursor: PageCursor = None):
     """監査証跡 / audit events (who, when, what, before / after), oldest first."""
     page = workflow.list_audit(db, user, actor_name=actor, action=action, work_item_id=work_item_id,
                                since=_moment(since, "since"), until=_moment(until, "until"), limit=limit, cursor=cursor)

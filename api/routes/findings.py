@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, DbSession, Lang
+from api.deps import CurrentUser, DbSession, Lang, PageCursor, PageLimit
 from api.routes.common import ListFilters
 from api.schemas import FindingDetail, FindingPage
 from reconcile import workflow
@@ -19,8 +19,8 @@ FindingSort = Annotated[str, Query(description="one of " + ", ".join(workflow.FI
 @router.get("/findings", response_model=FindingPage)
 def list_findings(user: CurrentUser, db: DbSession, lang: Lang, filters: ListFilters,
                   sort: FindingSort = "severity",
-                  limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIMIT)] = 100,
-                  cursor: Annotated[str | None, Query(max_length=200)] = None):
+                  limit: PageLimit = 100,
+                  cursor: PageCursor = None):
     """指摘の一覧 / findings of the user's insurers, filtered, cursor-paged."""
     page = workflow.list_findings(db, user, filters, sort=sort, limit=limit, cursor=cursor, lang=lang)
     return FindingPage(items=page.items, next_cursor=page.next_cursor)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 
-from api.deps import CurrentUser, DbSession
+from api.deps import CurrentUser, DbSession, PageCursor, PageLimit
 from api.schemas import Scan, ScanAccepted, ScanPage
 from api.uploads import unpack
 from reconcile import auth, workflow
@@ -16,8 +16,8 @@ router = APIRouter(tags=["scans"])
 
 @router.get("/scans", response_model=ScanPage)
 def list_scans(user: CurrentUser, db: DbSession,
-               limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIMIT)] = 100,
-               cursor: Annotated[str | None, Query(max_length=200)] = None):
+               limit: PageLimit = 100,
+               cursor: PageCursor = None):
     """走査の一覧（新しい順）/ scans of the user's insurers, newest first."""
     page = workflow.list_scans(db, user, limit=limit, cursor=cursor)
     return ScanPage(items=page.items, next_cursor=page.next_cursor)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 
-from api.deps import CurrentUser, DbSession, Lang
+from api.deps import CurrentUser, DbSession, Lang, PageCursor, PageLimit
 from api.routes.common import ItemFilters
 from api.schemas import (AssignRequest, BulkResolveRequest, BulkResult, CommentOut, CommentRequest, ReopenRequest,
                          ResolveRequest, WorkItem, WorkItemDetail, WorkItemPage)
@@ -21,8 +21,8 @@ ItemSort = Annotated[str, Query(description="one of " + ", ".join(workflow.ITEM_
 @router.get("/work-items", response_model=WorkItemPage)
 def list_work_items(user: CurrentUser, db: DbSession, lang: Lang, filters: ItemFilters,
                     sort: ItemSort = "priority",
-                    limit: Annotated[int, Query(ge=1, le=workflow.MAX_LIMIT)] = 100,
-                    cursor: Annotated[str | None, Query(max_length=200)] = None):
+                    limit: PageLimit = 100,
+                    cursor: PageCursor = None):
     """作業項目の一覧 / work items of the user's insurers, filtered, cursor-paged."""
     page = workflow.list_work_items(db, user, filters, sort=sort, limit=limit, cursor=cursor, lang=lang)
     return WorkItemPage(items=page.items, next_cursor=page.next_cursor)
