@@ -265,30 +265,87 @@ class NationalExport:
         return self.rows.replaced
 
 
-def national_frames(session, *, period: str, created_on, lang: str = "ja"
+def _allowed(insurer_numbers) -> set[str] | None:
+    """The insurer scope as a set of strings (None = every insurer)."""
+    return None if insurer_numbers is None else {str(i) for i in insurer_numbers}
+
+
+def _of_insurers(frame: pd.DataFrame, allowed: set[str] | None) -> pd.DataFrame:
+    if allowed is None or "insurer_number" not in frame.columns:
+        return frame
+    return frame.loc[frame["insurer_number"].astype("string").isin(allowed).fillna(False)].reset_index(drop=True)
+
+
+def scans_in_scope(session, scans: list[dict], allowed: set[str] | None) -> list[dict]:
+    """The scans a user of ``allowed`` insurers may see (one of its insurers was in the feed), as
+    ``GET /api/v1/scans`` decides it (:func:`reconcile.workflow._scan_insurers`). A feed shared with
+    other insurers keeps only what is no other insurer's: its finding count is recounted for the
+    scope; the feed-wide counts (queue counts, the outcome message of a done scan) are dropped.
+    Each scan gains ``insurer_numbers`` (those in scope) and ``shared`` (others were in the feed).
+    """
+    import sqlalchemy as sa
+
+    from reconcile import store
+    from reconcile.workflow import _scan_insurers
+
+    covered = _scan_insurers(session, [int(s["scan_id"]) for s in scans])
+    if allowed is None:
+        return [{**s, "insurer_numbers": sorted(covered[int(s["scan_id"])]), "shared": False} for s in scans]
+    visible = [s for s in scans if covered[int(s["scan_id"])] & allowed]
+    shared = {int(s["scan_id"]) for s in visible if covered[int(s["scan_id"])] - allowed}
+    F, SF = store.Finding.__table__, store.ScanFinding.__table__
+    recount = dict(session.execute(
+        sa.select(SF.c.scan_id, sa.func.count()).join(F, F.c.finding_id == SF.c.finding_id)
+        .where(SF.c.scan_id.in_(sorted(shared)), F.c.insurer_number.in_(sorted(allowed)))
+        .group_by(SF.c.scan_id)).all()) if shared else {}
+    out = []
+    for scan in visible:
+        scan_id = int(scan["scan_id"])
+        scan = {**scan, "insurer_numbers": sorted(covered[scan_id] & allowed), "shared": scan_id in shared}
+        if scan["shared"]:
+            summary = scan.get("summary") if isinstance(scan.get("summary"), dict) else {}
+            kept = {k: v for k, v in summary.items()
+                    if k in ("as_of", "period", "seconds", "skipped_rules", "rejected", "feed", "feed_name")}
+            if isinstance(summary.get("schedule"), dict):
+                schedule = dict(summary["schedule"])
+                if schedule.get("outcome") == "done":
+                    schedule.pop("messages", None)       # "検出 74 件" counts every insurer of the feed
+                kept["schedule"] = schedule
+            scan["summary"] = kept
+            scan["findings"] = int(recount.get(scan_id, 0))
+        out.append(scan)
+    return out
+
+
+def national_frames(session, *, period: str, created_on, lang: str = "ja", insurer_numbers=None
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(data rows, totals, corrections) of the national export for ``period``, from the store.
 
     Everything is counted by :mod:`reports.counts` through :mod:`reports.national`; this only
     gathers the store's frames (work items, scans with their feed's period, feed statistics and
-    the findings of the period's scans).
+    the findings of the period's scans). ``insurer_numbers`` limits every frame to those insurers
+    (an insurer-scoped user of the API); None = every insurer in the store.
     """
     import sqlalchemy as sa
 
     from reconcile import store
     from reports import counts, national
 
-    scans = pd.DataFrame(store.list_scans(session))
+    allowed = _allowed(insurer_numbers)
+    scans = pd.DataFrame(scans_in_scope(session, store.list_scans(session), allowed))
     if scans.empty:
         scans = pd.DataFrame(columns=["scan_id", "period", "as_of", "status"])
-    items = store.work_items_frame(session)
-    feed_stats = store.load_feed_history(session)
+    items = _of_insurers(store.work_items_frame(session), allowed)
+    feed_stats = store.load_feed_history(session, insurer_numbers=None if allowed is None else sorted(allowed))
     scan_ids = [int(s) for s in counts.period_scans(scans, period) if s.isdigit()]
     F, SF = store.Finding.__table__, store.ScanFinding.__table__
+    where = [SF.c.scan_id.in_(scan_ids), F.c.rule_id.in_(list(counts.UNLINKED_RULES))]
+    if allowed is not None:
+        where.append(F.c.insurer_number.in_(sorted(allowed)))
     rows = session.execute(
         sa.select(SF.c.scan_id, F.c.insurer_number, F.c.member_id, F.c.rule_id)
         .join(F, F.c.finding_id == SF.c.finding_id)
-        .where(SF.c.scan_id.in_(scan_ids), F.c.rule_id.in_(list(counts.UNLINKED_RULES)))).all() if scan_ids else []
+        .where(*where)).all() if scan_ids else []
     scan_findings = pd.DataFrame(rows, columns=["scan_id", "insurer_number", "member_id", "rule_id"])
     frame = national.build_national(items, scans, feed_stats, scan_findings, period=period,
                                     created_on=created_on, lang=lang)
@@ -299,11 +356,13 @@ def national_frames(session, *, period: str, created_on, lang: str = "ja"
 
 def export_national(out, *, period: str, totals: str | os.PathLike | None = None,
                     corrections: str | os.PathLike | None = None, encoding: str = DEFAULT_ENCODING,
-                    lang: str = "ja", settings=None, now: pd.Timestamp | None = None) -> NationalExport:
+                    lang: str = "ja", settings=None, now: pd.Timestamp | None = None,
+                    insurer_numbers=None) -> NationalExport:
     """全国報告用の集計 / write the national export of ``period`` (and its totals / corrections files).
 
     Read-only: a missing or outdated database is an error, never created here. ``now`` (default the
-    current time) dates the export (作成日, Japan time).
+    current time) dates the export (作成日, Japan time). ``insurer_numbers``: only those insurers'
+    rows (None = every insurer).
     """
     import sys
 
@@ -319,8 +378,8 @@ def export_national(out, *, period: str, totals: str | os.PathLike | None = None
 
     engine = open_store(settings)
     with store.session_scope(engine) as session:
-        frame, total_frame, correction_frame = national_frames(session, period=period,
-                                                               created_on=moment.date(), lang=lang)
+        frame, total_frame, correction_frame = national_frames(session, period=period, created_on=moment.date(),
+                                                               lang=lang, insurer_numbers=insurer_numbers)
     target = out if out is not None else sys.stdout
     written = write_frame_csv(national.headed(frame, lang), target, encoding=encoding, what="national")
     result = NationalExport(Path(out) if out is not None else None, written)
@@ -400,19 +459,22 @@ def weekly_context(session, *, week: str | None = None, lang: str = "ja", now: A
     from reconcile import queues, service, store
     from reports.weekly import build_weekly, iso_week
 
-    scans = store.list_scans(session)
+    allowed = _allowed(insurer_numbers)
+    scans = scans_in_scope(session, store.list_scans(session), allowed)
     scans = service._report_safe_scans(scans) if hasattr(service, "_report_safe_scans") else scans
     if not scans:
         raise service.NoScanYet("スキャンがまだありません。先に reconcile scan FEED_DIR を実行してください",
                                 "no scan yet: run reconcile scan FEED_DIR first")
-    items = _work_items(session)
-    events = store.events_frame(session)
-    if insurer_numbers is not None:
-        allowed = {str(i) for i in insurer_numbers}
-        items = items.loc[items["insurer_number"].astype("string").isin(allowed).fillna(False)]
-        events = events.loc[events["insurer_number"].astype("string").isin(allowed).fillna(False)]
-    quarantine = store.quarantine_frame(session)
-    validation = service._latest_feed_validation(session, scans)
+    items = _of_insurers(_work_items(session), allowed)
+    events = store.events_frame(session, insurer_numbers=None if allowed is None else sorted(allowed))
+    # Validation and quarantine are the latest feed that was scanned (a refused one has neither);
+    # a feed shared with insurers outside the scope shows neither (its row counts are theirs too).
+    accepted = next((s for s in scans if s.get("status") == store.SCAN_DONE), None)
+    if accepted is not None and not accepted.get("shared"):
+        quarantine = store.quarantine_frame(session, int(accepted["scan_id"]))
+        validation = service._latest_feed_validation(session, [accepted])
+    else:
+        quarantine, validation = None, None
     moment = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if week is None:
         from reports.timeutil import local_times
@@ -422,15 +484,20 @@ def weekly_context(session, *, week: str | None = None, lang: str = "ja", now: A
     except importlib.metadata.PackageNotFoundError:
         version = ""
     queue_labels = {name: (q.label_ja if lang == "ja" else q.label_en) for name, q in queues.QUEUES.items()}
+    names = insurer_names(session, scans)
+    if allowed is not None:
+        names = {k: v for k, v in names.items() if k in allowed}
     return build_weekly(items, events, pd.DataFrame(scans), quarantine, validation, week=week, now=moment,
-                        lang=lang, version=version, insurer_names=insurer_names(session, scans),
+                        lang=lang, version=version, insurer_names=names,
                         queue_labels=queue_labels, reason_labels=REASON_LABELS_JA if lang == "ja" else None,
                         with_charts=with_charts)
 
 
 def weekly_report(*, week: str | None = None, out_dir: str | os.PathLike = "report", lang: str = "ja",
-                  settings=None, now: Any = None) -> list[Path]:
-    """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first."""
+                  settings=None, now: Any = None, insurer_numbers=None) -> list[Path]:
+    """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first.
+
+    ``insurer_numbers`` limits it to those insurers (None = every insurer in the store)."""
     from reconcile import store
     from reconcile.config import get_settings
     from reports.weekly import write_weekly
@@ -442,7 +509,7 @@ def weekly_report(*, week: str | None = None, out_dir: str | os.PathLike = "repo
                            f"--out {out_path} is a file: name a folder", field="--out", value=str(out_path))
     engine = _read_store(settings or get_settings())
     with store.session_scope(engine) as session:
-        report = weekly_context(session, week=week, lang=lang, now=now)
+        report = weekly_context(session, week=week, lang=lang, now=now, insurer_numbers=insurer_numbers)
     files = write_weekly(report, out_path)
     index = [f for f in files if f.name == "index.html"]
     return index + [f for f in files if f.name != "index.html"]

@@ -49,7 +49,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import jinja2
 import pandas as pd
 
-from reports import charts, counts, labels
+from reports import charts, counts, labels, scanlog
 from reports.evidence import parse as parse_evidence
 from reports.evidence import suggested_person
 from reports.guard import assert_no_individual_number, identifier_values, last4
@@ -108,6 +108,7 @@ class WeeklyReport:
     top_n: int = TOP_N
     charts: dict[str, bytes] = field(default_factory=dict)
     chart_font: str | None = None
+    scan_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=scanlog.COLUMNS))
 
 
 # ---------------------------------------------------------------- helpers
@@ -442,9 +443,11 @@ def build_weekly(items: pd.DataFrame, events: pd.DataFrame | None, scans: pd.Dat
     quarantine_table = _quarantine(quarantine)
     if skipped_rules is None and validation:
         skipped_rules = validation.get("skipped_rules")
-    if skipped_rules is None and len(week_scans) and "summary" in week_scans.columns:
-        latest_summary = week_scans["summary"].iloc[-1]
+    ran = week_scans.loc[_text(week_scans, "status").fillna("done") != "rejected"] if len(week_scans) else week_scans
+    if skipped_rules is None and len(ran) and "summary" in ran.columns:
+        latest_summary = ran["summary"].iloc[-1]
         skipped_rules = latest_summary.get("skipped_rules") if isinstance(latest_summary, Mapping) else None
+    log = scanlog.scan_log(week_scans, scans, start, end, lang)
 
     closed_groups = resolved["group"].value_counts() if resolved is not None else pd.Series(dtype="int64")
     figures: dict[str, int | None] = {
@@ -466,13 +469,14 @@ def build_weekly(items: pd.DataFrame, events: pd.DataFrame | None, scans: pd.Dat
         "quarantined_rows": int(quarantine_table["count"].sum()),
         "drift_alerts": int(len(drift)),
         "suspects_total": int(len(suspects_open)),
+        **scanlog.outcome_counts(log),
     }
     insurers = sorted(set(frame["insurer_number"].dropna()) | set(_text(week_scans, "insurer_number").dropna()))
     names = dict(insurer_names or {})
     report = WeeklyReport(
         week=week, lang=lang, week_start=monday, week_end=sunday, created_at=moment, version=version,
         insurers=[(i, names.get(i, "")) for i in insurers] or [(i, n) for i, n in names.items()],
-        periods=sorted(set(week_scans["period"].dropna())) if len(week_scans) else [],
+        periods=sorted(set(ran["period"].dropna())) if len(ran) else [],
         figures=figures, scans=week_scans.drop(columns=["summary"], errors="ignore"),
         overdue=overdue_list, high=high_list, new_mislinks=new_mislinks, ageing=_ageing(frame, moment),
         sla=_sla(frame, overdue, moment) if has_due else pd.DataFrame(),
@@ -485,7 +489,7 @@ def build_weekly(items: pd.DataFrame, events: pd.DataFrame | None, scans: pd.Dat
         queue_status=_queue_status(frame, new, overdue, (queue_labels or {}).keys()),
         drift=drift, validation_success=success, validation_files=files, validation_failed=failed,
         validation_messages=messages, quarantine=quarantine_table, skipped_rules=_skipped(skipped_rules),
-        has_due_dates=has_due, has_events=evts is not None, top_n=top_n,
+        has_due_dates=has_due, has_events=evts is not None, top_n=top_n, scan_log=log,
     )
     report._queue_labels = dict(queue_labels or {})    # type: ignore[attr-defined]
     font = charts.japanese_font() if chart_font is True else (chart_font or None)
@@ -552,12 +556,16 @@ TEXT: dict[str, dict[str, str]] = {
         "h_mislink": "紐付け誤り：確定と修正", "mislink_note": "「修正反映」は担当者が誤りと確定し、その後のスキャンで検出されなくなったもの。",
         "h_suspects": "未処理の紐付け誤りの疑い（スコア順）", "no_suspects": "未処理の紐付け誤りの疑いはありません。",
         "h_notation": "表記ゆれの整理状況", "h_notation_reasons": "理由別", "no_notation": "表記ゆれの指摘はありません。",
-        "h_feed": "フィードの検証と隔離", "validation_ok": "検証：合格", "validation_ng": "検証：不合格あり",
+        "h_feed": "フィードの受付・検証と隔離", "validation_ok": "検証：合格", "validation_ng": "検証：不合格あり",
         "validation_none": "検証結果はありません。", "h_files": "ファイル別の取り込み", "h_failed": "不合格の検証項目",
         "h_quarantine": "隔離された行（ファイル・理由別）", "no_quarantine": "隔離された行はありません。",
         "h_drift": "フィードの急変", "no_drift": "フィード統計の急な変化はありません。",
         "h_rules": "区分・ルール別の件数", "rules_note": "件数は作成時点の状態。「今週の新規」は今週作成された作業項目。",
-        "h_queues": "作業キュー別", "h_scans": "今週のスキャン", "no_scans": "この週に実行されたスキャンはありません。",
+        "h_queues": "作業キュー別", "h_scans": "今週のスキャンと結果", "no_scans": "この週に実行されたスキャンはありません。",
+        "todo_rejected": "今週、受け付けられなかったフィードが {n} 件あります（理由は下の「今週のスキャンと結果」）。提供元に修正版の再送を依頼してください。",
+        "scans_note": "所要時間は各段階の実測（秒）。「走査」の内訳は取込・検証、ルール、保存です。",
+        "c_folder": "フィード（フォルダ）", "c_source_label": "受付", "c_outcome_label": "結果", "c_stages": "所要時間",
+        "c_details": "内容",
         "h_skipped": "実行しなかったルールと理由", "no_skipped": "すべてのルールを実行しました。",
         "privacy": "個人番号は下4桁のみ表示しています。", "total": "合計",
         "definitions": "件数の定義：確定＝担当者が「修正済み」と判断、検出されなくなった＝以後のスキャンで指摘が出なくなったもの（担当者の確定には数えない）、未処理＝未対応＋対応中。",
@@ -604,12 +612,16 @@ TEXT: dict[str, dict[str, str]] = {
         "mislink_note": "Corrected = confirmed by a steward and no longer raised by a later scan.",
         "h_suspects": "Open suspected mis-links (by probability)", "no_suspects": "No open suspected mis-links.",
         "h_notation": "Notation clean-up", "h_notation_reasons": "By reason", "no_notation": "No notation differences.",
-        "h_feed": "Feed validation and quarantine", "validation_ok": "Validation: passed",
+        "h_feed": "Feeds received, validation and quarantine", "validation_ok": "Validation: passed",
         "validation_ng": "Validation: failures", "validation_none": "No validation results.", "h_files": "Files read",
         "h_failed": "Failed checks", "h_quarantine": "Quarantined rows (by file and reason)",
         "no_quarantine": "No rows were quarantined.", "h_drift": "Drift alerts", "no_drift": "No feed statistic drifted.",
         "h_rules": "Counts by category and rule", "rules_note": "Counts by status when the report was made. 'New' = created this week.",
-        "h_queues": "By work queue", "h_scans": "Scans this week", "no_scans": "No scan ran in this week.",
+        "h_queues": "By work queue", "h_scans": "Scans this week and their outcome", "no_scans": "No scan ran in this week.",
+        "todo_rejected": "{n} feeds were not accepted this week (reasons under Scans this week); ask the sender for a corrected feed.",
+        "scans_note": "Times are each stage's measured duration; the scan consists of ingest and validation, rules and persist.",
+        "c_folder": "Feed (folder)", "c_source_label": "Came in", "c_outcome_label": "Outcome", "c_stages": "Time taken",
+        "c_details": "Details",
         "h_skipped": "Rules not run, and why", "no_skipped": "Every rule ran.",
         "privacy": "Individual numbers are shown by their last four digits only.", "total": "Total",
         "definitions": "Definitions: confirmed = a steward marked it fixed; no longer detected = later scans stopped raising it (never counted as confirmed); open = open + in progress.",
@@ -757,12 +769,18 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
                          numeric=["unexpected_count"], wrap=["check"]),
         "quarantine": _table(report.quarantine, ["file", "reason", "count"], lang, numeric=["count"], wrap=["reason"],
                              total=True),
-        "scans": _table(report.scans, [c for c in ("scan_id", "started_at", "period", "as_of", "findings")
-                                       if c in report.scans.columns], lang, numeric=["findings"],
-                        formatters={"started_at": lambda v: _cell(v)[:16]}),
+        "scans": _table(report.scan_log, ["started_at", "folder", "source_label", "outcome_label", "period",
+                                          "findings", "stages", "details"], lang, numeric=["findings"],
+                        wrap=["stages", "details", "folder"],
+                        formatters={"started_at": lambda v: _cell(v)[:16],
+                                    "findings": lambda v: "–" if v is None or v is pd.NA else _num(v)}),
         "skipped": _table(report.skipped_rules, ["rule_id", "reason"], lang, formatters={"rule_id": rule},
                           wrap=["reason"]),
     }
+    if len(report.scan_log):
+        for row, retry in zip(tables["scans"].rows, report.scan_log["retry"].fillna("")):
+            if retry:
+                row[-1] = f"{row[-1]} {retry}".strip()
     todo = []
     if report.has_due_dates:
         todo.append(("alert" if f["overdue"] else "ok",
@@ -775,6 +793,8 @@ def _context(report: WeeklyReport) -> dict[str, Any]:
                  t["todo_new_mislinks"].format(n=f"{f['new_mislinks']:,}") if f["new_mislinks"] else t["todo_none"]))
     if f["drift_alerts"]:
         todo.append(("alert", t["todo_drift"].format(n=f"{f['drift_alerts']:,}")))
+    if f.get("scans_rejected") or f.get("scans_failed"):
+        todo.append(("alert", t["todo_rejected"].format(n=f"{(f['scans_rejected'] or 0) + (f['scans_failed'] or 0):,}")))
     if f["quarantined_rows"]:
         todo.append(("warn", t["todo_quarantine"].format(n=f"{f['quarantined_rows']:,}")))
     kpis = [("kpi_backlog", f["backlog"], False), ("kpi_new", f["new_this_week"], False),
@@ -803,15 +823,46 @@ def render_weekly_html(report: WeeklyReport) -> str:
     return env.get_template("weekly.html").render(**_context(report))
 
 
+def _identifiers(report: WeeklyReport) -> set[str]:
+    """Member / resident ids the report shows in their own columns (exempt from the number guard)."""
+    return identifier_values(report.top_suspects) | identifier_values(report.new_mislinks) \
+        | identifier_values(report.high) | identifier_values(report.overdue)
+
+
 def weekly_json(report: WeeklyReport) -> dict[str, Any]:
-    """The same context as the page, as JSON-ready values (figures, to-do lines and every table)."""
+    """The same context as the page, as JSON-ready values (figures, to-do lines, every table as the
+    page shows it, and ``scans``: the week's scans with their outcome and stage seconds as numbers).
+    Checked for full individual numbers like the files."""
     context = _context(report)
-    return {"week": report.week, "lang": report.lang, "week_start": context["week_start"],
-            "week_end": context["week_end"], "created_at": report.created_at.isoformat(),
-            "version": report.version, "insurers": [{"insurer_number": n, "name": m} for n, m in report.insurers],
-            "periods": report.periods, "figures": report.figures,
-            "todo": [text for _, text in context["todo"]],
-            "tables": {name: None if tb is None else asdict(tb) for name, tb in context["tables"].items()}}
+    scans = json.loads(report.scan_log.to_json(orient="records", date_format="iso", force_ascii=False)) \
+        if len(report.scan_log) else []
+    out = {"week": report.week, "lang": report.lang, "week_start": context["week_start"],
+           "week_end": context["week_end"], "created_at": report.created_at.isoformat(),
+           "version": report.version, "insurers": [{"insurer_number": n, "name": m} for n, m in report.insurers],
+           "periods": report.periods, "figures": report.figures,
+           "todo": [text for _, text in context["todo"]], "scans": scans,
+           "tables": {name: None if tb is None else asdict(tb) for name, tb in context["tables"].items()}}
+    assert_no_individual_number(json.dumps(out, ensure_ascii=False), "weekly.json", _identifiers(report))
+    return out
+
+
+def weekly_files(report: WeeklyReport, *, html: bool = True) -> dict[str, bytes]:
+    """The report's files by name (index.html, the CSVs, the chart PNGs), each checked for full
+    individual numbers (:class:`reports.guard` raises before anything is returned). ``html=False``
+    leaves the page out (a caller that only wants the tables)."""
+    files: dict[str, bytes] = {
+        **({"index.html": render_weekly_html(report).encode("utf-8")} if html else {}),
+        "findings_by_rule.csv": report.by_rule.to_csv(index=False).encode("utf-8-sig"),
+        "queue_status.csv": report.queue_status.to_csv(index=False).encode("utf-8-sig"),
+        "backlog_ageing.csv": report.ageing.to_csv(index=False).encode("utf-8-sig"),
+        "trend.csv": report.trend.to_csv(index=False).encode("utf-8-sig"),
+        "scans.csv": report.scan_log.to_csv(index=False).encode("utf-8-sig"),
+    }
+    identifiers = _identifiers(report)
+    for name, content in files.items():
+        assert_no_individual_number(content.decode("utf-8-sig"), name, identifiers)
+    files.update(report.charts)
+    return files
 
 
 def write_weekly(report: WeeklyReport, out_dir: str | Path) -> list[Path]:
@@ -820,18 +871,7 @@ def write_weekly(report: WeeklyReport, out_dir: str | Path) -> list[Path]:
     Everything is rendered and checked for full individual numbers first; on a leak nothing is written.
     """
     out = Path(out_dir)
-    files: dict[str, bytes] = {
-        "index.html": render_weekly_html(report).encode("utf-8"),
-        "findings_by_rule.csv": report.by_rule.to_csv(index=False).encode("utf-8-sig"),
-        "queue_status.csv": report.queue_status.to_csv(index=False).encode("utf-8-sig"),
-        "backlog_ageing.csv": report.ageing.to_csv(index=False).encode("utf-8-sig"),
-        "trend.csv": report.trend.to_csv(index=False).encode("utf-8-sig"),
-    }
-    identifiers = identifier_values(report.top_suspects) | identifier_values(report.new_mislinks) \
-        | identifier_values(report.high) | identifier_values(report.overdue)
-    for name, content in files.items():
-        assert_no_individual_number(content.decode("utf-8-sig"), name, identifiers)
-    files.update(report.charts)
+    files = weekly_files(report)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in files.items():

@@ -45,6 +45,7 @@ def test_figures_are_exact(report):
         "high_not_listed_above": 1, "overdue": 1, "mislink_backlog": 3, "closed_by_steward_this_week": 1,
         "confirmed_this_week": 1, "no_longer_detected_this_week": 1, "mislinks_confirmed": 0,
         "mislinks_corrected": 0, "quarantined_rows": 5, "drift_alerts": 1, "suspects_total": 3,
+        "scans_done": 1, "scans_rejected": 0, "scans_failed": 0, "feeds_resent": 0,
     }
     assert (report.week_start, report.week_end) == (date(2026, 11, 16), date(2026, 11, 22))
     assert report.created_at == pd.Timestamp("2026-11-22 21:00")       # Japan time
