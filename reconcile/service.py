@@ -540,24 +540,30 @@ class NoScanYet(ReconcileError):
 
 
 def weekly_report(*, week: str | None = None, out_dir: str | Path = "report", lang: str = "ja",
-                  settings: Settings | None = None, now: Any = None) -> list[Path]:
+                  settings: Settings | None = None, now: Any = None,
+                  insurer_numbers: list[str] | set[str] | None = None) -> list[Path]:
     """Build and write the weekly report (HTML + CSV + charts); returns the files, index.html first.
 
     Delegates to :func:`reconcile.exports.weekly_report` (reports engineer); ``week`` is checked here.
+    ``insurer_numbers``: only those insurers' work, scans and names (an insurer-scoped user);
+    None = every insurer in the store.
     """
     from reconcile.exports import weekly_report as _weekly_report
 
     week = parse_week(week) if week is not None else None
-    return _weekly_report(week=week, out_dir=out_dir, lang=lang, settings=settings or get_settings(), now=now)
+    return _weekly_report(week=week, out_dir=out_dir, lang=lang, settings=settings or get_settings(), now=now,
+                          insurer_numbers=insurer_numbers)
 
 
 def export_national(out: str | Path | None, *, period: str, lang: str = "ja", encoding: str = "utf-8-sig",
                     totals: str | Path | None = None, corrections: str | Path | None = None,
-                    settings: Settings | None = None, now: Any = None):
+                    settings: Settings | None = None, now: Any = None,
+                    insurer_numbers: list[str] | set[str] | None = None):
     """全国報告用の集計 / national-reporting export of one feed reporting month (YYYY-MM).
 
     Delegates to :func:`reconcile.exports.export_national` (owned with the reports); returns its
     :class:`reconcile.exports.NationalExport` (paths, rows, characters CP932 replaced).
+    ``insurer_numbers``: only those insurers' rows (None = every insurer in the store).
     """
     from reconcile.exports import export_national as _export_national
 
@@ -566,7 +572,7 @@ def export_national(out: str | Path | None, *, period: str, lang: str = "ja", en
     settings = settings or get_settings()
     open_store(settings, write=False)   # read-only: never creates or upgrades (checked once per process)
     return _export_national(out, period=period, totals=totals, corrections=corrections, encoding=encoding,
-                            lang=lang, settings=settings, now=now)
+                            lang=lang, settings=settings, now=now, insurer_numbers=insurer_numbers)
 
 
 def export_kakuninsho(out: str | Path | None, *, feed_dir: str | Path | None = None, as_of: str | None = None,

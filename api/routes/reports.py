@@ -1,4 +1,8 @@
-"""GET /api/v1/reports/weekly/{week}, GET /api/v1/exports/national — built by reconcile.service."""
+"""GET /api/v1/reports/weekly/{week}, GET /api/v1/exports/national — for the user's insurers only.
+
+An insurer-scoped user (steward, supervisor, auditor) gets the report and the export of their own
+insurers — nothing of another insurer, not even its name; an admin gets every insurer.
+"""
 from __future__ import annotations
 
 import io
@@ -7,12 +11,12 @@ import zipfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Path as PathParam, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from api.deps import CurrentUser, DbSession, Lang
-from reconcile import auth, service, workflow
+from reconcile import auth, exports, service
+from reports import weekly
 
 router = APIRouter(tags=["reports"])
 
@@ -22,30 +26,28 @@ PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 @router.get("/reports/weekly/{week}", responses={
     200: {"content": {"application/json": {}, "text/html": {}, "application/zip": {}},
-          "description": "the weekly report: JSON tables, the HTML page, or a zip of its CSV tables"}})
-def weekly_report(week: Annotated[str, PathParam(pattern=WEEK)], request: Request, user: CurrentUser,
-                  db: DbSession, lang: Lang, format: Literal["json", "html", "csv"] = "json"):
-    """週次報告 / the weekly report of ISO week YYYY-Www (JSON, ?format=html, ?format=csv)."""
+          "description": "the weekly report: JSON (its figures and tables), the HTML page, or a zip of its CSV tables"},
+    404: {"description": "no scan of the user's insurers yet"}})
+def weekly_report(week: Annotated[str, PathParam(pattern=WEEK)], user: CurrentUser, db: DbSession, lang: Lang,
+                  format: Literal["json", "html", "csv"] = "json"):
+    """週次報告 / the weekly report of ISO week YYYY-Www (JSON, ?format=html, ?format=csv).
+
+    Built for the user's insurers only (an admin: every insurer); the same context serves all three.
+    """
     user.require(auth.READ)
-    workflow.require_whole_store(db, user)
-    with tempfile.TemporaryDirectory(prefix="weekly-") as tmp:
-        files = service.weekly_report(week=week, out_dir=tmp, lang=lang, settings=request.app.state.settings)
-        if format == "html":
-            index = next((f for f in files if f.name == "index.html"), None)
-            return HTMLResponse(index.read_text(encoding="utf-8") if index else "")
-        tables = sorted(f for f in Path(tmp).rglob("*.csv"))
-        if format == "csv":
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-                for table in tables:
-                    zf.write(table, table.relative_to(tmp).as_posix())
-            return Response(buffer.getvalue(), media_type="application/zip",
-                            headers={"Content-Disposition": f'attachment; filename="weekly-{week}.zip"'})
-        out = {}
-        for table in tables:
-            frame = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-            out[table.relative_to(tmp).with_suffix("").as_posix()] = frame.to_dict(orient="records")
-        return JSONResponse({"week": week, "tables": out})
+    report = exports.weekly_context(db, week=service.parse_week(week), lang=lang, with_charts=format == "html",
+                                    insurer_numbers=user.insurers)
+    if format == "html":
+        return HTMLResponse(weekly.weekly_files(report)["index.html"].decode("utf-8"))
+    if format == "csv":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, content in sorted(weekly.weekly_files(report, html=False).items()):
+                if name.endswith(".csv"):
+                    zf.writestr(name, content)
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="weekly-{week}.zip"'})
+    return JSONResponse(weekly.weekly_json(report))
 
 
 @router.get("/exports/national", responses={200: {"content": {"text/csv": {}},
@@ -55,11 +57,10 @@ def national_export(request: Request, user: CurrentUser, db: DbSession, lang: La
                     encoding: Literal["utf-8-sig", "utf-8", "cp932"] = "utf-8-sig"):
     """全国報告用 CSV / the national-reporting export of one month."""
     user.require(auth.READ)
-    workflow.require_whole_store(db, user)
     with tempfile.TemporaryDirectory(prefix="national-") as tmp:
         target = Path(tmp) / f"national-{period}.csv"
         service.export_national(target, period=period, lang=lang, encoding=encoding,
-                                settings=request.app.state.settings)
+                                settings=request.app.state.settings, insurer_numbers=user.insurers)
         body = target.read_bytes()
     charset = "shift_jis" if encoding == "cp932" else "utf-8"
     return Response(body, media_type=f"text/csv; charset={charset}",
