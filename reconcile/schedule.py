@@ -207,6 +207,7 @@ class FolderOutcome:
     started_at: str = field(default_factory=_iso)
     finished_at: str | None = None
     summary: dict[str, Any] | None = None                      # counts of the scan (no personal data)
+    reason: dict[str, str] | None = None                       # why refused / failed, plain words {"ja", "en"}
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -349,7 +350,11 @@ class Watcher:
             if attempts >= MAX_ATTEMPTS:
                 outcome.messages["ja"] += f" {MAX_ATTEMPTS} 回失敗したため rejected/ に移しました。"
                 outcome.messages["en"] += f" Moved to rejected/ after {MAX_ATTEMPTS} failed attempts."
+                outcome.reason = {"ja": f"内部エラーで {MAX_ATTEMPTS} 回失敗しました（保存内容は変わっていません）: {text_ja}",
+                                  "en": f"failed {MAX_ATTEMPTS} times with an internal error (nothing stored "
+                                        f"changed): {text}"}
                 self._record_rejected(outcome, self._finish(folder, outcome, REJECTED_DIR))
+                self._refresh_report(outcome, update=True)
             return
         stages["scan"] = round(time.perf_counter() - step, 3)
         # The scan's own stages (ingest and validation, rules, persist); per-rule times stay in the scan summary.
@@ -364,6 +369,8 @@ class Watcher:
         log.info("feed folder %s: scan %s done", folder.name, summary.scan_id,
                  extra={**extra, "event": "watch.scanned", "scan_id": summary.scan_id,
                         "findings": summary.total_findings, "seconds": stages["scan"]})
+        # Stored before the report is refreshed, so the refreshed report lists this scan's outcome.
+        self._record_done(outcome, None)
         self._refresh_report(outcome)
         self._record_done(outcome, self._finish(folder, outcome, DONE_DIR))
 
@@ -389,11 +396,16 @@ class Watcher:
     def _rejected(self, folder: Path, outcome: FolderOutcome, exc: ReconcileError, ja: str, en: str) -> None:
         outcome.status = STATUS_REJECTED
         outcome.messages = {"ja": f"{ja}: {exc.text('ja')}", "en": f"{en}: {exc.text('en')}"}
+        outcome.reason = {"ja": exc.text("ja"), "en": exc.text("en")}
         log.warning("feed folder %s rejected: %s", folder.name, exc.text("en"),
                     extra={"event": "watch.rejected", "folder": folder.name})
         self._record_rejected(outcome, self._finish(folder, outcome, REJECTED_DIR))
+        # The week's report says a feed was refused and why (the stewards' manager reads it there).
+        self._refresh_report(outcome, update=True)
 
-    def _refresh_report(self, outcome: FolderOutcome) -> None:
+    def _refresh_report(self, outcome: FolderOutcome, *, update: bool = False) -> None:
+        """Rewrite the weekly report; ``update``: then store the report's time with the (already
+        recorded, already moved) outcome and rewrite its ``_OUTCOME.json``."""
         if self.report_dir is None:
             return
         from reconcile import service
@@ -409,6 +421,18 @@ class Watcher:
             outcome.messages["ja"] += f" 週次レポートを更新しました: {files[0]}"
             outcome.messages["en"] += f" Weekly report refreshed: {files[0]}"
         outcome.stages["report"] = round(time.perf_counter() - step, 3)
+        if update and outcome.scan_id is not None and outcome.moved_to is not None:
+            self._update_rejected(outcome)
+
+    def _update_rejected(self, outcome: FolderOutcome) -> None:
+        from reconcile import store
+        with store.session_scope(self._engine()) as session:
+            scan = session.get(store.Scan, outcome.scan_id)
+            if scan is not None:
+                scan.summary = {**(scan.summary or {}), "seconds": dict(outcome.stages),
+                                "schedule": self._schedule_record(outcome)}
+        (self.drop_dir / outcome.moved_to / OUTCOME).write_text(
+            json.dumps(outcome.as_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     def _finish(self, folder: Path, outcome: FolderOutcome, where: str) -> Path:
         """Write ``_OUTCOME.json`` into the folder, then move it (one rename) to done/ or rejected/."""
@@ -448,17 +472,19 @@ class Watcher:
     def _schedule_record(self, outcome: FolderOutcome) -> dict[str, Any]:
         return {"source": "watch", "folder": outcome.folder, "outcome": outcome.status,
                 "moved_to": outcome.moved_to, "stages": dict(outcome.stages), "messages": dict(outcome.messages),
-                "retry_of": outcome.retry_of, "finished_at": outcome.finished_at}
+                "reason": dict(outcome.reason) if outcome.reason else None,
+                "retry_of": outcome.retry_of, "started_at": outcome.started_at, "finished_at": outcome.finished_at}
 
-    def _record_done(self, outcome: FolderOutcome, moved: Path) -> None:
-        """Add the outcome and stage timings to the scan's summary; point the feed at its new place."""
+    def _record_done(self, outcome: FolderOutcome, moved: Path | None) -> None:
+        """Add the outcome and stage timings to the scan's summary; point the feed at its new place
+        (``moved`` None: not moved yet, the outcome so far)."""
         from reconcile import store
         with store.session_scope(self._engine()) as session:
             scan = session.get(store.Scan, outcome.scan_id)
             if scan is None:
                 return
             scan.summary = {**(scan.summary or {}), "schedule": self._schedule_record(outcome)}
-            feed = session.get(store.Feed, scan.feed_id)
+            feed = session.get(store.Feed, scan.feed_id) if moved is not None else None
             if feed is not None:
                 feed.path = str(moved)
 
