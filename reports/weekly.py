@@ -618,7 +618,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_quarantine": "No rows were quarantined.", "h_drift": "Drift alerts", "no_drift": "No feed statistic drifted.",
         "h_rules": "Counts by category and rule", "rules_note": "Counts by status when the report was made. 'New' = created this week.",
         "h_queues": "By work queue", "h_scans": "Scans this week and their outcome", "no_scans": "No scan ran in this week.",
-        "todo_rejected": "{n} feeds were not accepted this week (reasons under Scans this week); ask the sender for a corrected feed.",
+        "todo_rejected": "Feeds not accepted this week: {n} (the reasons are under Scans this week). Ask the sender for a corrected feed.",
         "scans_note": "Times are each stage's measured duration; the scan consists of ingest and validation, rules and persist.",
         "c_folder": "Feed (folder)", "c_source_label": "Came in", "c_outcome_label": "Outcome", "c_stages": "Time taken",
         "c_details": "Details",
