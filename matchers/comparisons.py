@@ -45,12 +45,26 @@ def _obj(pairs: pd.DataFrame, column: str) -> np.ndarray:
     return _cached(pairs, f"__obj__{column}", compute)
 
 
+def _codes(pairs: pd.DataFrame, column: str) -> np.ndarray | None:
+    """The integer codes of ``column`` (:data:`matchers.prepare.CODED_COLUMNS`), when the pairs carry them."""
+    code = "code_" + column
+    if code not in pairs:
+        return None
+    return _cached(pairs, f"__codes__{column}", lambda: pairs[code].to_numpy())
+
+
 def present(pairs: pd.DataFrame, column: str) -> np.ndarray:
-    return _cached(pairs, f"__present__{column}", lambda: pairs[column].notna().to_numpy())
+    def compute():
+        codes = _codes(pairs, column)
+        return pairs[column].notna().to_numpy() if codes is None else codes >= 0
+    return _cached(pairs, f"__present__{column}", compute)
 
 
 def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
-    """Both present and equal (object comparison, vectorised by numpy)."""
+    """Both present and equal (integer codes where the pairs carry them, else object comparison)."""
+    code_l, code_r = _codes(pairs, left), _codes(pairs, right)
+    if code_l is not None and code_r is not None:
+        return (code_l >= 0) & (code_l == code_r)
     both = present(pairs, left) & present(pairs, right)
     if pd.api.types.is_datetime64_any_dtype(pairs[left].dtype):
         # Dates compare as int64 nanoseconds (object Timestamps would be built per row).
@@ -61,17 +75,38 @@ def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
     return out
 
 
+def _distinct_rows(pairs: pd.DataFrame, left: str, right: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of ``rows``, one row per distinct (left value, right value) and each row's index into them
+    (by codes when the pairs carry them; else every row stands for itself)."""
+    code_l, code_r = _codes(pairs, left), _codes(pairs, right)
+    if code_l is None or code_r is None or len(rows) == 0:
+        return rows, np.arange(len(rows))
+    width = np.int64(max(int(code_l.max()), int(code_r.max())) + 2)
+    key = code_l[rows].astype(np.int64) * width + code_r[rows]
+    inverse, firsts = pd.factorize(key)
+    first_row = np.empty(len(firsts), dtype=np.int64)
+    first_row[inverse[::-1]] = rows[::-1]   # the first row holding each distinct pair
+    return first_row, inverse
+
+
 def jaro_winkler(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
-    """Jaro–Winkler similarity per pair (rapidfuzz batch scorer; 0 when either side is missing)."""
+    """Jaro–Winkler similarity per pair (rapidfuzz batch scorer; 0 when either side is missing).
+
+    Computed once per distinct pair of values; two equal values score 1.0 without computing
+    (every comparison decides equal keys at an earlier level anyway)."""
     cache_key = f"__jw__{left}__{right}"
     if cache_key in pairs.attrs:
         return pairs.attrs[cache_key]
     both = present(pairs, left) & present(pairs, right)
+    same = equal(pairs, left, right)
     out = np.zeros(len(pairs), dtype=np.float64)
-    if both.any():
-        a = pairs[left].to_numpy(dtype=object)[both].tolist()
-        b = pairs[right].to_numpy(dtype=object)[both].tolist()
-        out[both] = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)
+    out[same] = 1.0
+    rows = np.flatnonzero(both & ~same)
+    if len(rows):
+        firsts, inverse = _distinct_rows(pairs, left, right, rows)
+        a = _obj(pairs, left)[firsts].tolist()
+        b = _obj(pairs, right)[firsts].tolist()
+        out[rows] = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)[inverse]
     pairs.attrs[cache_key] = out
     return out
 
@@ -83,15 +118,16 @@ def wildcard_equal(a: str, b: str) -> bool:
 
 def _pairwise(pairs: pd.DataFrame, left: str, right: str, test: Callable[[object, object], bool],
               where: np.ndarray | None = None) -> np.ndarray:
-    """A Python predicate on the (rare) rows selected by ``where``; cached per unique pair."""
+    """A Python predicate on the (rare) rows selected by ``where``; run once per distinct pair."""
     rows = present(pairs, left) & present(pairs, right)
     if where is not None:
         rows &= where
     out = np.zeros(len(pairs), dtype=bool)
     idx = np.flatnonzero(rows)
     if len(idx):
-        a = pairs[left].to_numpy(dtype=object)[idx]
-        b = pairs[right].to_numpy(dtype=object)[idx]
+        firsts, inverse = _distinct_rows(pairs, left, right, idx)
+        a = _obj(pairs, left)[firsts]
+        b = _obj(pairs, right)[firsts]
         cache: dict[tuple, bool] = {}
         results = []
         for x, y in zip(a, b):
@@ -99,7 +135,7 @@ def _pairwise(pairs: pd.DataFrame, left: str, right: str, test: Callable[[object
             if k not in cache:
                 cache[k] = bool(test(x, y))
             results.append(cache[k])
-        out[idx] = results
+        out[idx] = np.asarray(results, dtype=bool)[inverse]
     return out
 
 
@@ -516,6 +552,9 @@ class PairView:
 
     def __getitem__(self, column: str) -> pd.Series:
         return self.frame[column]
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.frame
 
     def __len__(self) -> int:
         return len(self.frame)

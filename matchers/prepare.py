@@ -6,6 +6,7 @@ two prepared sides on (left position, right position) with ``_l`` / ``_r`` suffi
 """
 from __future__ import annotations
 
+import itertools
 import re
 
 import numpy as np
@@ -42,18 +43,100 @@ def address_key(text: str) -> str:
     return key.strip("-")
 
 
-def _unique_map(values: pd.Series, compute) -> dict[str, np.ndarray]:
-    """Run ``compute(uniques) -> {column: list aligned with uniques}`` once per unique value and
-    spread the results back over ``values`` (None where missing)."""
+def _factorise(values: pd.Series) -> tuple[np.ndarray, list]:
+    """Rows' codes (−1 missing) and the unique values as a list."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    columns = compute(uniques.tolist())
+    return codes, uniques.tolist()
+
+
+def _unique_map(values: pd.Series, compute, factorised: tuple[np.ndarray, list] | None = None) -> dict[str, "_Spread"]:
+    """Run ``compute(uniques) -> {column: list aligned with uniques}`` once per unique value; each
+    result is kept per unique value with the rows' codes (:class:`_Spread`), spread over ``values``
+    (None where missing) only when asked."""
+    codes, uniques = factorised or _factorise(values)
+    columns = compute(uniques)
     out = {}
     for name, column in columns.items():
         arr = np.empty(len(uniques) + 1, dtype=object)
         arr[:-1] = column
         arr[-1] = None
-        out[name] = arr[codes]
+        out[name] = _Spread(arr, codes)
     return out
+
+
+class _Spread:
+    """One derived column held per unique source value (``per_unique``, the last entry for a
+    missing source) and the rows' codes into it (−1 missing): rows are ``per_unique[codes]``."""
+
+    def __init__(self, per_unique: np.ndarray, codes: np.ndarray):
+        self.per_unique = per_unique
+        self.codes = codes
+
+    @classmethod
+    def of_rows(cls, values: np.ndarray) -> "_Spread":
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        per_unique = np.empty(len(uniques) + 1, dtype=object)
+        per_unique[:-1] = list(uniques)
+        per_unique[-1] = None
+        return cls(per_unique, codes)
+
+    def rows(self) -> np.ndarray:
+        return self.per_unique[self.codes]
+
+    def typed(self, convert, dtype) -> np.ndarray:
+        """Rows of ``convert(value)`` as a typed array (the conversion runs once per unique value)."""
+        return np.array([convert(v) for v in self.per_unique], dtype=dtype)[self.codes]
+
+    @classmethod
+    def missing(cls, n: int) -> "_Spread":
+        return cls(np.array([None], dtype=object), np.full(n, -1, dtype=np.intp))
+
+
+# Columns compared for equality, some across columns (kanji_key ~ alias_key, kanji_sur ~ former_key,
+# kanji_kana_key ~ kana_key). ``prepare_side(..., codes=True)`` adds ``code_<column>`` (int32, −1
+# missing) for each, from one vocabulary per call: equal values, equal codes — so equality and
+# presence in the comparisons and the blocking keys are integer tests, not object compares.
+CODED_COLUMNS = [
+    "kanji_raw", "kanji_key", "kanji_sur", "kanji_given", "kanji_kana_key", "kana_raw", "kana_key", "kana_sur",
+    "kana_given", "kana_tokens", "kana_sorted", "alpha_tokens", "alpha_sorted", "alias_key", "former_key",
+    "address_key",
+]
+SEPARATELY_CODED = ["sex", "number_last4", "municipality"]   # compared only with themselves
+SIDE_EXTRAS = ["kanji_katakana"]   # read by the blocking, not by the comparisons
+CODE_PREFIX = "code_"
+_vocabularies = itertools.count(1)
+
+
+def code_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``code_<column>`` columns of a prepared side or a pairs frame."""
+    return [c for c in frame.columns if c.startswith(CODE_PREFIX)]
+
+
+def _encode(spreads: dict[str, _Spread]) -> dict[str, np.ndarray]:
+    """One vocabulary over the spreads' values: int32 codes per row, −1 missing."""
+    names = list(spreads)
+    joined = np.concatenate([spreads[n].per_unique for n in names]) if names else np.empty(0, dtype=object)
+    codes, _ = pd.factorize(joined, use_na_sentinel=True)
+    codes = codes.astype(np.int32)
+    out, start = {}, 0
+    for name in names:
+        spread = spreads[name]
+        size = len(spread.per_unique)
+        out[name] = codes[start:start + size][spread.codes]
+        start += size
+    return out
+
+
+def recode(left: pd.DataFrame, right: pd.DataFrame, column: str) -> None:
+    """Give ``column`` of two prepared sides (of one vocabulary) joint codes again after it was
+    rewritten (in place; the resolver fills the members' municipality after preparing)."""
+    if CODE_PREFIX + column not in left or CODE_PREFIX + column not in right:
+        return
+    values = np.concatenate([left[column].to_numpy(dtype=object), right[column].to_numpy(dtype=object)])
+    codes, _ = pd.factorize(values, use_na_sentinel=True)
+    codes = codes.astype(np.int32)
+    left[CODE_PREFIX + column] = codes[:len(left)]
+    right[CODE_PREFIX + column] = codes[len(left):]
 
 
 def _arrow(values: list[str]):
@@ -156,39 +239,63 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return pd.Series(pd.NA, index=frame.index, dtype="string")
 
 
-def prepare_side(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Comparison columns for a canonical ``members`` / ``residents`` / ``oqs`` frame (same order)."""
+_KATAKANA_KEY = re.compile("[ァ-ヶー]+")
+
+
+def prepare_side(frame: pd.DataFrame, kind: str, *, codes: bool = False) -> pd.DataFrame:
+    """Comparison columns for a canonical ``members`` / ``residents`` / ``oqs`` frame (same order).
+
+    With ``codes``, also ``code_<column>`` for :data:`CODED_COLUMNS` and
+    :data:`SEPARATELY_CODED` and ``kanji_katakana`` (the key is katakana only: a foreign name
+    held in katakana); the frame's ``attrs["vocabulary"]`` names the vocabulary, and only two
+    sides of one vocabulary are compared on codes (:func:`pairs_frame`)."""
     n = len(frame)
     kanji, kana = _text(frame, "name_kanji"), _text(frame, "name_kana")
+    spreads: dict[str, _Spread] = {}
+    kanji_codes, kanji_uniques = factorised = _factorise(kanji)
+    spreads["kanji_raw"] = _Spread(np.array([*kanji_uniques, None], dtype=object), kanji_codes)
+    spreads.update(_unique_map(kanji, kanji_features, factorised))
     out: dict[str, object] = {}
-    out["kanji_raw"] = kanji.to_numpy(dtype=object, na_value=None)
-    out.update(_unique_map(kanji, kanji_features))
-    out["latin"] = np.array([bool(v) for v in out["latin"]], dtype=bool)
-    out["kanji_wild"] = np.array([k is not None and WILDCARD in k for k in out["kanji_key"]], dtype=bool)
-    out["kana_raw"] = kana.to_numpy(dtype=object, na_value=None)
-    out.update(_unique_map(kana, kana_features))
-    out["kana_ntok"] = np.array([0 if v is None else v for v in out["kana_ntok"]], dtype=np.int16)
+    out["latin"] = spreads.pop("latin").typed(bool, bool)
+    out["kanji_ambiguous"] = spreads.pop("kanji_ambiguous").typed(bool, bool)
+    out["kanji_wild"] = spreads["kanji_key"].typed(lambda k: k is not None and WILDCARD in k, bool)
+    kana_codes, kana_uniques = factorised = _factorise(kana)
+    spreads["kana_raw"] = _Spread(np.array([*kana_uniques, None], dtype=object), kana_codes)
+    spreads.update(_unique_map(kana, kana_features, factorised))
+    out["kana_ntok"] = spreads.pop("kana_ntok").typed(lambda v: 0 if v is None else v, np.int16)
     alpha_source = _text(frame, "name_alpha")
     # Foreign residents' registered name is often the alphabet name in name_kanji.
     alpha_source = alpha_source.where(alpha_source.notna(), kanji.where(out["latin"]))
-    out.update(_unique_map(alpha_source, alpha_features))
+    spreads.update(_unique_map(alpha_source, alpha_features))
     if kind == "residents":
-        out["alias_key"] = _unique_map(_text(frame, "alias_name"), kanji_features)["kanji_key"]
-        out["former_key"] = _unique_map(_text(frame, "former_surname"), kanji_features)["kanji_key"]
-        out["municipality"] = frame["municipality_code"].to_numpy(dtype=object, na_value=None)
+        spreads["alias_key"] = _unique_map(_text(frame, "alias_name"), kanji_features)["kanji_key"]
+        spreads["former_key"] = _unique_map(_text(frame, "former_surname"), kanji_features)["kanji_key"]
+        municipality = frame["municipality_code"].to_numpy(dtype=object, na_value=None)
     else:
-        out["alias_key"] = np.full(n, None, dtype=object)
-        out["former_key"] = np.full(n, None, dtype=object)
-        out["municipality"] = np.full(n, None, dtype=object)  # filled by the resolver (insurer's home)
+        spreads["alias_key"] = _Spread.missing(n)
+        spreads["former_key"] = _Spread.missing(n)
+        municipality = np.full(n, None, dtype=object)  # filled by the resolver (insurer's home)
+    spreads["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_keys(u)})["k"]
+    for column, spread in spreads.items():
+        out[column] = spread.rows()
+    out["municipality"] = municipality
     out["sex"] = frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None)
     out["number_last4"] = frame["number_last4"].to_numpy(dtype=object, na_value=None)
-    out["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_keys(u)})["k"]
-    out["kanji_ambiguous"] = np.array([bool(v) for v in out["kanji_ambiguous"]], dtype=bool)
     prepared = pd.DataFrame({c: pd.Series(out[c], dtype=object) if c not in ("latin", "kanji_wild", "kana_ntok",
                                                                             "kanji_ambiguous")
                              else out[c] for c in SIDE_COLUMNS if c != "birth_date"})
     prepared["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()
-    return prepared[SIDE_COLUMNS]
+    prepared = prepared[SIDE_COLUMNS]
+    if codes:
+        coded = _encode({c: spreads[c] for c in CODED_COLUMNS})
+        for column in SEPARATELY_CODED:
+            coded.update(_encode({column: _Spread.of_rows(out[column])}))
+        extra = {CODE_PREFIX + c: coded[c] for c in [*CODED_COLUMNS, *SEPARATELY_CODED]}
+        extra["kanji_katakana"] = spreads["kanji_key"].typed(
+            lambda k: k is not None and _KATAKANA_KEY.fullmatch(k) is not None, bool)
+        prepared = pd.concat([prepared, pd.DataFrame(extra)], axis=1)
+        prepared.attrs["vocabulary"] = next(_vocabularies)
+    return prepared
 
 
 _RESIDENT_ONLY = ("alias_name", "former_surname", "municipality_code")
@@ -205,7 +312,7 @@ def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.Da
                              if c in frame and (kind == "residents" or c not in _RESIDENT_ONLY)})
 
     both = prepare_side(pd.concat([inputs(members, "members"), inputs(residents, "residents")],
-                                  ignore_index=True), "residents")
+                                  ignore_index=True), "residents", codes=True)
     m = both.iloc[:len(members)].reset_index(drop=True)
     for column in ("alias_key", "former_key", "municipality"):   # as prepare_side(…, "members") leaves them
         m[column] = pd.Series(np.full(len(m), None, dtype=object), dtype=object)
@@ -213,10 +320,20 @@ def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.Da
 
 
 def pairs_frame(left: pd.DataFrame, right: pd.DataFrame, li: np.ndarray, ri: np.ndarray) -> pd.DataFrame:
-    """Rows ``li`` of the prepared left side beside rows ``ri`` of the right side (``_l`` / ``_r``)."""
-    a = left.iloc[li].reset_index(drop=True).add_suffix("_l")
-    b = right.iloc[ri].reset_index(drop=True).add_suffix("_r")
-    pairs = pd.concat([a, b], axis=1)
+    """Rows ``li`` of the prepared left side beside rows ``ri`` of the right side (``_l`` / ``_r``).
+
+    The ``code_<column>`` columns come along only when both sides are of one vocabulary (one
+    :func:`prepare_side` call, or :func:`prepare_sides`): codes of two vocabularies do not compare."""
+    vocabulary = left.attrs.get("vocabulary")
+    same_vocabulary = vocabulary is not None and vocabulary == right.attrs.get("vocabulary")
+
+    def side(frame: pd.DataFrame, rows: np.ndarray, suffix: str) -> pd.DataFrame:
+        columns = [c for c in frame.columns if c not in SIDE_EXTRAS
+                   and (same_vocabulary or not c.startswith(CODE_PREFIX))]
+        return frame[columns].iloc[rows].reset_index(drop=True).add_suffix(suffix)
+
+    pairs = pd.concat([side(left, li, "_l"), side(right, ri, "_r")], axis=1)
+    pairs.attrs = {}
     pairs["li"] = np.asarray(li, dtype=np.int64)
     pairs["ri"] = np.asarray(ri, dtype=np.int64)
     return pairs

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from matchers.comparisons import COMPARISONS, compare, names_agree
-from matchers.prepare import pairs_frame, prepare_side, prepare_sides
+from matchers.prepare import CODE_PREFIX, code_columns, pairs_frame, prepare_side, prepare_sides, recode
 from matchers.scorer import contributions, link_wrong_probability, load_model, pair_logit, sigmoid
 from matchers.settings import resolve_settings
 
@@ -118,9 +118,18 @@ def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int,
     n_m = len(m)
     cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]] = {}
 
+    vocabulary = m.attrs.get("vocabulary")
+    coded = vocabulary is not None and vocabulary == r.attrs.get("vocabulary")
+
     def key(left: str, right: str | None = None):
         right = right or left
         if (left, right) not in cache:
+            if coded and CODE_PREFIX + left in m and CODE_PREFIX + right in r:
+                # One vocabulary: the prepared codes are the block key's codes already.
+                a, b = m[CODE_PREFIX + left].to_numpy(np.int64), r[CODE_PREFIX + right].to_numpy(np.int64)
+                size = int(max(a.max(initial=-1), b.max(initial=-1))) + 1
+                cache[(left, right)] = (a, b, size)
+                return cache[(left, right)]
             if left in ("birth_date", "sex"):
                 a = _days(m[left]) if left == "birth_date" else pd.to_numeric(m[left]).fillna(-1).to_numpy(np.int64)
                 b = _days(r[right]) if right == "birth_date" else pd.to_numeric(r[right]).fillna(-1).to_numpy(np.int64)
@@ -134,7 +143,10 @@ def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int,
     foreign_r = r["alpha_tokens"].notna().to_numpy() | r["latin"].to_numpy()
     kana_foreign_m = m["kana_ntok"].to_numpy() >= 3
     # A foreign name held only in katakana in the kanji field (マリア・サントス).
-    katakana_m = m["kanji_key"].astype(object).fillna("").str.fullmatch("[ァ-ヶー]+").fillna(False).to_numpy(dtype=bool)
+    if "kanji_katakana" in m:
+        katakana_m = m["kanji_katakana"].to_numpy(dtype=bool)
+    else:
+        katakana_m = m["kanji_key"].astype(object).fillna("").str.fullmatch("[ァ-ヶー]+").fillna(False).to_numpy(dtype=bool)
     rules = [
         ([key("birth_date"), key("kana_key")], None, None),
         ([key("birth_date"), key("kanji_key")], None, None),
@@ -251,6 +263,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     links = number_links(members, residents)
     last4_only = last4_only_members(members)
     m["municipality"] = home_municipality(members, residents, links)
+    recode(m, r, "municipality")
     # Members whose linked resident already agrees on birth date and sex need no search across
     # birth dates (the birth-date blocks still look for a better namesake).
     agrees = np.zeros(len(m), dtype=bool)
@@ -304,7 +317,8 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
             by_last4 = last4_links(pairs, last4_only)
             all_links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
                                   ignore_index=True)
-    links = all_links
+    # The codes served the comparisons; the rules read values and levels.
+    pairs = pairs.drop(columns=code_columns(pairs))
     return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
                       settings=conf, model=model)
 
@@ -501,12 +515,13 @@ def compare_members(members: pd.DataFrame, li: np.ndarray, lj: np.ndarray,
     (an old qualification left valid), which is not a shared number of different persons.
     """
     model = dict(model or load_model())
-    side = prepare_side(members.reset_index(drop=True), "members")
-    side["address_key"] = None
-    side["municipality"] = None
+    side = prepare_side(members.reset_index(drop=True), "members", codes=True)
+    for column in ("address_key", "municipality"):
+        side[column] = None
+        side[CODE_PREFIX + column] = np.int32(-1)
     pairs = pairs_frame(side, side, np.asarray(li, dtype=np.int64), np.asarray(lj, dtype=np.int64))
     pairs["household_state"] = "unknown"
     compare(pairs, COMPARISONS)
     pairs["logit"] = pair_logit(pairs, model)
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
-    return pairs
+    return pairs.drop(columns=code_columns(pairs))

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from matchers.resolve import candidate_pairs, household_state, number_links, resolve
-from matchers.prepare import prepare_side
+from matchers.prepare import SIDE_COLUMNS, prepare_side
 from tests.factories import members_frame, residents_frame
 
 RESIDENTS = residents_frame([
@@ -87,5 +88,43 @@ def test_preparing_both_sides_at_once_equals_preparing_each():
         {"member_id": "M3", "number": None, "name_kanji": "NGUYEN VAN AN", "name_kana": "グエン ヴァン アン"},
     ])
     m, r = prepare_sides(members, RESIDENTS)
-    pd.testing.assert_frame_equal(m, prepare_side(members, "members"))
-    pd.testing.assert_frame_equal(r, prepare_side(RESIDENTS, "residents"))
+    pd.testing.assert_frame_equal(m[SIDE_COLUMNS], prepare_side(members, "members"))
+    pd.testing.assert_frame_equal(r[SIDE_COLUMNS], prepare_side(RESIDENTS, "residents"))
+
+
+def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
+    """Equal values, equal codes (also across columns: a member's kanji key against the resident's
+    通称 key); missing values −1; codes of two vocabularies never reach one pairs frame."""
+    from matchers.prepare import CODE_PREFIX, CODED_COLUMNS, SEPARATELY_CODED, pairs_frame, prepare_sides, recode
+
+    members = members_frame([
+        {"member_id": "M1", "number": None, "name_kanji": "王 明", "name_kana": "ワン ミン", "sex": 1},
+        {"member_id": "M2", "number": None, "name_kanji": "髙橋 〓子", "name_kana": None, "sex": 2},
+    ])
+    residents = residents_frame([
+        {"resident_id": "R1", "number": "000000000011", "name_kanji": "WANG MING", "alias_name": "王 明",
+         "name_kana": "ワン ミン", "birth_date": "1960-04-01"},
+        {"resident_id": "R2", "number": "000000000022", "name_kanji": "高橋 洋子", "former_surname": "高橋",
+         "birth_date": "1962-07-07", "sex": 2},
+    ])
+    m, r = prepare_sides(members, residents)
+    m["municipality"] = np.array(["131016", None], dtype=object)
+    recode(m, r, "municipality")
+    values = pd.concat([m, r], ignore_index=True)
+    columns = [*CODED_COLUMNS, *SEPARATELY_CODED]
+    codes = {c: values[CODE_PREFIX + c].to_numpy() for c in columns}
+    plain = {c: values[c].to_numpy(dtype=object) for c in columns}
+    for c in columns:
+        assert ((codes[c] >= 0) == pd.notna(values[c]).to_numpy()).all(), c
+    same_vocabulary = [c for c in CODED_COLUMNS]
+    for a in same_vocabulary:
+        for b in same_vocabulary:
+            for i in range(len(values)):
+                for j in range(len(values)):
+                    if codes[a][i] >= 0 and codes[b][j] >= 0:
+                        assert (codes[a][i] == codes[b][j]) == (plain[a][i] == plain[b][j]), (a, b, i, j)
+    assert m[CODE_PREFIX + "kanji_key"].iloc[0] == r[CODE_PREFIX + "alias_key"].iloc[0]
+    assert CODE_PREFIX + "kanji_key_l" in pairs_frame(m, r, np.array([0]), np.array([0]))
+    apart = pairs_frame(prepare_side(members, "members", codes=True), prepare_side(residents, "residents", codes=True),
+                        np.array([0]), np.array([0]))
+    assert not [c for c in apart.columns if c.startswith(CODE_PREFIX)]
