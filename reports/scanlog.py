@@ -23,20 +23,20 @@ from reports.timeutil import local_times
 #: outcome code → (Japanese, English). ``rejected``/``failed`` are scans with status ``rejected``.
 OUTCOMES: dict[str, tuple[str, str]] = {
     "done": ("完了", "done"),
-    "rejected": ("受け付けず（差し戻し）", "rejected"),
-    "failed": ("内部エラーで中止", "failed (internal error)"),
-    "duplicate": ("再送（点検済みの内容）", "re-sent (already scanned)"),
+    "rejected": ("受付不可", "rejected"),
+    "failed": ("中止（内部エラー）", "failed (internal error)"),
+    "duplicate": ("再送（点検済み）", "re-sent (already scanned)"),
     "running": ("実行中", "running"),
 }
-#: how the feed came in → (Japanese, English)
+#: how the feed came in → (Japanese, English): the drop-folder watcher, or a person (command, API upload)
 SOURCES: dict[str, tuple[str, str]] = {
-    "watch": ("受信フォルダ（自動）", "drop folder (automatic)"),
-    "manual": ("手動（コマンド・API）", "by hand (command or API)"),
+    "watch": ("自動", "automatic"),
+    "manual": ("手動", "by hand"),
 }
 #: stage key → (Japanese, English), in the order they run. ``scan`` contains the ``scan:*`` stages.
 STAGES: tuple[tuple[str, str, str], ...] = (
     ("fingerprint", "重複確認", "duplicate check"),
-    ("scan", "走査", "scan"),
+    ("scan", "スキャン", "scan"),
     ("scan:ingest_and_validation", "取込・検証", "ingest and validation"),
     ("scan:rules", "ルール", "rules"),
     ("scan:persist", "保存", "persist"),
@@ -64,7 +64,7 @@ def seconds_text(value: float, lang: str = "ja") -> str:
 
 
 def stages_text(stages: Mapping[str, Any] | None, lang: str = "ja") -> str:
-    """「重複確認 0.3秒、走査 12.1秒（取込・検証 7.8秒、ルール 3.8秒、保存 0.4秒）、移動 0.0秒」."""
+    """「重複確認 0.3秒、スキャン 12.1秒（取込・検証 7.8秒、ルール 3.8秒、保存 0.4秒）、移動 0.0秒」."""
     if not stages:
         return ""
     i = _lang_index(lang)
@@ -192,7 +192,7 @@ def _redeliveries(scans: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, l
                 "folder": str(again.get("folder") or ""), "outcome": "duplicate",
                 "outcome_label": OUTCOMES["duplicate"][i], "period": scan.get("period"), "findings": None,
                 "stages": "", **{c: None for c in STAGE_COLUMNS.values()}, "seconds_total": None,
-                "details": (f"同じ内容をスキャン {earlier} で点検済みのため、再走査せずに done/ へ移しました。"
+                "details": (f"同じ内容をスキャン {earlier} で点検済みのため、再スキャンせずに done/ へ移しました。"
                             if lang == "ja" else
                             f"The same content was scanned as scan {earlier}; moved to done/ without a second scan."),
                 "retry": retry_text(again.get("retry_of"), lang),

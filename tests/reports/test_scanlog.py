@@ -84,23 +84,23 @@ def test_one_row_per_scan_of_the_week_and_per_redelivery_in_it(log_ja):
 def test_outcomes_and_sources_in_natural_japanese(log_ja):
     rows = log_ja.set_index("folder")
     assert rows.loc["2026-11", "outcome_label"] == "完了"
-    assert rows.loc["2026-11-broken", "outcome_label"] == "受け付けず（差し戻し）"
-    assert rows.loc["2026-12", "outcome_label"] == "内部エラーで中止"
-    assert rows.loc["2026-10-resent", "outcome_label"] == "再送（点検済みの内容）"
-    assert rows.loc["2026-11", "source_label"] == "受信フォルダ（自動）"
-    assert rows.loc["extra", "source_label"] == "手動（コマンド・API）"
+    assert rows.loc["2026-11-broken", "outcome_label"] == "受付不可"
+    assert rows.loc["2026-12", "outcome_label"] == "中止（内部エラー）"
+    assert rows.loc["2026-10-resent", "outcome_label"] == "再送（点検済み）"
+    assert rows.loc["2026-11", "source_label"] == "自動"
+    assert rows.loc["extra", "source_label"] == "手動"
 
 
 def test_stage_timings_in_words_and_in_columns(log_ja):
     rows = log_ja.set_index("folder")
-    assert rows.loc["2026-11", "stages"] == ("重複確認 0.3秒、走査 12.1秒（取込・検証 7.8秒、ルール 3.8秒、保存 0.4秒）、"
+    assert rows.loc["2026-11", "stages"] == ("重複確認 0.3秒、スキャン 12.1秒（取込・検証 7.8秒、ルール 3.8秒、保存 0.4秒）、"
                                              "レポート更新 2.0秒、移動 0.0秒")
     assert rows.loc["2026-11", "seconds_ingest_and_validation"] == 7.84
     assert rows.loc["2026-11", "seconds_total"] == pytest.approx(0.31 + 12.06 + 2.04 + 0.01)
     # A scan run by hand has only its own stages (per-rule times stay out); a minute or more in minutes.
     assert rows.loc["extra", "stages"] == "取込・検証 1.2秒、ルール 1分05秒、保存 0.5秒"
     assert pd.isna(rows.loc["extra", "seconds_fingerprint"])
-    assert rows.loc["2026-11-broken", "stages"] == "重複確認 0.3秒、走査 18.8秒、レポート更新 1.5秒、移動 0.0秒"
+    assert rows.loc["2026-11-broken", "stages"] == "重複確認 0.3秒、スキャン 18.8秒、レポート更新 1.5秒、移動 0.0秒"
 
 
 def test_reason_of_a_refusal_retries_and_what_a_done_scan_did(log_ja):
@@ -111,7 +111,7 @@ def test_reason_of_a_refusal_retries_and_what_a_done_scan_did(log_ja):
     assert rows.loc["2026-11", "retry"] == "前回の処理（2026-12-01 09:50）が途中で止まったため（プロセス停止）、やり直しました。 2 回目の試行です。"
     assert rows.loc["2026-12", "retry"] == ("前回の試行（2026-12-03 11:59）が失敗したため、やり直しました: OSError: disk full"
                                             " 3 回目の試行です。")
-    assert rows.loc["2026-10-resent", "details"] == "同じ内容をスキャン 1 で点検済みのため、再走査せずに done/ へ移しました。"
+    assert rows.loc["2026-10-resent", "details"] == "同じ内容をスキャン 1 で点検済みのため、再スキャンせずに done/ へ移しました。"
 
 
 def test_english():
@@ -134,8 +134,8 @@ def test_the_page_the_csv_and_the_json_show_the_outcomes():
     html = render_weekly_html(report)
     section = html[html.index('<h3 id="scans">'):]
     section = section[:section.index("</table>")]
-    for text in ("今週のスキャンと結果", "2026-11-broken", "受け付けず（差し戻し）", REJECTED["ja"], "完了",
-                 "重複確認 0.3秒", "やり直しました", "再送（点検済みの内容）", "内部エラーで中止"):
+    for text in ("今週のスキャンと結果", "2026-11-broken", "受付不可", REJECTED["ja"], "完了",
+                 "重複確認 0.3秒", "やり直しました", "再送（点検済み）", "中止（内部エラー）"):
         assert text in section, text
     assert "rejected" not in section.split("</thead>")[1].replace("rejected/", "")   # no raw codes for stewards
     assert "受け付けられなかったフィードが 2 件あります" in html                    # rejected + failed, in the to-do
