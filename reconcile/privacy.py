@@ -24,7 +24,7 @@ from reports.guard import (NUMBER_CANDIDATE_RE2, NUMBER_SEPARATORS, NUMBER_SHAPE
 __all__ = ["NUMBER_CANDIDATE_RE2", "NUMBER_SEPARATORS", "NUMBER_SHAPE", "SEPARATOR_CLASS", "NumberMaskingFilter",
            "check_digit_ok", "check_digits", "check_digits_ok", "digit_matrix", "escape_controls", "keyed_hash",
            "looks_like_individual_number", "mask_number", "mask_series", "mask_text", "number_runs",
-           "protect_numbers"]
+           "protect_numbers", "KnownHashes"]
 
 
 def keyed_hash(key: bytes, number: str) -> str:
@@ -69,35 +69,105 @@ def _hmac_states(key: bytes):
     return (hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key)))
 
 
-def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes) -> pd.DataFrame:
-    """Replace canonical 12-digit numbers by ``number_hash``, ``number_last4``, ``number_status``.
+class KnownHashes:
+    """Keyed hashes already computed while one feed is read, so that a number met again in
+    another file (a member's number is in members, oqs and residents) is hashed once: HMAC has
+    no vectorised form and costs ~3 µs per number in Python, the look-up a few ns in numpy.
 
-    ``full`` holds already-normalised 12-digit strings or NA; ``last4`` the delivered last
-    four digits or NA. The returned frame has the same index.
+    Numbers are held as int64 (12 digits fit), sorted, beside their hashes (32 ASCII bytes) —
+    about 40 bytes a number — only for the duration of ``load_feed``; nothing here is stored.
     """
-    has_full = full.notna().to_numpy()
-    present = full.to_numpy(dtype=object)[has_full]
-    hashes = np.full(len(full), None, dtype=object)
-    status = np.full(len(full), NUMBER_MISSING, dtype=object)
-    # HMAC has no vectorised form. RFC 2104 spelled out on two pre-keyed hashlib states copied
-    # per number is ~3x faster than copying an hmac object, with identical digests.
+
+    def __init__(self) -> None:
+        self.numbers = np.zeros(0, dtype=np.int64)
+        self.hashes = np.zeros(0, dtype="S32")
+
+    def find(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, positions into ``hashes``) for int64 ``numbers``."""
+        if not len(self.numbers):
+            return np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=np.int64)
+        # sorted queries walk the table in order (random ones miss the cache on every probe)
+        order = np.argsort(numbers, kind="stable")
+        at = np.empty(len(numbers), dtype=np.int64)
+        at[order] = np.searchsorted(self.numbers, numbers[order])
+        clipped = np.minimum(at, len(self.numbers) - 1)
+        return self.numbers[clipped] == numbers, clipped
+
+    def add(self, numbers: np.ndarray, hashes: np.ndarray) -> None:
+        """Remember distinct new ``numbers`` (int64, none already known) with their hashes."""
+        order = np.argsort(numbers, kind="stable")
+        numbers, hashes = numbers[order], hashes[order]
+        at = np.searchsorted(self.numbers, numbers)
+        self.numbers = np.insert(self.numbers, at, numbers)
+        self.hashes = np.insert(self.hashes, at, hashes)
+
+
+def _hmac_hex(numbers, key: bytes) -> np.ndarray:
+    """HMAC-SHA256 hex (first 32 characters) of each 12-digit string, as ``S32``."""
+    # RFC 2104 spelled out on two pre-keyed hashlib states copied per number is ~3x faster than
+    # copying an hmac object (and than hmac.digest), with identical digests.
     inner_base, outer_base = _hmac_states(key)
     digests = []
-    for number in present:
+    for number in numbers:
         inner = inner_base.copy()
         inner.update(number.encode("ascii"))
         outer = outer_base.copy()
         outer.update(inner.digest())
         digests.append(outer.hexdigest()[:32])
-    hashes[has_full] = digests
-    status[has_full] = np.where(check_digits_ok(present), NUMBER_VALID, NUMBER_BAD_CHECK)
-    derived_last4 = full.str[-4:]
-    out_last4 = derived_last4.where(full.notna(), last4)
-    status = np.where(~has_full & last4.notna().to_numpy(), NUMBER_LAST4_ONLY, status)
+    return np.array(digests, dtype="S32") if digests else np.zeros(0, dtype="S32")
+
+
+_POWERS_OF_TEN = 10 ** np.arange(11, -1, -1, dtype=np.int64)
+_STATUS_CODES = np.array([NUMBER_MISSING, NUMBER_VALID, NUMBER_BAD_CHECK, NUMBER_LAST4_ONLY], dtype=object)
+
+
+def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes, known: KnownHashes | None = None
+                    ) -> pd.DataFrame:
+    """Replace canonical 12-digit numbers by ``number_hash``, ``number_last4``, ``number_status``.
+
+    ``full`` holds already-normalised 12-digit strings or NA; ``last4`` the delivered last
+    four digits or NA. The returned frame has the same index. ``known``: hashes computed
+    earlier for the same feed and key (see :class:`KnownHashes`), used and extended.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    full_arrow = pa.array(full, type=pa.string())
+    has_full = full.notna().to_numpy()
+    present = full_arrow.filter(pa.array(has_full)) if not has_full.all() else full_arrow
+    as_int = np.asarray(pc.cast(present, pa.int64()), dtype=np.int64) if len(present) else np.zeros(0, np.int64)
+    hashes = np.zeros(len(present), dtype="S32")
+    found, at = known.find(as_int) if known is not None else (np.zeros(len(present), bool), None)
+    if found.any():
+        hashes[found] = known.hashes[at[found]]
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        distinct, first, inverse = np.unique(as_int[missing], return_index=True, return_inverse=True)
+        texts = pc.take(present, pa.array(missing[first])).to_pylist()
+        computed = _hmac_hex(texts, key)
+        hashes[missing] = computed[inverse.ravel()]
+        if known is not None:
+            known.add(distinct, computed)
+    all_hashes = np.zeros(len(full), dtype="S32")
+    all_hashes[has_full] = hashes
+    # 32 bytes per row laid out as Arrow string data: fixed offsets, nulls where no number
+    number_hash = pa.Array.from_buffers(
+        pa.string(), len(full), [pa.array(has_full).buffers()[1], pa.py_buffer(
+            np.arange(0, 32 * (len(full) + 1), 32, dtype=np.int32)), pa.py_buffer(all_hashes)])
+
+    # status as codes into _STATUS_CODES: missing 0, valid 1, bad_check 2, last4_only 3
+    status = np.zeros(len(full), dtype=np.int8)
+    digits = (as_int[:, None] // _POWERS_OF_TEN) % 10   # (n, 12), most significant first
+    status[has_full] = np.where(digits[:, 11] == check_digits(digits[:, :11]), 1, 2)
+    status[~has_full & last4.notna().to_numpy()] = 3
+    number_status = pa.DictionaryArray.from_arrays(pa.array(status), pa.array(_STATUS_CODES.tolist())).cast(pa.string())
+    derived_last4 = pc.utf8_slice_codeunits(full_arrow, -4)
+    number_last4 = pc.if_else(pa.array(has_full), derived_last4, pa.array(last4, type=pa.string()))
+    dtype = pd.StringDtype("pyarrow")
     return pd.DataFrame({
-        "number_hash": pd.array(hashes, dtype="string"),
-        "number_last4": out_last4.astype("string"),
-        "number_status": pd.array(status, dtype="string"),
+        "number_hash": pd.array(number_hash, dtype=dtype),
+        "number_last4": pd.array(number_last4, dtype=dtype),
+        "number_status": pd.array(number_status, dtype=dtype),
     }, index=full.index)
 
 

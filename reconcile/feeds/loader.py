@@ -33,7 +33,7 @@ import pandas as pd
 from detectors.schema import FRAMES, coerce
 from reconcile.feeds import reader, spec, suites, values
 from reconcile.feeds.model import Feed, FeedRejected
-from reconcile.privacy import mask_series, protect_numbers
+from reconcile.privacy import KnownHashes, mask_series, protect_numbers
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,11 @@ class _FileLoader:
     """Normalises the chunks of one feed file and collects its row errors."""
 
     def __init__(self, feed_file: spec.FeedFile, file_name: str, key: bytes, dates: values.DateNormaliser,
-                 raw_names: dict[str, str] | None = None, escape_controls: bool = True):
+                 raw_names: dict[str, str] | None = None, escape_controls: bool = True,
+                 known_hashes: KnownHashes | None = None):
         self.feed_file, self.file_name, self.key, self.dates = feed_file, file_name, key, dates
+        # one number is in members, oqs and residents: hashed once per feed
+        self.known_hashes = known_hashes
         self.escape_controls = escape_controls
         # passthrough columns keep the name as written in the header (folded name → raw name)
         self.raw_names = raw_names or {}
@@ -240,7 +243,8 @@ class _FileLoader:
         given_last4 = out.pop("individual_number_last4", None)
         missing = pd.Series(pd.NA, index=raw.index, dtype="string")
         protected = protect_numbers(full if full is not None else missing,
-                                    given_last4 if given_last4 is not None else missing, self.key)
+                                    given_last4 if given_last4 is not None else missing, self.key,
+                                    self.known_hashes)
         for name in protected.columns:
             out[name] = protected[name]
         out["_line"] = pd.Series(lines, index=raw.index, dtype="int64")
@@ -270,7 +274,8 @@ class _FileLoader:
 
 
 def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: values.DateNormaliser,
-               validator: suites.Validator, progress: Callable[[str, int], None] | None
+               validator: suites.Validator, progress: Callable[[str, int], None] | None,
+               known_hashes: KnownHashes | None = None
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict, str, int]:
     file_name = path.name
     timings: dict[str, float] = {}
@@ -296,7 +301,7 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
     raw_names = {folded: raw.strip() for folded, raw in zip(columns, source.raw_columns)}
     started = time.perf_counter()
     for attempt in ("fast", "fallback"):
-        file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names, source.has_controls)
+        file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names, source.has_controls, known_hashes)
         chunks, rows_done = [], 0
         try:
             for raw, lines in reader.batches(source):
@@ -418,6 +423,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
             raise _rejected(f"{feed_file.stem}.csv", None, "必須のファイルがありません", "required file missing")
 
     dates = values.DateNormaliser()
+    known_hashes = KnownHashes()
     validator = suites.Validator()
     frames: dict[str, pd.DataFrame | None] = {}
     quarantines, validation, row_counts, digests = [], {}, {}, []
@@ -430,7 +436,8 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
             frames[feed_file.kind] = None
             continue
         frame, quarantine, summary, sha, rows_read, keys = _load_file(
-            feed_file, file_path, key=key, dates=dates, validator=validator, progress=progress)
+            feed_file, file_path, key=key, dates=dates, validator=validator, progress=progress,
+            known_hashes=known_hashes)
         if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
             summary["ignored"] = f"{feed_file.stem}.csv"
         frames[feed_file.kind] = frame

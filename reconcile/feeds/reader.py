@@ -88,6 +88,7 @@ class Source:
     bad_rows: list[BadRow] = field(default_factory=list)
     fallback: bool = False            # read with the per-line Python reader (stray quotes …)
     has_controls: bool = True         # may hold control characters (NUL …) to escape
+    fields_counted: bool = True       # bad_ordinals / bad_rows hold the rows with a wrong field count
 
     @property
     def columns(self) -> list[str]:
@@ -108,17 +109,102 @@ def open_source(path: Path) -> Source:
 
 
 # ----------------------------------------------------------------------------- CSV
-def _open_csv(path: Path) -> Source:
+_NO_POSITIONS = np.zeros(0, dtype=np.int64)
+
+
+class _Utf8Check:
+    """Strict UTF-8 validation block by block (Arrow's validator, ~5x faster than decoding into
+    a str that is thrown away). Blocks are cut after their last newline — 0x0A is never part of
+    a multi-byte sequence — and the tail is carried into the next block. Only when a segment is
+    invalid is it decoded by Python, to name the first line that is not UTF-8."""
+
+    def __init__(self) -> None:
+        self.ok = True
+        self.bad_line: int | None = None
+        self._carry = b""
+
+    @staticmethod
+    def _valid(buffer: pa.Buffer) -> bool:
+        offsets = pa.py_buffer(np.array([0, buffer.size], dtype=np.int64))
+        try:
+            pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, buffer]).validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        return True
+
+    def _fail(self, segment: bytes, lines_before: int) -> None:
+        """``segment`` starts on line ``lines_before + 1`` and is not UTF-8: find the first bad line."""
+        self.ok = False
+        try:
+            segment.decode("utf-8")
+            at = len(segment)
+        except UnicodeDecodeError as error:
+            at = error.start
+        self.bad_line = lines_before + segment.count(b"\n", 0, at) + 1
+
+    def feed(self, chunk: bytes, newlines: np.ndarray, lines_before: int) -> None:
+        if not self.ok:
+            return
+        if not len(newlines):
+            self._carry += chunk
+            return
+        first, last = int(newlines[0]), int(newlines[-1])
+        head = self._carry + chunk[:first + 1]
+        if not self._valid(pa.py_buffer(head)):
+            # the carried tail began on the line of the previous block's last newline + 1
+            self._fail(head, lines_before)
+            return
+        if last > first and not self._valid(pa.py_buffer(chunk).slice(first + 1, last - first)):
+            self._fail(chunk[first + 1:last + 1], lines_before + 1)
+            return
+        self._carry = chunk[last + 1:]
+
+    def finish(self, lines_total: int) -> None:
+        if self.ok and self._carry and not self._valid(pa.py_buffer(self._carry)):
+            self._fail(self._carry, lines_total)
+
+
+def _has_controls(array: np.ndarray, newlines: int, previous_byte: int) -> bool:
+    """C0 controls but tab/LF/CR, DEL, and C1 as UTF-8 (C2 80..9F; in CP932 a false alarm at
+    worst). Counted with comparisons (SIMD) rather than a 256-entry table lookup per byte."""
+    low = np.count_nonzero(array < 0x20) - newlines
+    if low:
+        low -= np.count_nonzero(array == 0x0D)
+    if low:
+        low -= np.count_nonzero(array == 0x09)
+    if low or np.count_nonzero(array == 0x7F):
+        return True
+    if len(array) and previous_byte == 0xC2 and 0x80 <= array[0] <= 0x9F:
+        return True
+    if not np.count_nonzero(array == 0xC2):
+        return False
+    return bool(((array[:-1] == 0xC2) & (array[1:] >= 0x80) & (array[1:] <= 0x9F)).any())
+
+
+def _unquoted_commas(data: bytes) -> int:
+    """Commas outside quotes in one record's bytes (the header)."""
+    array = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(array == 0x22)
+    commas = np.flatnonzero(array == 0x2C)
+    return int(np.count_nonzero((np.searchsorted(quotes, commas) & 1) == 0))
+
+
+def _open_csv(path: Path, count_fields: bool = False) -> Source:
+    """One streaming pass: fingerprint, UTF-8 check, record ends (newlines outside quotes),
+    stray quotes, control characters.
+
+    ``count_fields``: also count the unquoted commas of every record, to find rows with a wrong
+    number of fields without relying on the parser's row numbering (unknown when values hold
+    newlines). That costs more than the rest of the scan together, so it is done only when the
+    parser reports such a row (:func:`_csv_batches` then calls :func:`_count_fields`).
+    """
     sha = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
-    utf8_ok = True
-    utf8_bad_line: int | None = None  # first line that is not UTF-8
+    utf8 = _Utf8Check()
     parity = 0
     newline_count = 0
     offset = 0
     terminators, terminator_newline_index = [], []
-    # Unquoted commas per record (fields - 1), to find rows with a wrong number of fields
-    # without relying on the parser's row numbering (unknown when values hold newlines).
+    # Unquoted commas per record (fields - 1), only when count_fields.
     commas_per_record, comma_carry = [], 0
     first_bytes = b""
     previous_byte = -1          # last byte of the previous block (-1: start of file)
@@ -133,18 +219,9 @@ def _open_csv(path: Path) -> Source:
             sha.update(chunk)
             array = np.frombuffer(chunk, dtype=np.uint8)
             newlines = np.flatnonzero(array == 0x0A)
-            if utf8_ok:
-                try:
-                    pending = len(utf8.getstate()[0])
-                    utf8.decode(chunk)
-                except UnicodeDecodeError as error:
-                    utf8_ok = False
-                    at = max(0, error.start - pending)
-                    utf8_bad_line = newline_count + int(np.searchsorted(newlines, at)) + 1
+            utf8.feed(chunk, newlines, newline_count)
             if not has_controls:
-                # C0 controls but tab/LF/CR, DEL, and C1 as UTF-8 (C2 80..9F; in CP932 a false alarm at worst)
-                has_controls = bool(_CONTROL_BYTES[array].any()) or bool(
-                    ((array[:-1] == 0xC2) & (array[1:] >= 0x80) & (array[1:] <= 0x9F)).any())
+                has_controls = _has_controls(array, len(newlines), previous_byte)
             quotes = np.flatnonzero(array == 0x22)
             if pending_close and len(array) and array[0] not in _AFTER_CLOSING:
                 stray_quote = True
@@ -157,35 +234,35 @@ def _open_csv(path: Path) -> Source:
                 bare_cr = bool(len(crs)) and int(crs[0]) + offset < offset + len(array) - 1
             elif bare_cr and len(newlines):
                 bare_cr = False  # LF after all: CRs are inside values (the fallback reader copes)
-            quotes_before = np.searchsorted(quotes, newlines) + parity
-            ends_record = (quotes_before & 1) == 0
-            block_ends = newlines[ends_record]
-            if len(quotes) == 0 and parity == 0:
-                # No quoting in this block: every comma separates fields; sum per record segment.
-                segment_starts = np.concatenate([[0], block_ends + 1])
-                inside = segment_starts < len(array)
-                per_record = np.add.reduceat(array == 0x2C, segment_starts[inside], dtype=np.int64)
-                if not inside[-1]:
-                    per_record = np.append(per_record, 0)
+            if len(quotes) or parity:
+                ends_record = ((np.searchsorted(quotes, newlines) + parity) & 1) == 0
+                block_ends = newlines[ends_record]
+                record_newlines = np.flatnonzero(ends_record)
             else:
-                commas = np.flatnonzero(array == 0x2C)
-                commas = commas[((np.searchsorted(quotes, commas) + parity) & 1) == 0]
-                per_record = np.bincount(np.searchsorted(block_ends, commas), minlength=len(block_ends) + 1)
-            per_record[0] += comma_carry
-            commas_per_record.append(per_record[:-1])
-            comma_carry = int(per_record[-1])
+                block_ends, record_newlines = newlines, np.arange(len(newlines))
+            if count_fields:
+                if len(quotes) == 0 and parity == 0:
+                    # No quoting in this block: every comma separates fields; sum per record segment.
+                    segment_starts = np.concatenate([[0], block_ends + 1])
+                    inside = segment_starts < len(array)
+                    per_record = np.add.reduceat(array == 0x2C, segment_starts[inside], dtype=np.int64)
+                    if not inside[-1]:
+                        per_record = np.append(per_record, 0)
+                else:
+                    commas = np.flatnonzero(array == 0x2C)
+                    commas = commas[((np.searchsorted(quotes, commas) + parity) & 1) == 0]
+                    per_record = np.bincount(np.searchsorted(block_ends, commas), minlength=len(block_ends) + 1)
+                per_record[0] += comma_carry
+                commas_per_record.append(per_record[:-1])
+                comma_carry = int(per_record[-1])
             terminators.append(block_ends + offset)
-            terminator_newline_index.append(np.flatnonzero(ends_record) + newline_count)
+            terminator_newline_index.append(record_newlines + newline_count)
             newline_count += len(newlines)
             parity = (parity + len(quotes)) & 1
             offset += len(chunk)
             previous_byte = int(array[-1])
-        if utf8_ok:
-            try:
-                utf8.decode(b"", final=True)
-            except UnicodeDecodeError:
-                utf8_ok = False
-                utf8_bad_line = newline_count + 1
+        utf8.finish(newline_count)
+    utf8_ok, utf8_bad_line = utf8.ok, utf8.bad_line
     size = offset
     if size == 0:
         raise ReadError("empty", "ファイルが空です（見出し行がありません）", "the file is empty (no header line)")
@@ -200,7 +277,6 @@ def _open_csv(path: Path) -> Source:
     starts = np.concatenate([[0], ends + 1]).astype(np.int64)
     stops = np.concatenate([ends, [size]]).astype(np.int64)
     start_lines = np.concatenate([[1], ends_index + 2]).astype(np.int64)
-    fields = np.concatenate([*commas_per_record, [comma_carry]]).astype(np.int64) + 1
     lengths = stops - starts
     blank = lengths == 0
     maybe_cr = np.flatnonzero(lengths == 1)
@@ -214,7 +290,6 @@ def _open_csv(path: Path) -> Source:
     # physical lines each record spans (the last one: up to the end of the file)
     spans = np.diff(np.concatenate([start_lines, [newline_count + 2]]))
     record_lines = start_lines[~blank]
-    record_fields = fields[~blank]
     record_spans = spans[~blank]
 
     encoding = _detect_encoding(path, utf8_ok, first_bytes, utf8_bad_line)
@@ -225,43 +300,65 @@ def _open_csv(path: Path) -> Source:
     except UnicodeDecodeError as error:
         raise ReadError("encoding", f"見出し行を {encoding} として読めません", f"the header line is not {encoding}") from error
     raw_columns = next(csv.reader(io.StringIO(header_text)), [])
-    if not raw_columns or record_fields[0] != len(raw_columns):
+    if not raw_columns or _unquoted_commas(header_bytes) + 1 != len(raw_columns):
         raise ReadError("unreadable", "見出し行を解釈できません", "the header line cannot be parsed")
-    wrong = np.flatnonzero(record_fields != len(raw_columns))
-    # A malformed record spanning several lines swallowed its neighbours (a quote opened and
-    # never closed): only the per-line reader can give each line its due.
-    fallback = stray_quote or parity == 1 or bool((record_spans[wrong] > 1).any())
-    bad_rows = [] if fallback else [
-        BadRow(line=int(record_lines[i]), message=f"{int(record_fields[i])} fields, expected {len(raw_columns)}")
-        for i in wrong]
+    fallback = stray_quote or parity == 1
+    bad_rows: list[BadRow] = []
+    wrong = _NO_POSITIONS
+    if count_fields:
+        fields = np.concatenate([*commas_per_record, [comma_carry]]).astype(np.int64) + 1
+        record_fields = fields[~blank]
+        wrong = np.flatnonzero(record_fields != len(raw_columns))
+        # A malformed record spanning several lines swallowed its neighbours (a quote opened and
+        # never closed): only the per-line reader can give each line its due.
+        fallback = fallback or bool((record_spans[wrong] > 1).any())
+        bad_rows = [] if fallback else [
+            BadRow(line=int(record_lines[i]), message=f"{int(record_fields[i])} fields, expected {len(raw_columns)}")
+            for i in wrong]
     return Source(path=path, format="csv", sha256=sha.hexdigest(), raw_columns=raw_columns,
                   encoding=encoding, record_start_lines=record_lines, bad_ordinals=wrong + 1,
                   quoted_newlines=newline_count > len(ends), bad_rows=bad_rows, fallback=fallback,
-                  has_controls=has_controls)
+                  has_controls=has_controls, fields_counted=count_fields)
 
 
-_CONTROL_BYTES = np.zeros(256, dtype=bool)
-_CONTROL_BYTES[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
+def _count_fields(source: Source) -> None:
+    """The parser skipped a row with a wrong number of fields: scan the file again counting
+    every record's fields, so the skipped rows get their lines (and the rest keep theirs)."""
+    counted = _open_csv(source.path, count_fields=True)
+    source.bad_ordinals, source.bad_rows = counted.bad_ordinals, counted.bad_rows
+    source.fields_counted = True
+    if counted.fallback:
+        source.fallback = True
+        raise NeedsFallback()
+
 
 # Bytes that may precede an opening quote / follow a closing one (a doubled "" inside a quoted
-# value is a closing quote followed by an opening one).
+# value is a closing quote followed by an opening one), as 256-entry tables (one gather per
+# quote instead of np.isin's sort).
 _BEFORE_OPENING = np.array([0x2C, 0x0A, 0x0D, 0x22], dtype=np.uint8)
 _AFTER_CLOSING = (0x2C, 0x0A, 0x0D, 0x22)
+_MAY_PRECEDE_OPENING = np.zeros(257, dtype=bool)   # index 256: start of file (previous_byte -1)
+_MAY_PRECEDE_OPENING[_BEFORE_OPENING] = True
+_MAY_PRECEDE_OPENING[256] = True
+_MAY_FOLLOW_CLOSING = np.zeros(256, dtype=bool)
+_MAY_FOLLOW_CLOSING[list(_AFTER_CLOSING)] = True
 
 
 def _stray_quotes(array: np.ndarray, quotes: np.ndarray, parity: int, previous_byte: int,
                   bom: bool) -> tuple[bool, bool]:
     """(any stray quote in this block, a closing quote ends the block and needs the next byte)."""
-    closing = ((np.arange(len(quotes)) + parity) & 1) == 1
-    opening_at = quotes[~closing]
-    prev = np.where(opening_at > 0, array[np.maximum(opening_at - 1, 0)], previous_byte)
-    start_of_file = (prev == -1) | (bom & (opening_at == len(codecs.BOM_UTF8)))
-    if not (np.isin(prev, _BEFORE_OPENING) | start_of_file).all():
+    # quotes alternate opening / closing; parity 1: the block starts inside a quoted value
+    opening_at, closing_at = quotes[parity::2], quotes[1 - parity::2]
+    prev = array[np.maximum(opening_at - 1, 0)].astype(np.int16)
+    if len(opening_at) and opening_at[0] == 0:
+        prev[0] = 256 if previous_byte == -1 else previous_byte
+    ok = _MAY_PRECEDE_OPENING[prev]
+    if bom and len(opening_at) and opening_at[0] == len(codecs.BOM_UTF8):
+        ok[0] = True
+    if not ok.all():
         return True, False
-    closing_at = quotes[closing]
     inside = closing_at < len(array) - 1
-    following = array[closing_at[inside] + 1]
-    if not np.isin(following, np.array(_AFTER_CLOSING, dtype=np.uint8)).all():
+    if not _MAY_FOLLOW_CLOSING[array[closing_at[inside] + 1]].all():
         return True, False
     return False, bool(len(closing_at) and not inside[-1])
 
@@ -345,6 +442,11 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     next_ordinal = 2
     total = len(source.record_start_lines)
     for batch in reader:
+        if skipped[0] and not source.fields_counted:
+            # Every row the parser skipped so far lies in this batch or a later one (it parsed
+            # them to build this batch at the latest; earlier batches came with none skipped),
+            # so counting fields now gives this and later batches their lines.
+            _count_fields(source)
         wanted = batch.num_rows
         taken = []
         while wanted:
@@ -359,6 +461,8 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         frame = batch.to_pandas(types_mapper={pa.string(): _STRING}.get)
         frame.columns = source.columns
         yield frame, source.record_start_lines[ordinals - 1]
+    if skipped[0] and not source.fields_counted:
+        _count_fields(source)  # only skipped rows were left (no batch followed them)
     unread = np.setdiff1d(np.arange(next_ordinal, total + 1), source.bad_ordinals)
     if skipped[0] != len(source.bad_rows) or unread.size:
         # The parser and the line scan disagree: the line numbers cannot be trusted, so the
