@@ -1,9 +1,41 @@
-"""Local engine: today's single-process pipeline (:func:`reconcile.pipeline.evaluate`)."""
+"""Local engine: the scan in this process.
+
+A feed of at most :func:`partition_members` members runs as one (:func:`reconcile.pipeline.evaluate`,
+looked up at call time: tests may replace it). A larger one runs the Dask engine's partition plan
+(:func:`reconcile.engines.plan.evaluate_plan`) one partition after the other here, so the rules'
+working set grows with the largest partition instead of the feed; the findings are the same.
+"""
 from __future__ import annotations
+
+import math
+import os
 
 from reconcile import pipeline
 
+#: Members per partition above which the local engine splits a feed (``RECONCILE_PARTITION_MEMBERS``).
+#: Each partition prepares the whole residents again, so a split costs CPU: only feeds whose
+#: working set would not fit in memory are split.
+PARTITION_MEMBERS = 600_000
+
+last_run: dict = {}
+
+
+def partition_members() -> int:
+    value = os.environ.get("RECONCILE_PARTITION_MEMBERS")
+    return int(value) if value else PARTITION_MEMBERS
+
 
 def evaluate(frames, **kwargs) -> pipeline.Evaluation:
-    """:func:`reconcile.pipeline.evaluate`, looked up at call time (tests may replace it)."""
-    return pipeline.evaluate(frames, **kwargs)
+    """The scan of ``frames`` in this process (same signature and result as :func:`pipeline.evaluate`)."""
+    members = frames["members"]
+    per_partition = max(1, partition_members())
+    partitions = math.ceil(len(members) / per_partition)
+    if partitions <= 1 or members["insurer_number"].nunique() <= 1:
+        last_run.clear()
+        return pipeline.evaluate(frames, **kwargs)
+    from reconcile.engines.plan import InlineRunner, evaluate_plan
+
+    evaluation, run = evaluate_plan(InlineRunner(partitions), frames, **kwargs)
+    last_run.clear()
+    last_run.update(run)
+    return evaluation

@@ -15,9 +15,13 @@ directly too. Which rule reads what across members (from the rule code, ``detect
 - ``NUMBER_SHARED`` (provider ``shared_numbers``) groups members on ``number_hash``; a group
   spanning insurers is evaluated on its holders gathered from every partition, with their
   resolution verdicts and linked pairs. ``MISLINK_SUSPECTED`` leaves out the wrong holders of a
-  shared number, so a partition whose wrong holders change with the cross-insurer groups runs
-  that one rule again with the corrected set;
-- ``FEED_DRIFT`` and the feed statistics are per insurer (run last, as the pipeline does).
+  shared number: a partition runs it leaving out only the wrong holders of its own groups (those
+  are final), and the wrong holders the cross-insurer groups name are then dropped from its
+  findings. A finding reads other flagged members only through its household-swap partner, so
+  the rule runs again (``mislink_again``) only when a dropped member was the partner of a kept one;
+- ``FEED_DRIFT`` and the feed statistics are per insurer; the pipeline's two statistics need only
+  the insurer's members and its NOTATION_DIFFERENCE findings (no cross-insurer rule changes those),
+  so they run at the end of the partition's own task, after every other rule.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ DRIFT_RULE = "FEED_DRIFT"
 OVERLAP_RULE = "QUAL_OVERLAP"
 SHARED_RULE = "NUMBER_SHARED"
 MISLINK_RULE = "MISLINK_SUSPECTED"
+NOTATION_RULE = "NOTATION_DIFFERENCE"
 #: Rules whose finding for one member can depend on members of other insurers.
 CROSS_RULES = (OVERLAP_RULE, SHARED_RULE, MISLINK_RULE)
 KEY = ["insurer_number", "member_id"]
@@ -54,8 +59,10 @@ def scan_inputs(frames, as_of, settings, feed_history) -> Inputs:
                            "feed_history": feed_history if feed_history is not None else pd.DataFrame()})
 
 
-def run_rule(inputs: Inputs, rule_id: str, skipped: list | None = None) -> pd.DataFrame | None:
-    """One registered rule through ``inputs`` (None when skipped; the reason appended)."""
+def run_rule(inputs: Inputs, rule_id: str, skipped: list | None = None,
+             overrides: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    """One registered rule through ``inputs`` (None when skipped; the reason appended);
+    ``overrides``: parameter values given to this rule only."""
     rule = RULES[rule_id]
     missing = [name for name in rule.requires if inputs.frames.get(name) is None]
     if missing:
@@ -63,7 +70,7 @@ def run_rule(inputs: Inputs, rule_id: str, skipped: list | None = None) -> pd.Da
             skipped.append((rule_id, ", ".join(f"{m}.csv" for m in missing) + " absent"))
         return None
     try:
-        args = {p: inputs.get(p) for p in rule.params}
+        args = {p: (overrides[p] if overrides and p in overrides else inputs.get(p)) for p in rule.params}
     except MissingInput as exc:
         if skipped is not None:
             skipped.append((rule_id, str(exc)))
@@ -128,11 +135,11 @@ class PartitionResult:
     seconds: dict[str, float]
     overlap_slice: dict[str, pd.DataFrame] | None = None    # members + member_resident rows
     number_slice: dict[str, Any] | None = None             # members, verdicts, pairs, settings, model
-    local_wrong: pd.DataFrame | None = None                 # wrong holders (KEY) of in-partition groups
-    phase1_wrong: pd.DataFrame | None = None                # every holder MISLINK_SUSPECTED left out here
+    local_wrong: pd.DataFrame | None = None                 # wrong holders (KEY) of in-partition groups:
+                                                            # the ones MISLINK_SUSPECTED left out here
     n_members: int = 0
     peak_rss_kb: int = 0
-    stats: pd.DataFrame | None = None
+    stats: pd.DataFrame | None = None                       # feed statistics of the partition's insurers
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -141,42 +148,73 @@ def _peak_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def evaluate_partition(insurer_number: str, frames: Mapping[str, pd.DataFrame | None], residents: pd.DataFrame | None,
+def evaluate_partition(insurer_number: str, frames, residents: pd.DataFrame | None,
                        as_of, settings: Mapping[str, Any], feed_history: pd.DataFrame | None,
-                       overlap_mask: np.ndarray, number_mask: np.ndarray) -> PartitionResult:
-    """Every rule but FEED_DRIFT on one insurer's rows (residents whole), plus the rows the
-    cross-insurer groups need from this partition."""
+                       overlap_mask: np.ndarray, number_mask: np.ndarray,
+                       quarantine: pd.DataFrame | None = None,
+                       row_counts: Mapping[str, int] | None = None) -> PartitionResult:
+    """Every rule on one partition's rows (residents whole), plus the rows the cross-insurer
+    groups need from this partition. ``frames``: the partition's frames, or a callable giving
+    them (the in-process runner slices them only when the partition runs, so one partition's
+    copy is alive at a time). ``quarantine`` / ``row_counts``: the feed's, for the pipeline's
+    statistics that FEED_DRIFT reads."""
     import detectors.rules  # noqa: F401  (registers every rule module on the worker)
 
+    frames = frames() if callable(frames) else frames
     all_frames = {**frames, "residents": residents}
     check_no_full_numbers(all_frames)
     inputs = scan_inputs(all_frames, as_of, settings, feed_history)
     skipped: list[tuple[str, str]] = []
     findings: dict[str, pd.DataFrame] = {}
+    members = frames["members"]
+    crossing_numbers = bool(number_mask.any()) and _runs(inputs, SHARED_RULE)
+    local_pos = None
     for rule_id in sorted(RULES):
         if rule_id == DRIFT_RULE:
             continue
-        out = run_rule(inputs, rule_id, skipped)
+        if rule_id == MISLINK_RULE and crossing_numbers:
+            # Leave out only the wrong holders of this partition's own number groups; the
+            # cross-insurer groups' wrong holders are dropped from the findings afterwards.
+            shared_pos = inputs.get("shared_numbers")["member_pos"].to_numpy(np.int64)
+            local_pos = shared_pos[~number_mask[shared_pos]]
+            out = run_rule(inputs, rule_id, skipped,
+                           overrides={"shared_numbers": pd.DataFrame({"member_pos": local_pos})})
+        else:
+            out = run_rule(inputs, rule_id, skipped)
         if out is not None:
             findings[rule_id] = out
-    result = PartitionResult(insurer_number, findings, skipped, inputs.seconds, n_members=len(frames["members"]))
-    members = frames["members"]
+    result = PartitionResult(insurer_number, findings, skipped, inputs.seconds, n_members=len(members))
     if overlap_mask.any() and OVERLAP_RULE in findings:
         rows = np.flatnonzero(overlap_mask)
         result.overlap_slice = {"members": members.iloc[rows].reset_index(drop=True),
                                 "member_resident": inputs.get("member_resident").iloc[rows].reset_index(drop=True)}
     if SHARED_RULE in findings:
-        shared = inputs.get("shared_numbers")
-        in_cross = number_mask[shared["member_pos"].to_numpy(np.int64)] if len(shared) else np.zeros(0, bool)
-        keep = shared["member_pos"].to_numpy(np.int64)[~in_cross]
-        result.local_wrong = members[KEY].iloc[keep].reset_index(drop=True)
-        result.phase1_wrong = members[KEY].iloc[shared["member_pos"].to_numpy(np.int64)].reset_index(drop=True)
+        if local_pos is None:
+            shared_pos = inputs.get("shared_numbers")["member_pos"].to_numpy(np.int64)
+            local_pos = shared_pos[~number_mask[shared_pos]] if len(shared_pos) else shared_pos
+        result.local_wrong = members[KEY].iloc[local_pos].reset_index(drop=True)
         if number_mask.any():
-            res = inputs.get("resolution")
-            rows = np.flatnonzero(number_mask)
-            result.number_slice = resolution_slice(res, rows)
+            result.number_slice = resolution_slice(inputs.get("resolution"), np.flatnonzero(number_mask))
+    del inputs                                   # the resolution goes before drift runs
+    if DRIFT_RULE in RULES:
+        from reconcile.pipeline import pipeline_statistics
+
+        notation = findings.get(NOTATION_RULE, empty_findings())
+        extra = pipeline_statistics(members, notation, quarantine if quarantine is not None else
+                                    pd.DataFrame(columns=["file", "line"]), row_counts or {})
+        findings[DRIFT_RULE], drift_skipped, drift_seconds, stats = drift_partition(
+            frames, as_of, settings, feed_history, extra)
+        skipped.extend(drift_skipped)
+        for k, v in drift_seconds.items():
+            result.seconds[k] = result.seconds.get(k, 0.0) + v
+        result.stats = pd.concat([stats, extra], ignore_index=True)
     result.peak_rss_kb = _peak_rss_kb()
     return result
+
+
+def _runs(inputs: Inputs, rule_id: str) -> bool:
+    """Whether ``rule_id`` is not skipped for a missing feed file."""
+    return all(inputs.frames.get(name) is not None for name in RULES[rule_id].requires)
 
 
 def resolution_slice(res, rows: np.ndarray) -> dict[str, Any]:
@@ -247,18 +285,38 @@ def evaluate_cross(overlap: list[dict], number: list[dict], residents: pd.DataFr
 
 # --- phase 3: MISLINK_SUSPECTED again where the wrong holders changed ------------------------------
 
-def mislink_again(frames: Mapping[str, pd.DataFrame | None], residents: pd.DataFrame, as_of,
+def mislink_again(frames, residents: pd.DataFrame, as_of,
                   settings: Mapping[str, Any], feed_history: pd.DataFrame | None,
                   wrong: pd.DataFrame) -> pd.DataFrame:
     """MISLINK_SUSPECTED on one partition, leaving out exactly the wrong holders ``wrong`` (KEY)."""
     import detectors.rules  # noqa: F401
 
+    frames = frames() if callable(frames) else frames
     members = frames["members"]
     inputs = scan_inputs({**frames, "residents": residents}, as_of, settings, feed_history)
     pos = np.flatnonzero(key_mask(members, wrong))
     inputs.values["shared_numbers"] = pd.DataFrame({"member_pos": pos.astype(np.int64)})
     out = run_rule(inputs, MISLINK_RULE)
     return empty_findings() if out is None else out
+
+
+def drop_cross_wrong(findings: pd.DataFrame, wrong: pd.DataFrame) -> pd.DataFrame | None:
+    """A partition's MISLINK_SUSPECTED findings without the members in ``wrong`` (KEY: the wrong
+    holders the cross-insurer number groups named), or None when that is not the rule's answer
+    for the corrected set: a dropped member was the household-swap partner of a kept one."""
+    if len(wrong) == 0 or len(findings) == 0:
+        return findings
+    dropped = key_mask(findings, wrong)
+    kept = findings[~dropped]
+    partners = kept["evidence"].astype(str)
+    named = partners.str.contains('"partner_member_id"', regex=False).to_numpy(bool)
+    if named.any():
+        import json
+
+        dropped_ids = set(wrong["member_id"].astype(str))
+        if any(str(json.loads(e).get("partner_member_id")) in dropped_ids for e in partners[named]):
+            return None
+    return kept
 
 
 def key_mask(frame: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:

@@ -116,6 +116,43 @@ def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefe
     assert len(set(truth["shared"]) & shared) >= len(truth["shared"]) - 1
 
 
+def columns_of(findings: pd.DataFrame) -> list:
+    """Every column of every finding, in finding-id order (byte-identical, not only the keys)."""
+    frame = findings.sort_values("finding_id").reset_index(drop=True)
+    return [tuple(None if pd.isna(v) else str(v) for v in row) for row in frame[sorted(frame.columns)].itertuples(index=False)]
+
+
+def test_local_engine_runs_the_partition_plan_in_process_for_a_large_feed(prefecture, monkeypatch):
+    # Above RECONCILE_PARTITION_MEMBERS members per partition the local engine runs the Dask
+    # engine's plan one partition after the other; every column of every finding is the same.
+    from reconcile.engines import local
+
+    feed, truth, whole = prefecture
+    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "400")
+    run = evaluate_with(evaluator("local"), feed)
+    assert local.last_run["runner"] == "inline"
+    assert local.last_run["partitions"] == 3              # 1,100 members, 400 a partition, 3 insurers
+    assert local.last_run["shuffled_rows"] > 0           # the cross-insurer groups were gathered
+    assert columns_of(run.findings) == columns_of(whole.findings)
+    assert stats(run) == stats(whole)
+    assert run.skipped == whole.skipped
+    # Small feeds stay one partition: the whole pipeline.
+    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "100000")
+    evaluate_with(evaluator("local"), feed)
+    assert local.last_run == {}
+
+
+def test_a_dropped_wrong_holder_who_was_a_swap_partner_reruns_the_rule():
+    from reconcile.engines.partition import drop_cross_wrong
+
+    found = pd.DataFrame({"insurer_number": ["139000", "139000", "139000"], "member_id": ["A", "B", "C"],
+                          "evidence": ['{"partner_member_id": "B"}', '{"partner_member_id": "A"}', "{}"]})
+    wrong = pd.DataFrame({"insurer_number": ["139000"], "member_id": ["C"]})
+    assert drop_cross_wrong(found, wrong)["member_id"].tolist() == ["A", "B"]
+    # B leaves, and A's finding named B as its household-swap partner: A's answer changes.
+    assert drop_cross_wrong(found, wrong.assign(member_id=["B"])) is None
+
+
 def test_no_full_number_is_shipped_to_workers(prefecture):
     feed, _, _ = prefecture
     frames = dict(feed.frames)

@@ -1,0 +1,217 @@
+"""分割計画 / the partition plan both engines run: the Dask engine on workers, the local engine
+in its own process for feeds too large to hold every rule's working set at once.
+
+1. members, oqs, benefit history and card status split by insurer (insurers binned into
+   partitions of about equal member count); the residents whole; every rule runs per
+   partition, FEED_DRIFT and the feed statistics last (see :mod:`reconcile.engines.partition`);
+2. the QUAL_OVERLAP groups (last four + birth date + sex) and number groups (keyed hash) that
+   hold members of two insurers are gathered from every partition and evaluated together;
+   their findings replace the partitions' for those members;
+3. the wrong holders those number groups name are dropped from their partition's
+   MISLINK_SUSPECTED findings (the rule runs again only where one was a kept member's
+   household-swap partner).
+
+A runner says where tasks run: ``put(obj)`` makes a value available to tasks, ``frames(fn)``
+hands a partition's frames (built by ``fn``) to its tasks, ``map(func, arglists)`` runs them.
+:class:`InlineRunner` runs them one after the other in this process and builds each
+partition's frames only when the partition runs, so one partition's copy is alive at a time.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from reconcile.engines import partition as part
+
+log = logging.getLogger("reconcile")
+
+
+class InlineRunner:
+    """Tasks in this process, one after the other (the local engine's partitioned scan)."""
+
+    kind = "inline"
+
+    def __init__(self, partitions: int):
+        self.workers = max(1, int(partitions))
+
+    def put(self, obj: Any, broadcast: bool = False) -> Any:
+        return obj
+
+    def frames(self, build: Callable[[], dict]) -> Any:
+        return build                      # evaluate_partition / mislink_again call it
+
+    def map(self, func: Callable, arglists: list[tuple]) -> list:
+        return [func(*args) for args in arglists]
+
+    def worker_memory(self) -> dict[str, int]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def bins(groups: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
+    """Insurers in at most ``n`` partitions of about equal member count (largest first into the
+    lightest): each partition prepares the whole residents again, so more partitions than
+    needed only repeats that work."""
+    loads = [0] * min(n, len(groups))
+    out: list[list[str]] = [[] for _ in loads]
+    for name in sorted(groups, key=lambda k: (-len(groups[k]), k)):
+        lightest = loads.index(min(loads))
+        out[lightest].append(name)
+        loads[lightest] += len(groups[name])
+    return [sorted(b) for b in out if b]
+
+
+def frames_of(frames: Mapping[str, pd.DataFrame | None], bin_: list[str], insurers: list[str]) -> dict:
+    """The rows of the insurers ``bin_`` in every member-keyed frame (rows of an insurer
+    without members go with the first insurer's partition, so no row is lost)."""
+    out: dict[str, pd.DataFrame | None] = {}
+    known = set(insurers)
+    for name in part.MEMBER_FRAMES:
+        frame = frames.get(name)
+        if frame is None:
+            out[name] = None
+            continue
+        values = frame["insurer_number"].astype("string")
+        mask = values.isin(bin_).fillna(False).to_numpy(bool).copy()
+        if insurers[0] in bin_:
+            mask = mask | ~values.isin(known).fillna(False).to_numpy(bool)
+        rows = np.flatnonzero(mask)
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            # One insurer's rows usually sit together in the file: a slice shares the feed's
+            # buffers (copy-on-write) instead of copying them.
+            out[name] = frame.iloc[rows[0]:rows[-1] + 1].reset_index(drop=True)
+        else:
+            out[name] = frame.take(rows).reset_index(drop=True)
+    for name, frame in frames.items():
+        if name not in out and name != "residents":
+            out[name] = frame
+    return out
+
+
+def _keyset(frame: pd.DataFrame | None) -> set:
+    if frame is None or len(frame) == 0:
+        return set()
+    return set(zip(frame["insurer_number"].astype(str), frame["member_id"].astype(str)))
+
+
+def assemble(results: list[part.PartitionResult], cross: part.CrossResult | None) -> pd.DataFrame:
+    """The partitions' findings, the cross-insurer groups' replacing theirs, in rule order."""
+    by_rule: dict[str, list[pd.DataFrame]] = {}
+    for r in results:
+        for rule_id, f in r.findings.items():
+            if cross is not None and rule_id == part.OVERLAP_RULE and len(cross.overlap_members):
+                f = f[~part.key_mask(f, cross.overlap_members)]
+            if cross is not None and rule_id == part.SHARED_RULE and len(cross.number_members):
+                f = f[~part.key_mask(f, cross.number_members)]
+            by_rule.setdefault(rule_id, []).append(f)
+    if cross is not None:
+        for rule_id, f in cross.findings.items():
+            if f is not None:
+                by_rule.setdefault(rule_id, []).append(f)
+    frames = [f for rule_id in sorted(by_rule) for f in by_rule[rule_id] if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else part.empty_findings()
+
+
+def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
+                  quarantine: pd.DataFrame, row_counts: Mapping[str, int],
+                  detector_settings: Mapping[str, Any] | None = None,
+                  feed_history: pd.DataFrame | None = None,
+                  on_rule: Callable[[str], None] | None = None,
+                  partitions: int | None = None):
+    """:func:`reconcile.pipeline.evaluate`'s result, computed by the partition plan on ``runner``
+    (at most ``partitions`` partitions, default one per worker). Returns ``(Evaluation, last_run)``."""
+    from reconcile.pipeline import DRIFT_RULE, Evaluation
+
+    settings = dict(detector_settings or {})
+    members = frames["members"]
+    timings: dict[str, float] = {}
+    worker_memory: dict[str, int] = {}
+    try:
+        part.check_no_full_numbers(frames)
+        started = time.perf_counter()
+        groups = members.groupby(members["insurer_number"].astype("string"), sort=True).indices
+        insurers = sorted(groups)
+        overlap_mask, number_mask = part.cross_masks(members)
+        plans = []
+        for bin_ in bins(groups, max(1, partitions or runner.workers)):
+            rows = np.sort(np.concatenate([np.asarray(groups[i], dtype=np.int64) for i in bin_]))
+            plans.append((bin_, overlap_mask[rows], number_mask[rows]))
+        timings["plan:split"] = time.perf_counter() - started
+        step = time.perf_counter()
+        residents = runner.put(frames.get("residents"), broadcast=True)
+        shipped = [runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers)) for bin_, _, _ in plans]
+        quarantine_shipped = runner.put(quarantine)
+        timings["plan:scatter"] = time.perf_counter() - step
+        if on_rule:
+            on_rule(f"{runner.kind}: {len(plans)} partitions on {runner.workers} workers")
+
+        step = time.perf_counter()
+        results: list[part.PartitionResult] = runner.map(part.evaluate_partition, [
+            (",".join(bin_), f, residents, as_of, settings, feed_history, om, nm, quarantine_shipped, dict(row_counts))
+            for (bin_, om, nm), f in zip(plans, shipped)])
+        timings["plan:partitions"] = time.perf_counter() - step
+
+        step = time.perf_counter()
+        overlap = [r.overlap_slice for r in results if r.overlap_slice is not None]
+        number = [r.number_slice for r in results if r.number_slice is not None]
+        cross = None
+        if overlap or number:
+            cross = runner.map(part.evaluate_cross, [(overlap, number, residents, as_of, settings, feed_history)])[0]
+        timings["plan:cross_insurer"] = time.perf_counter() - step
+        shuffled = sum(len(s["members"]) for s in overlap) + sum(len(s["members"]) for s in number)
+
+        # The cross-insurer groups' wrong holders leave their partitions' MISLINK_SUSPECTED.
+        step = time.perf_counter()
+        redo = []
+        for i, r in enumerate(results):
+            if cross is None or r.number_slice is None or part.MISLINK_RULE not in r.findings:
+                continue
+            mine = cross.wrong[cross.wrong["insurer_number"].astype("string").isin(plans[i][0]).to_numpy(bool)]
+            kept = part.drop_cross_wrong(r.findings[part.MISLINK_RULE], mine)
+            if kept is None:
+                redo.append((i, pd.concat([r.local_wrong, mine], ignore_index=True)))
+            else:
+                r.findings[part.MISLINK_RULE] = kept
+        if redo:
+            again = runner.map(part.mislink_again, [(shipped[i], residents, as_of, settings, feed_history, c)
+                                                     for i, c in redo])
+            for (i, _), f in zip(redo, again):
+                results[i].findings[part.MISLINK_RULE] = f
+        timings["plan:mislink_again"] = time.perf_counter() - step
+        worker_memory = runner.worker_memory()
+    finally:
+        runner.close()
+
+    findings = assemble(results, cross)
+    # FEED_DRIFT ran last in every partition; the pipeline puts its findings after the others'.
+    is_drift = (findings["rule_id"] == DRIFT_RULE).to_numpy(bool)
+    if is_drift.any():
+        findings = pd.concat([findings[~is_drift], findings[is_drift]], ignore_index=True)
+    stats_parts = [r.stats for r in results if r.stats is not None]
+    stats = pd.concat(stats_parts, ignore_index=True) if stats_parts else pd.DataFrame(
+        columns=["insurer_number", "statistic", "value"])
+    skipped = list(results[0].skipped) if results else []
+    seconds: dict[str, float] = {}
+    for r in results:
+        for k, v in r.seconds.items():
+            seconds[k] = seconds.get(k, 0.0) + v
+    if cross is not None:
+        for k, v in cross.seconds.items():
+            seconds[f"cross:{k}"] = v
+    seconds.update(timings)
+    last_run = {
+        "runner": runner.kind, "workers": runner.workers, "partitions": len(plans),
+        "partition_members": {r.insurer_number: r.n_members for r in results},
+        "partition_peak_rss_kb": {r.insurer_number: r.peak_rss_kb for r in results},
+        "worker_peak_rss_bytes": worker_memory, "shuffled_rows": int(shuffled),
+        "mislink_again": len(redo), "timings": timings,
+    }
+    log.info("%s plan: %d partitions, %d rows gathered across insurers, %d partitions rerun MISLINK",
+             runner.kind, len(plans), shuffled, len(redo))
+    return Evaluation(findings=findings[part.FINDING_COLUMNS], skipped=skipped, seconds=seconds, stats=stats), last_run
