@@ -475,6 +475,7 @@ def weekly_context(session, *, week: str | None = None, lang: str = "ja", now: A
         validation = service._latest_feed_validation(session, [accepted])
     else:
         quarantine, validation = None, None
+    shown_feed = accepted.get("path") if accepted is not None and validation is not None else None
     moment = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     if week is None:
         from reports.timeutil import local_times
@@ -490,7 +491,7 @@ def weekly_context(session, *, week: str | None = None, lang: str = "ja", now: A
     return build_weekly(items, events, pd.DataFrame(scans), quarantine, validation, week=week, now=moment,
                         lang=lang, version=version, insurer_names=names,
                         queue_labels=queue_labels, reason_labels=REASON_LABELS_JA if lang == "ja" else None,
-                        with_charts=with_charts)
+                        with_charts=with_charts, validation_feed=shown_feed)
 
 
 def weekly_report(*, week: str | None = None, out_dir: str | os.PathLike = "report", lang: str = "ja",

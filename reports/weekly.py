@@ -109,6 +109,7 @@ class WeeklyReport:
     charts: dict[str, bytes] = field(default_factory=dict)
     chart_font: str | None = None
     scan_log: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=scanlog.COLUMNS))
+    validation_feed: str | None = None   # the feed validation and quarantine belong to
 
 
 # ---------------------------------------------------------------- helpers
@@ -401,12 +402,15 @@ def build_weekly(items: pd.DataFrame, events: pd.DataFrame | None, scans: pd.Dat
                  week: str, now: Any, lang: str = "ja", version: str = "", insurer_names: Mapping[str, str] | None = None,
                  queue_labels: Mapping[str, str] | None = None, reason_labels: Mapping[str, str] | None = None,
                  skipped_rules: Any = None, top_n: int = TOP_N, trend_weeks: int = TREND_WEEKS,
+                 validation_feed: str | None = None,
                  chart_font: str | None | bool = True, with_charts: bool = True) -> WeeklyReport:
     """Build the weekly report for ISO ``week`` as of ``now`` (the moment the report is made).
 
     ``queue_labels``: queue name → label in ``lang`` (the queue table); ``reason_labels``: notation
     reason code → label (the detectors' table); codes are shown only where no label exists.
     ``chart_font``: True finds a Japanese font (matplotlib-fontja), False forces ASCII labels.
+    ``validation_feed``: the feed (folder name) ``validation`` and ``quarantine`` belong to, shown
+    beside them (a refused later feed has neither).
     """
     lang = labels.check_lang(lang)
     monday, sunday = week_bounds(week)
@@ -492,6 +496,7 @@ def build_weekly(items: pd.DataFrame, events: pd.DataFrame | None, scans: pd.Dat
         has_due_dates=has_due, has_events=evts is not None, top_n=top_n, scan_log=log,
     )
     report._queue_labels = dict(queue_labels or {})    # type: ignore[attr-defined]
+    report.validation_feed = validation_feed
     font = charts.japanese_font() if chart_font is True else (chart_font or None)
     report.chart_font = font
     report.charts = _charts(report, font) if with_charts else {}
@@ -562,6 +567,7 @@ TEXT: dict[str, dict[str, str]] = {
         "h_drift": "フィードの急変", "no_drift": "フィード統計の急な変化はありません。",
         "h_rules": "区分・ルール別の件数", "rules_note": "件数は作成時点の状態。「今週の新規」は今週作成された作業項目。",
         "h_queues": "作業キュー別", "h_scans": "今週のスキャンと結果", "no_scans": "この週に実行されたスキャンはありません。",
+        "validation_of": "以下の検証結果と隔離行は、最後に受け付けたフィード「{feed}」のものです。",
         "todo_rejected": "今週、受け付けられなかったフィードが {n} 件あります（理由は下の「今週のスキャンと結果」）。提供元に修正版の再送を依頼してください。",
         "scans_note": "所要時間は各段階の実測です。「スキャン」の内訳は取込・検証、ルール、保存。受付方法の「自動」は受信フォルダの監視、「手動」はコマンドまたは API からの実行です。",
         "c_folder": "フィード（フォルダ）", "c_source_label": "受付方法", "c_outcome_label": "結果", "c_stages": "所要時間",
@@ -618,6 +624,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_quarantine": "No rows were quarantined.", "h_drift": "Drift alerts", "no_drift": "No feed statistic drifted.",
         "h_rules": "Counts by category and rule", "rules_note": "Counts by status when the report was made. 'New' = created this week.",
         "h_queues": "By work queue", "h_scans": "Scans this week and their outcome", "no_scans": "No scan ran in this week.",
+        "validation_of": "The validation and quarantine below are those of the last feed accepted, \"{feed}\".",
         "todo_rejected": "Feeds not accepted this week: {n} (the reasons are under Scans this week). Ask the sender for a corrected feed.",
         "scans_note": "Times are each stage's measured duration; the scan consists of ingest and validation, rules and persist. Automatic = the drop-folder watcher; by hand = a command or an API upload.",
         "c_folder": "Feed (folder)", "c_source_label": "Came in", "c_outcome_label": "Outcome", "c_stages": "Time taken",
@@ -659,7 +666,8 @@ def queue_label(report: WeeklyReport, queue: str, lang: str | None = None) -> st
 
 
 # Identifiers and short codes never break inside (02-0100290-02 stays one line).
-_ID_COLUMNS = {"insurer_number", "member_id", "score", "due_at", "week", "scan_id", "started_at", "as_of", "period"}
+_ID_COLUMNS = {"insurer_number", "member_id", "score", "due_at", "week", "scan_id", "started_at", "as_of", "period",
+               "outcome_label", "source_label"}
 
 
 @dataclass

@@ -76,6 +76,7 @@ def test_watched_feeds_and_their_outcomes_are_in_the_weekly_report(tmp_path, db_
     assert (outcome, findings, details) == ("受付不可", "–", REASON_JA)
     assert stages.startswith("重複確認 ") and "レポート更新" in stages
     assert "今週、受け付けられなかったフィードが 1 件あります" in page
+    assert "以下の検証結果と隔離行は、最後に受け付けたフィード「2026-11」のものです。" in page   # not the refused one
 
     table = {r["folder"]: r for r in _csv(tmp_path / "weekly" / "scans.csv")}
     assert table["2026-11"]["outcome"] == "done" and table["2026-10-broken"]["outcome"] == "rejected"
