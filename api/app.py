@@ -154,6 +154,7 @@ def create_app(settings=None, *, engine=None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.lease_minutes = workflow.lease_minutes(settings)
+    app.state.actors = auth.ActorCache()        # verified credentials (api.deps.current_user)
     app.state.session_key = _session_key(settings)
     app.state.metrics = Metrics(engine)
     app.state.scanner = Scanner(engine, settings, on_finished=lambda status: app.state.metrics.uploads.labels(status).inc())

@@ -3,9 +3,13 @@
 Authorisation lives here and in :mod:`reconcile.workflow`, never in a handler:
 
 - :data:`DbSession` — one session per request; it commits when the handler returns (before the
-  response is sent) and rolls back when it raises.
+  response is sent) and rolls back when it raises. Handlers run the use case and its commit in one
+  worker thread with :func:`in_worker` (one thread hop per request; the dependencies themselves are
+  ``async`` and touch no database while the credential is cached).
 - :data:`CurrentUser` — the :class:`reconcile.auth.Actor` of ``Authorization: Bearer <token>``,
   or of the web UI's signed session cookie (:data:`SESSION_COOKIE`). No or a bad credential is 401.
+  A verified credential is remembered for :data:`reconcile.auth.ACTOR_CACHE_SECONDS` in the app's
+  :class:`reconcile.auth.ActorCache` (forgotten when a token, password or user change commits).
   A cookie authorises safe methods (GET, HEAD); any other method with a cookie needs the
   session's CSRF token in the ``X-CSRF-Token`` header (the web forms check their own field).
 - :data:`WebUser` — the cookie's Actor or None (for the HTML pages, which redirect to /login).
@@ -23,14 +27,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated, Iterator
+from typing import Annotated, AsyncIterator, Callable, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from reconcile import auth, store, workflow
+from reconcile import auth, workflow
 from reconcile.auth import Actor
 from reconcile.errors import ReconcileError
 
@@ -45,9 +50,51 @@ class NotAuthenticated(ReconcileError):
     exit_code, http_status, title = 2, 401, "Not authenticated"
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with store.session_scope(request.app.state.engine) as session:
+T = TypeVar("T")
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
+def _roll_back_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def _session(request: Request) -> AsyncIterator[Session]:
+    """The request's session (``store.session_scope``'s commit-or-roll-back, without a thread hop
+    when :func:`in_worker` already committed: a Session connects only when it first executes)."""
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
         yield session
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(_roll_back_and_close, session)
+        else:
+            session.close()
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_commit_and_close, session)
+    else:
+        session.close()
+
+
+async def in_worker(db: Session, work: Callable[..., T], /, *args, **kwargs) -> T:
+    """Run the use case ``work(*args, **kwargs)`` — blocking database calls — in one worker thread,
+    and commit ``db`` there when it returns: one thread hop per request instead of one per
+    dependency, commit and response validation (each hop waits for a thread and for the GIL)."""
+    def run() -> T:
+        result = work(*args, **kwargs)
+        if db.in_transaction():
+            db.commit()
+        return result
+    return await run_in_threadpool(run)
 
 
 # scope="function": the transaction ends when the handler returns, before the response goes out,
@@ -96,22 +143,49 @@ def check_csrf(request: Request, submitted: str | None) -> bool:
     return bool(expected and submitted and hmac.compare_digest(expected, submitted))
 
 
+def _actors(request: Request) -> auth.ActorCache:
+    cache = getattr(request.app.state, "actors", None)
+    if cache is None:
+        cache = request.app.state.actors = auth.ActorCache()
+    return cache
+
+
 def _cookie_actor(request: Request, db: Session) -> Actor | None:
     data = read_session(request)
-    return auth.actor_by_name(db, data["u"]) if data else None
+    if not data:
+        return None
+    return _actors(request).get(("user", data["u"]), lambda: auth.actor_by_name(db, data["u"]))
 
 
-def current_user(request: Request, db: DbSession,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+async def _cookie_actor_async(request: Request, db: Session) -> Actor | None:
+    data = read_session(request)
+    if not data:
+        return None
+    cache, key = _actors(request), ("user", data["u"])
+    actor = cache.lookup(key)
+    if actor is None:
+        generation = cache.generation
+        actor = await run_in_threadpool(auth.actor_by_name, db, data["u"])
+        cache.remember(key, actor, generation)
+    return actor
+
+
+async def current_user(request: Request, db: DbSession,
+                       credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     if credentials is not None:
-        actor = auth.authenticate_token(db, credentials.credentials)
+        cache, key = _actors(request), ("token", auth.hash_token(credentials.credentials))
+        actor = cache.lookup(key)
+        if actor is None:
+            generation = cache.generation
+            actor = await run_in_threadpool(auth.authenticate_token, db, credentials.credentials)
+            cache.remember(key, actor, generation)
         if actor is None:
             raise NotAuthenticated("トークンが無効です（失効・無効化された利用者を含む）",
                                    "invalid token (unknown, replaced, or the user is disabled)",
                                    field="Authorization")
         request.state.actor = actor
         return actor
-    actor = _cookie_actor(request, db)
+    actor = await _cookie_actor_async(request, db)
     if actor is not None and (request.method in SAFE_METHODS
                               or check_csrf(request, request.headers.get(CSRF_HEADER))):
         request.state.actor = actor
@@ -127,7 +201,7 @@ def web_user(request: Request, db: DbSession) -> Actor | None:
     return actor
 
 
-def insurer_scope(user: Annotated[Actor, Depends(current_user)]) -> tuple[str, ...] | None:
+async def insurer_scope(user: Annotated[Actor, Depends(current_user)]) -> tuple[str, ...] | None:
     return user.insurers
 
 
@@ -136,7 +210,7 @@ WebUser = Annotated[Actor | None, Depends(web_user)]
 InsurerScope = Annotated[tuple[str, ...] | None, Depends(insurer_scope)]
 
 
-def language(request: Request) -> str:
+async def language(request: Request) -> str:
     """``?lang=en`` or ``Accept-Language: en…`` → English; Japanese otherwise."""
     chosen = request.query_params.get("lang")
     if chosen in ("ja", "en"):
@@ -148,12 +222,12 @@ def language(request: Request) -> str:
 Lang = Annotated[str, Depends(language)]
 
 
-def settings_of(request: Request):
+async def settings_of(request: Request):
     return request.app.state.settings
 
 
 __all__ = ["CSRF_HEADER", "CurrentUser", "DbSession", "InsurerScope", "Lang", "NotAuthenticated",
-           "SESSION_COOKIE", "WebUser", "check_csrf", "csrf_token", "end_session", "read_session",
+           "SESSION_COOKIE", "WebUser", "check_csrf", "csrf_token", "end_session", "in_worker", "read_session",
            "settings_of", "start_session"]
 
 

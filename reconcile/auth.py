@@ -3,6 +3,9 @@
 - Users are made with ``reconcile user add NAME --role ROLE [--insurer N ...]``; the API token
   is printed once and only its SHA-256 is stored (a 256-bit random token needs no slow hash).
 - Web sign-in passwords are hashed with scrypt and a per-user random salt.
+- :class:`ActorCache` remembers verified credentials for :data:`ACTOR_CACHE_SECONDS` in a server
+  process (no user query per request); a token issued, a password set or a user disabled is
+  forgotten by every cache of the process as soon as that change commits.
 - :class:`Actor` is who is asking, with the insurers they may see (``None`` = every insurer,
   the admin). Use cases in :mod:`reconcile.workflow` take an Actor and raise
   :class:`~reconcile.errors.NotFound` for anything outside its insurers and
@@ -25,6 +28,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
@@ -162,6 +168,79 @@ def actor_by_name(session: Session, name: str) -> Actor | None:
     return actor_of(user) if user is not None else None
 
 
+# --- the server's memory of verified credentials ------------------------------------------------
+
+#: How long one process trusts a verified token or session user without reading ``users`` again.
+#: Changes made through this process (or any Session in it) are seen at once: their commit clears
+#: every cache. A change committed by *another* process — ``reconcile user disable`` while
+#: ``reconcile serve`` runs — reaches the server within this many seconds.
+ACTOR_CACHE_SECONDS = 5.0
+
+_CHANGED = "reconcile.auth.changed"
+_caches: "weakref.WeakSet[ActorCache]" = weakref.WeakSet()
+
+
+class ActorCache:
+    """Actors of recently verified credentials (keys like ``("token", sha256)``), for ``ttl`` seconds.
+
+    Only successes are remembered (a new token works at once). ``generation`` guards against a
+    lookup that read the old row while a change committed: :meth:`remember` drops its result.
+    """
+
+    def __init__(self, ttl: float = ACTOR_CACHE_SECONDS, clock=time.monotonic):
+        self.ttl, self.clock = ttl, clock
+        self.generation = 0
+        self._entries: dict[tuple, tuple[float, Actor]] = {}
+        self._lock = threading.Lock()
+        _caches.add(self)
+
+    def lookup(self, key: tuple) -> Actor | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] < self.clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def remember(self, key: tuple, actor: Actor | None, generation: int) -> None:
+        if actor is None:
+            return
+        with self._lock:
+            if generation == self.generation:
+                if len(self._entries) > 10_000:     # bounded: stale entries of many users
+                    self._entries.clear()
+                self._entries[key] = (self.clock() + self.ttl, actor)
+
+    def get(self, key: tuple, load) -> Actor | None:
+        """The cached actor for ``key``, else ``load()`` (remembered when not None)."""
+        actor = self.lookup(key)
+        if actor is None:
+            generation = self.generation
+            actor = load()
+            self.remember(key, actor, generation)
+        return actor
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+def forget_credentials() -> None:
+    """Clear every :class:`ActorCache` of this process (a user, token or password changed)."""
+    for cache in list(_caches):
+        cache.forget_all()
+
+
+def _forget_after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        forget_credentials()
+
+
+sa.event.listen(Session, "after_commit", _forget_after_commit)
+
+
 # --- user management (CLI `reconcile user …`) ---------------------------------------------------
 
 @dataclass(frozen=True)
@@ -189,6 +268,9 @@ def _user(session: Session, name: str) -> User:
 
 
 def _event(session: Session, actor: str, action: str, user: str, before: dict | None, after: dict | None) -> None:
+    # every change to a user writes this event: the commit that stores it clears the actor caches
+    session.info[_CHANGED] = True
+    forget_credentials()
     session.add(Event(work_item_id=None, at=_now(), actor=actor, action=action, subject=f"user:{user}",
                       state_before=before, state_after=after))
 
@@ -268,7 +350,7 @@ def issue_token(session: Session, name: str, *, actor: str = "cli") -> str:
     return token
 
 
-__all__ = ["Actor", "AUDIT", "METRICS", "PERMISSIONS", "READ", "SUPERVISE", "SYSTEM", "USERS", "UserInfo",
-           "WORK", "actor_by_name", "actor_of", "add_user", "authenticate_password", "authenticate_token",
-           "check_insurers", "disable_user", "hash_password", "hash_token", "issue_token", "list_users",
-           "new_token", "set_password", "verify_password"]
+__all__ = ["ACTOR_CACHE_SECONDS", "AUDIT", "Actor", "ActorCache", "METRICS", "PERMISSIONS", "READ", "SUPERVISE",
+           "SYSTEM", "USERS", "UserInfo", "WORK", "actor_by_name", "actor_of", "add_user", "authenticate_password",
+           "authenticate_token", "check_insurers", "disable_user", "forget_credentials", "hash_password", "hash_token",
+           "issue_token", "list_users", "new_token", "set_password", "verify_password"]

@@ -24,6 +24,7 @@ lists or acts on items. An item assigned by a supervisor has no lease.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -335,14 +336,63 @@ def side_by_side(finding: dict, evidence: dict) -> tuple[dict, dict | None, dict
 
 # --- events --------------------------------------------------------------------------------------
 
+#: Built once: a statement built per call costs more Python than its round trip (SQLAlchemy's
+#: construction and cache-key walk); these take their values as parameters.
+_INSERT_EVENT = sa.insert(E)
+
+
+def _event_values(actor: Actor, action: str, *, work_item_id: int | None, from_status: str | None = None,
+                  to_status: str | None = None, note: str | None = None, subject: str | None = None,
+                  before: dict | None = None, after: dict | None = None, at: datetime | None = None) -> dict:
+    return {"work_item_id": work_item_id, "at": at or _now(), "actor": actor.name, "action": action,
+            "from_status": from_status, "to_status": to_status, "note": note,
+            "subject": subject or (f"work_item:{work_item_id}" if work_item_id else None),
+            "state_before": _jsonable(before), "state_after": _jsonable(after)}
+
+
 def _write_event(session: Session, actor: Actor, action: str, *, work_item_id: int | None,
                  from_status: str | None = None, to_status: str | None = None, note: str | None = None,
                  subject: str | None = None, before: dict | None = None, after: dict | None = None,
                  at: datetime | None = None) -> None:
-    session.execute(sa.insert(E).values(
-        work_item_id=work_item_id, at=at or _now(), actor=actor.name, action=action, from_status=from_status,
-        to_status=to_status, note=note, subject=subject or (f"work_item:{work_item_id}" if work_item_id else None),
-        state_before=_jsonable(before), state_after=_jsonable(after)))
+    session.execute(_INSERT_EVENT, _event_values(
+        actor, action, work_item_id=work_item_id, from_status=from_status, to_status=to_status, note=note,
+        subject=subject, before=before, after=after, at=at))
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+_EVENT_FIELDS = ("work_item_id", "at", "actor", "action", "from_status", "to_status", "note", "subject",
+                 "state_before", "state_after")
+
+
+def _event_row(source_id, *, subject=None) -> list:
+    """The select list of an ``INSERT INTO events … SELECT`` whose work item id comes from a CTE;
+    every other value is a parameter ``ev_<column>`` (JSON cast explicitly for PostgreSQL)."""
+    row = [source_id]
+    for name in _EVENT_FIELDS[1:]:
+        column = E.c[name]
+        param = sa.bindparam(f"ev_{name}", type_=column.type)
+        if name == "subject" and subject is not None:
+            param = subject
+        row.append(sa.cast(param, column.type) if name.startswith("state_") else param)
+    return row
+
+
+def _event_params(values: dict) -> dict:
+    return {f"ev_{k}": v for k, v in values.items() if k != "work_item_id"}
+
+
+@functools.lru_cache(maxsize=64)
+def _change_with_event(columns: tuple[str, ...]):
+    """PostgreSQL: ``UPDATE work_items SET <columns> WHERE id AND status = expected`` and its audit
+    event in one statement (a data-modifying CTE): one round trip, and no event without the change."""
+    changed = (sa.update(W).where(W.c.id == sa.bindparam("item_id"), W.c.status == sa.bindparam("expected"))
+               .values({name: sa.bindparam(f"set_{name}", type_=W.c[name].type) for name in columns})
+               .returning(W.c.id).cte("changed"))
+    return (sa.insert(E).from_select(list(_EVENT_FIELDS), sa.select(*_event_row(changed.c.id)))
+            .returning(E.c.work_item_id))
 
 
 def _jsonable(state: dict | None) -> dict | None:
@@ -448,7 +498,8 @@ def claim_next(session: Session, actor: Actor, queue: str, *, lease: int | None 
                now: datetime | None = None, lang: str = "ja") -> dict | None:
     """The next open item of ``queue`` (priority, then age) becomes the actor's, or None when none is left.
 
-    One statement picks and takes the item, so two callers never receive the same one.
+    One statement picks and takes the item, so two callers never receive the same one; on
+    PostgreSQL the same statement writes the ``claimed`` event and returns the item with its finding.
     """
     if queue not in queues.QUEUES:
         raise NotFound(f"キュー {queue} はありません", f"no queue {queue}", field="queue", value=queue)
@@ -457,30 +508,58 @@ def claim_next(session: Session, actor: Actor, queue: str, *, lease: int | None 
     now = now or _now()
     sweep_leases(session, now if explicit_now else None)
     until = now + timedelta(minutes=lease or queues.DEFAULT_LEASE_MINUTES)
-    pick = (sa.select(W.c.id).where(W.c.queue == queue, W.c.status == queues.OPEN,
-                                    _scope(W.c.insurer_number, actor))
-            .order_by(W.c.priority.desc(), W.c.created_at, W.c.id).limit(1)
-            .with_for_update(skip_locked=True).scalar_subquery())
-    taken = session.execute(
-        sa.update(W).where(W.c.id == pick, W.c.status == queues.OPEN)
-        .values(status=queues.IN_PROGRESS, assignee=actor.name, lease_until=until, updated_at=now)
-        .returning(W.c.id)).first()
+    event = _event_values(actor, queues.ACTION_CLAIMED, work_item_id=None, from_status=queues.OPEN,
+                          to_status=queues.IN_PROGRESS, at=now, before={"assignee": None, "lease_until": None},
+                          after={"assignee": actor.name, "lease_until": until})
+    params = {"claim_queue": queue, "set_assignee": actor.name, "set_lease_until": until, "set_updated_at": now}
+    if actor.insurers is not None:
+        params["insurers"] = list(actor.insurers)
+    if _postgresql(session):
+        row = session.execute(_claim_statement(actor.insurers is not None), {**params, **_event_params(event)}).first()
+        return None if row is None else _item_dict(row, lang)
+    taken = session.execute(_claim_pick(actor.insurers is not None), params).first()
     if taken is None:
         return None
     item_id = taken[0]
-    _write_event(session, actor, queues.ACTION_CLAIMED, work_item_id=item_id, from_status=queues.OPEN,
-                 to_status=queues.IN_PROGRESS, at=now, before={"assignee": None, "lease_until": None},
-                 after={"assignee": actor.name, "lease_until": until})
+    session.execute(_INSERT_EVENT, {**event, "work_item_id": item_id, "subject": f"work_item:{item_id}"})
     return _load(session, actor, item_id, lang=lang)
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_pick(scoped: bool):
+    """``UPDATE work_items … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) AND status = 'open'``."""
+    pick = sa.select(W.c.id).where(W.c.queue == sa.bindparam("claim_queue"), W.c.status == queues.OPEN)
+    if scoped:
+        pick = pick.where(W.c.insurer_number.in_(sa.bindparam("insurers", expanding=True)))
+    pick = (pick.order_by(W.c.priority.desc(), W.c.created_at, W.c.id).limit(1)
+            .with_for_update(skip_locked=True).scalar_subquery())
+    return (sa.update(W).where(W.c.id == pick, W.c.status == queues.OPEN)
+            .values(status=queues.IN_PROGRESS, assignee=sa.bindparam("set_assignee"),
+                    lease_until=sa.bindparam("set_lease_until", type_=W.c.lease_until.type),
+                    updated_at=sa.bindparam("set_updated_at", type_=W.c.updated_at.type))
+            .returning(*W.c))
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_statement(scoped: bool):
+    """PostgreSQL: the pick-and-take, its ``claimed`` event and the item with its finding, one statement."""
+    taken = _claim_pick(scoped).cte("taken")
+    subject = sa.func.concat("work_item:", taken.c.id)
+    claimed = (sa.insert(E).from_select(list(_EVENT_FIELDS), sa.select(*_event_row(taken.c.id, subject=subject)))
+               .returning(E.c.id).cte("claimed_event"))
+    columns = [taken.c[c.name] if c.table is W else c for c in ITEM_COLUMNS]
+    return (sa.select(*columns).select_from(taken.join(F, F.c.finding_id == taken.c.finding_id))
+            .add_cte(claimed))
 
 
 # --- one item ------------------------------------------------------------------------------------
 
+_ITEM = sa.select(*ITEM_COLUMNS).join(F, F.c.finding_id == W.c.finding_id).where(W.c.id == sa.bindparam("item_id"))
+_ITEM_LOCKED = _ITEM.with_for_update(of=W)
+
+
 def _load(session: Session, actor: Actor, item_id: int, *, lock: bool = False, lang: str = "ja") -> dict:
-    stmt = sa.select(*ITEM_COLUMNS).join(F, F.c.finding_id == W.c.finding_id).where(W.c.id == item_id)
-    if lock:
-        stmt = stmt.with_for_update(of=W)
-    row = session.execute(stmt).first()
+    row = session.execute(_ITEM_LOCKED if lock else _ITEM, {"item_id": item_id}).first()
     if row is None or not actor.sees(row.insurer_number):
         raise NotFound(f"作業項目 {item_id} はありません", f"no work item {item_id}", field="id", value=item_id)
     return _item_dict(row, lang)
@@ -498,36 +577,91 @@ def _conflict(item: dict, ja: str, en: str) -> Conflict:
                     f"work item {item['id']} {en} (status {item['status']})", field="status", value=item["status"])
 
 
+_DETAIL_COLUMNS = (*ITEM_COLUMNS, F.c.evidence, F.c.suggested_resident_id, F.c.suggested_individual_number_last4)
+_DETAIL = (sa.select(*_DETAIL_COLUMNS).join(F, F.c.finding_id == W.c.finding_id)
+           .where(W.c.id == sa.bindparam("item_id")))
+_HISTORY = (sa.select(*_EVENT_COLUMNS).where(E.c.work_item_id == sa.bindparam("item_id"),
+                                              E.c.action != queues.ACTION_VIEWED).order_by(E.c.id))
+_COMMENT_COLUMNS = (C.c.id, C.c.at, C.c.author, C.c.text)
+_COMMENTS = sa.select(*_COMMENT_COLUMNS).where(C.c.work_item_id == sa.bindparam("item_id")).order_by(C.c.id)
+
+
+@functools.lru_cache(maxsize=2)
+def _detail_statement(scoped: bool):
+    """PostgreSQL: the item with its finding, its history and comments (JSON arrays) and the
+    ``viewed`` event — written only when the item is within the actor's insurers — in one statement."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    item_id = sa.bindparam("item_id")
+    visible = sa.select(W.c.id).join(F, F.c.finding_id == W.c.finding_id).where(W.c.id == item_id)
+    if scoped:
+        visible = visible.where(F.c.insurer_number.in_(sa.bindparam("insurers", expanding=True)))
+    visible = visible.subquery("visible")
+    viewed = (sa.insert(E).from_select(list(_EVENT_FIELDS), sa.select(*_event_row(visible.c.id)))
+              .returning(E.c.id).cte("viewed"))
+
+    def as_json(columns, order, *where):
+        rows = sa.func.json_agg(aggregate_order_by(sa.func.json_build_array(*columns), order))
+        return sa.select(sa.func.coalesce(rows, sa.literal_column("'[]'::json"))).where(*where).scalar_subquery()
+
+    history = as_json(_EVENT_COLUMNS, E.c.id, E.c.work_item_id == W.c.id, E.c.action != queues.ACTION_VIEWED)
+    comments = as_json(_COMMENT_COLUMNS, C.c.id, C.c.work_item_id == W.c.id)
+    return (sa.select(*_DETAIL_COLUMNS, history.label("history"), comments.label("comments"))
+            .join(F, F.c.finding_id == W.c.finding_id).where(W.c.id == item_id).add_cte(viewed))
+
+
+def _json_rows(value) -> list:
+    rows = json.loads(value) if isinstance(value, str) else (value or [])
+    for row in rows:
+        row[1] = datetime.fromisoformat(row[1])       # "at": JSON carries timestamps as ISO text
+    return rows
+
+
 def get_work_item(session: Session, actor: Actor, item_id: int, *, lang: str = "ja") -> dict:
     """Item, its finding and evidence, member vs resident, history and comments (an audited read)."""
     # a read: expired leases are swept by claims and lists
     # Item and finding in one statement: a scan merging at the same moment cannot come between them.
-    row = session.execute(sa.select(*ITEM_COLUMNS, F.c.evidence, F.c.suggested_resident_id,
-                                    F.c.suggested_individual_number_last4)
-                          .join(F, F.c.finding_id == W.c.finding_id).where(W.c.id == item_id)).first()
-    if row is None or not actor.sees(row.insurer_number):
-        raise NotFound(f"作業項目 {item_id} はありません", f"no work item {item_id}", field="id", value=item_id)
     n = len(ITEM_COLUMNS)
+    if _postgresql(session):
+        params = {"item_id": item_id, **_event_params(_event_values(actor, queues.ACTION_VIEWED,
+                                                                     work_item_id=item_id))}
+        if actor.insurers is not None:
+            params["insurers"] = list(actor.insurers)
+        row = session.execute(_detail_statement(actor.insurers is not None), params).first()
+        if row is None or not actor.sees(row.insurer_number):
+            raise NotFound(f"作業項目 {item_id} はありません", f"no work item {item_id}", field="id", value=item_id)
+        history, comments = _json_rows(row[n + 3]), _json_rows(row[n + 4])
+    else:
+        row = session.execute(_DETAIL, {"item_id": item_id}).first()
+        if row is None or not actor.sees(row.insurer_number):
+            raise NotFound(f"作業項目 {item_id} はありません", f"no work item {item_id}", field="id", value=item_id)
+        history = session.execute(_HISTORY, {"item_id": item_id}).all()
+        comments = session.execute(_COMMENTS, {"item_id": item_id}).all()
+        _write_event(session, actor, queues.ACTION_VIEWED, work_item_id=item_id)
     item = _item_dict(row[:n], lang)
     evidence = _evidence(row[n])
     item["evidence"] = _masked(evidence)
     item["member"], item["resident"], item["suggested_resident"] = side_by_side(
         {**item, "suggested_resident_id": row[n + 1], "suggested_individual_number_last4": row[n + 2]}, evidence)
-    item["history"] = [_event_dict(r) for r in session.execute(
-        sa.select(*_EVENT_COLUMNS).where(E.c.work_item_id == item_id, E.c.action != queues.ACTION_VIEWED)
-        .order_by(E.c.id))]
-    item["comments"] = [{"id": r.id, "at": _aware(r.at), "author": r.author, "text": mask_number(r.text)}
-                        for r in session.execute(sa.select(C.c.id, C.c.at, C.c.author, C.c.text)
-                                                 .where(C.c.work_item_id == item_id).order_by(C.c.id))]
-    _write_event(session, actor, queues.ACTION_VIEWED, work_item_id=item_id)
+    item["history"] = [_event_dict(r) for r in history]
+    item["comments"] = [{"id": r[0], "at": _aware(r[1]), "author": r[2], "text": mask_number(r[3])}
+                        for r in comments]
     return item
 
 
-def _update(session: Session, item: dict, expected_status: str, **values) -> dict:
-    """Apply ``values`` if the item is still in ``expected_status``; the item as it is now."""
-    changed = session.execute(sa.update(W).where(W.c.id == item["id"], W.c.status == expected_status)
-                              .values(**values)).rowcount
-    if changed != 1:   # changed under us (SQLite has no row lock): say so rather than overwrite
+def _update(session: Session, item: dict, expected_status: str, event: dict | None = None, **values) -> dict:
+    """Apply ``values`` if the item is still in ``expected_status``, with its audit ``event``
+    (:func:`_event_values`) in the same statement on PostgreSQL; the item as it is now."""
+    if event is not None and _postgresql(session):
+        params = {"item_id": item["id"], "expected": expected_status, **_event_params(event),
+                  **{f"set_{k}": v for k, v in values.items()}}
+        changed = session.execute(_change_with_event(tuple(values)), params).first() is not None
+    else:
+        changed = session.execute(sa.update(W).where(W.c.id == item["id"], W.c.status == expected_status)
+                                  .values(**values)).rowcount == 1
+        if changed and event is not None:
+            session.execute(_INSERT_EVENT, {**event, "work_item_id": item["id"]})
+    if not changed:   # changed under us (SQLite has no row lock): say so rather than overwrite
         raise _conflict(item, "他の操作で変更されました", "was changed by someone else")
     return {**item, **values}
 
@@ -569,12 +703,13 @@ def resolve(session: Session, actor: Actor, item_id: int, resolution: str, note:
     _check(item["status"], resolution, item)
     # a supervisor resolving a steward's held item leaves it credited to the steward
     assignee = item["assignee"] if _held_by_other(item, actor, now) else actor.name
-    after = _update(session, item, item["status"], status=resolution, assignee=assignee, lease_until=None,
+    event = _event_values(actor, queues.ACTION_RESOLVED, work_item_id=item_id, from_status=item["status"],
+                          to_status=resolution, note=text, at=now,
+                          before={"status": item["status"], "assignee": item["assignee"],
+                                  "lease_until": item["lease_until"]},
+                          after={"status": resolution, "assignee": assignee, "lease_until": None})
+    after = _update(session, item, item["status"], event, status=resolution, assignee=assignee, lease_until=None,
                     resolved_at=now, updated_at=now)
-    _write_event(session, actor, queues.ACTION_RESOLVED, work_item_id=item_id, from_status=item["status"],
-                 to_status=resolution, note=text, at=now,
-                 before={"status": item["status"], "assignee": item["assignee"], "lease_until": item["lease_until"]},
-                 after={"status": resolution, "assignee": assignee, "lease_until": None})
     return {**after, "status_label": _status_label(after["status"], lang)}
 
 
@@ -589,12 +724,12 @@ def release(session: Session, actor: Actor, item_id: int, *, now: datetime | Non
     if _held_by_other(item, actor, now) and not actor.may(SUPERVISE):
         raise _conflict(item, f"{item['assignee']} が対応中です", f"is held by {item['assignee']}")
     _check(item["status"], queues.OPEN, item)
-    after = _update(session, item, item["status"], status=queues.OPEN, assignee=None, lease_until=None,
+    event = _event_values(actor, queues.ACTION_RELEASED, work_item_id=item_id, from_status=item["status"],
+                          to_status=queues.OPEN, at=now,
+                          before={"assignee": item["assignee"], "lease_until": item["lease_until"]},
+                          after={"assignee": None, "lease_until": None})
+    after = _update(session, item, item["status"], event, status=queues.OPEN, assignee=None, lease_until=None,
                     updated_at=now)
-    _write_event(session, actor, queues.ACTION_RELEASED, work_item_id=item_id, from_status=item["status"],
-                 to_status=queues.OPEN, at=now,
-                 before={"assignee": item["assignee"], "lease_until": item["lease_until"]},
-                 after={"assignee": None, "lease_until": None})
     return {**after, "status_label": _status_label(after["status"], lang)}
 
 
@@ -616,12 +751,12 @@ def assign(session: Session, actor: Actor, item_id: int, user_name: str, *, now:
         raise _conflict(item, "割り当てできる状態ではありません", "cannot be assigned")
     if item["status"] != queues.IN_PROGRESS:
         _check(item["status"], queues.IN_PROGRESS, item)
-    after = _update(session, item, item["status"], status=queues.IN_PROGRESS, assignee=target.name,
+    event = _event_values(actor, queues.ACTION_ASSIGNED, work_item_id=item_id, from_status=item["status"],
+                          to_status=queues.IN_PROGRESS, at=now,
+                          before={"assignee": item["assignee"], "lease_until": item["lease_until"]},
+                          after={"assignee": target.name, "lease_until": None})
+    after = _update(session, item, item["status"], event, status=queues.IN_PROGRESS, assignee=target.name,
                     lease_until=None, updated_at=now)
-    _write_event(session, actor, queues.ACTION_ASSIGNED, work_item_id=item_id, from_status=item["status"],
-                 to_status=queues.IN_PROGRESS, at=now,
-                 before={"assignee": item["assignee"], "lease_until": item["lease_until"]},
-                 after={"assignee": target.name, "lease_until": None})
     return {**after, "status_label": _status_label(after["status"], lang)}
 
 
@@ -635,12 +770,12 @@ def reopen(session: Session, actor: Actor, item_id: int, note: str | None = None
     if item["status"] not in queues.REOPENABLE:
         raise _conflict(item, "再オープンできる状態ではありません", "cannot be reopened")
     _check(item["status"], queues.OPEN, item)
-    after = _update(session, item, item["status"], status=queues.OPEN, assignee=None, lease_until=None,
+    event = _event_values(actor, queues.ACTION_REOPENED_BY, work_item_id=item_id, from_status=item["status"],
+                          to_status=queues.OPEN, note=text, at=now,
+                          before={"status": item["status"], "assignee": item["assignee"]},
+                          after={"status": queues.OPEN, "assignee": None})
+    after = _update(session, item, item["status"], event, status=queues.OPEN, assignee=None, lease_until=None,
                     resolved_at=None, updated_at=now)
-    _write_event(session, actor, queues.ACTION_REOPENED_BY, work_item_id=item_id, from_status=item["status"],
-                 to_status=queues.OPEN, note=text, at=now,
-                 before={"status": item["status"], "assignee": item["assignee"]},
-                 after={"status": queues.OPEN, "assignee": None})
     return {**after, "status_label": _status_label(after["status"], lang)}
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, DbSession, PageCursor, PageLimit
+from api.deps import CurrentUser, DbSession, PageCursor, PageLimit, in_worker
 from api.schemas import AuditPage
 from reconcile import workflow
 from reconcile.errors import InvalidInput
@@ -29,7 +29,7 @@ def _moment(text: str | None, name: str) -> datetime | None:
 
 
 @router.get("/audit", response_model=AuditPage)
-def list_audit(user: CurrentUser, db: DbSession,
+async def list_audit(user: CurrentUser, db: DbSession,
                actor: Annotated[str | None, Query(max_length=128)] = None,
                action: Annotated[str | None, Query(max_length=32)] = None,
                work_item_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
@@ -40,6 +40,7 @@ def list_audit(user: CurrentUser, db: DbSession,
                limit: PageLimit = 100,
                cursor: PageCursor = None):
     """監査証跡 / audit events (who, when, what, before / after), oldest first."""
-    page = workflow.list_audit(db, user, actor_name=actor, action=action, work_item_id=work_item_id,
-                               since=_moment(since, "since"), until=_moment(until, "until"), limit=limit, cursor=cursor)
+    page = await in_worker(db, workflow.list_audit, db, user, actor_name=actor, action=action,
+                           work_item_id=work_item_id, since=_moment(since, "since"), until=_moment(until, "until"),
+                           limit=limit, cursor=cursor)
     return AuditPage(items=page.items, next_cursor=page.next_cursor)

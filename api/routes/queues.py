@@ -5,7 +5,7 @@ from enum import Enum
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import CurrentUser, DbSession, Lang
+from api.deps import CurrentUser, DbSession, Lang, in_worker
 from api.schemas import Queues, WorkItem
 from reconcile import queues, workflow
 
@@ -15,14 +15,15 @@ QueueName = Enum("QueueName", {name: name for name in queues.QUEUES}, type=str)
 
 
 @router.get("/queues", response_model=Queues)
-def list_queues(user: CurrentUser, db: DbSession, lang: Lang):
+async def list_queues(user: CurrentUser, db: DbSession, lang: Lang):
     """キューの概況 / open, in progress, overdue and oldest open item per queue (the user's insurers)."""
-    return Queues(items=workflow.queue_overview(db, user, lang=lang))
+    return Queues(items=await in_worker(db, workflow.queue_overview, db, user, lang=lang))
 
 
 @router.post("/queues/{queue}/claim", response_model=WorkItem,
              responses={204: {"description": "the queue has no open item left"}})
-def claim_next(queue: QueueName, user: CurrentUser, db: DbSession, lang: Lang, request: Request):
+async def claim_next(queue: QueueName, user: CurrentUser, db: DbSession, lang: Lang, request: Request):
     """次の項目を取る / the next open item (priority, then age) becomes in_progress, assigned to the caller."""
-    item = workflow.claim_next(db, user, queue.value, lease=request.app.state.lease_minutes, lang=lang)
-    return WorkItem.model_validate(item) if item else Response(status_code=204)
+    item = await in_worker(db, workflow.claim_next, db, user, queue.value, lease=request.app.state.lease_minutes,
+                           lang=lang)
+    return item if item else Response(status_code=204)

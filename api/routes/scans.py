@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 
-from api.deps import CurrentUser, DbSession, PageCursor, PageLimit
+from api.deps import CurrentUser, DbSession, PageCursor, PageLimit, in_worker
 from api.schemas import Scan, ScanAccepted, ScanPage
 from api.uploads import unpack
 from reconcile import auth, workflow
@@ -15,11 +15,11 @@ router = APIRouter(tags=["scans"])
 
 
 @router.get("/scans", response_model=ScanPage)
-def list_scans(user: CurrentUser, db: DbSession,
-               limit: PageLimit = 100,
-               cursor: PageCursor = None):
+async def list_scans(user: CurrentUser, db: DbSession,
+                     limit: PageLimit = 100,
+                     cursor: PageCursor = None):
     """走査の一覧（新しい順）/ scans of the user's insurers, newest first."""
-    page = workflow.list_scans(db, user, limit=limit, cursor=cursor)
+    page = await in_worker(db, workflow.list_scans, db, user, limit=limit, cursor=cursor)
     return ScanPage(items=page.items, next_cursor=page.next_cursor)
 
 
@@ -36,11 +36,11 @@ def upload_feed(request: Request, user: CurrentUser, db: DbSession,
 
 
 @router.get("/scans/{scan_id}", response_model=Scan)
-def get_scan(scan_id: Annotated[str, Path(max_length=40)], user: CurrentUser, db: DbSession):
+async def get_scan(scan_id: Annotated[str, Path(max_length=40)], user: CurrentUser, db: DbSession):
     """走査の状態と結果 / status, summary, stage timings, validation, quarantine count."""
     upload_id = workflow.upload_id_of(scan_id)
     if upload_id is not None:
-        return workflow.get_upload(db, user, upload_id)
+        return await in_worker(db, workflow.get_upload, db, user, upload_id)
     if not scan_id.isdigit() or len(scan_id) > 10:
         raise NotFound(f"走査 {scan_id} はありません", f"no scan {scan_id}", field="scan_id", value=scan_id)
-    return workflow.get_scan(db, user, int(scan_id))
+    return await in_worker(db, workflow.get_scan, db, user, int(scan_id))
