@@ -457,8 +457,15 @@ def weekly_context(session, *, week: str | None = None, lang: str = "ja", now: A
 
     from detectors.rules.mislink import REASON_LABELS_JA
     from reconcile import queues, service, store
-    from reports.weekly import build_weekly, iso_week
+    from reconcile.errors import InvalidInput
+    from reports.weekly import build_weekly, iso_week, week_bounds
 
+    if week is not None:
+        try:
+            week_bounds(week)
+        except ValueError as exc:
+            raise InvalidInput(f"週 {week} は指定できません（{exc}）。YYYY-Www（例 2026-W49）で指定してください",
+                               f"week {week}: {exc}; use YYYY-Www (e.g. 2026-W49)", field="week", value=week) from exc
     allowed = _allowed(insurer_numbers)
     scans = scans_in_scope(session, store.list_scans(session), allowed)
     scans = service._report_safe_scans(scans) if hasattr(service, "_report_safe_scans") else scans

@@ -65,6 +65,8 @@ TREND_WEEKS = 8
 SEVERITY_ORDER = ("high", "medium", "low", "info")
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+#: the years a report week may fall in
+WEEK_YEARS = (1900, 2199)
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -123,6 +125,9 @@ def week_bounds(week: str) -> tuple[date, date]:
         monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError as exc:
         raise ValueError(f"no such ISO week: {week!r}") from exc
+    if not WEEK_YEARS[0] <= monday.year <= WEEK_YEARS[1]:
+        # pandas timestamps end in 1677 / 2262; no store holds scans outside these years anyway
+        raise ValueError(f"week {week!r} is outside the years {WEEK_YEARS[0]}–{WEEK_YEARS[1]}")
     return monday, monday + timedelta(days=6)
 
 

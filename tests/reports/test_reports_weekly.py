@@ -163,7 +163,7 @@ def test_last4_is_cut_from_a_full_number(report):
     assert report.top_suspects.set_index("member_id").loc["M4", "suggested_last4"] == "9018"
 
 
-@pytest.mark.parametrize("week", ["2026-47", "2026-W54", ""])
+@pytest.mark.parametrize("week", ["2026-47", "2026-W54", "", "0001-W01", "9999-W01"])
 def test_bad_week_is_refused(items, scans, week):
     with pytest.raises(ValueError):
         build_weekly(items, None, scans, None, None, week=week, now=NOW)

@@ -210,3 +210,5 @@ def test_the_api_gives_a_scoped_user_their_insurers_report_and_export(scoped_sto
 
         # A week that does not exist is 422, not an error page.
         assert client.get("/api/v1/reports/weekly/2027-W53", headers=mine).status_code == 422
+        far = client.get("/api/v1/reports/weekly/0001-W01", headers=mine)
+        assert far.status_code == 422 and "week" in far.json()["detail"], far.text
