@@ -23,6 +23,11 @@ What it does (loopback only; bounded in time, requests and threads):
    findings (the finding ids it raised) equal the reference scan's. Target: p95 < 300 ms while the
    scan runs.
 
+The scan runs at a lower OS priority than the server (``--scan-nice``, default 10, the same
+``nice`` an operator gives ``reconcile schedule`` next to ``reconcile serve``: docs/operations.md):
+on a machine with few cores, the scan's CPU-bound pandas work would otherwise take the cores the
+stewards' requests wait for. ``--scan-nice 0`` measures the scan at the server's priority.
+
 The schemas are dropped at the end (``--keep`` keeps them). Exit 0 when errors and double claims
 are 0 and the findings are equal, else 1. The machine running it is named with its core count; on a
 shared machine the figures are an upper bound of latency.
@@ -264,6 +269,9 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=250.0, help="mean pause between a steward's requests")
     parser.add_argument("--scan-after", type=float, default=30.0,
                         help="seconds of load before the feed is dropped (the 'before the scan' figures)")
+    parser.add_argument("--scan-nice", type=int, default=10,
+                        help="OS priority (nice increment) of the background scan; 0 = the server's priority")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the schemas and files")
     args = parser.parse_args()
@@ -314,7 +322,8 @@ def main() -> int:
         port = free_port()
         server_log = (workdir / "serve.log").open("w", encoding="utf-8")
         server = subprocess.Popen([sys.executable, "-m", "reconcile.cli.main", "serve", "--host", "127.0.0.1",
-                                   "--port", str(port)], env=env, cwd=workdir, stdout=server_log, stderr=server_log)
+                                   "--port", str(port), "--workers", str(args.workers)], env=env, cwd=workdir,
+                                  stdout=server_log, stderr=server_log)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -340,9 +349,12 @@ def main() -> int:
         shutil.copytree(second, drop / "2026-11", ignore=shutil.ignore_patterns("truth.csv"))
         (drop / "2026-11" / "_READY").write_text("", encoding="utf-8")
         scan_started = time.monotonic()
+        print(f"scan dropped {scan_started - load_started:.0f} s into the load, at nice {args.scan_nice}; "
+              f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         watcher = subprocess.Popen([sys.executable, "-m", "reconcile.cli.main", "schedule", "watch", str(drop),
                                     "--once", "--report-dir", str(workdir / "report")], env=env, cwd=workdir,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=(lambda: os.nice(args.scan_nice)) if args.scan_nice else None)
         scan_ended = None
         while True:
             now = time.monotonic()
@@ -378,6 +390,7 @@ def main() -> int:
     print()
     print(f"scan under load: {outcome.get('status', 'not finished')}, scan stage {outcome.get('stages', {}).get('scan', 0):.1f} s"
           f" (reference {reference_seconds:.1f} s), watcher wall {((scan_ended or load_ended) - scan_started):.1f} s")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
     print(f"load: {len(samples):,} requests in {wall:.1f} s = {len(samples) / wall:.1f} req/s; "
           f"{sum(ledger.claimed.values()):,} items claimed")
     before = [s for s in samples if s.started < scan_started]
