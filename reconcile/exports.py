@@ -32,6 +32,9 @@ import numpy as np
 import pandas as pd
 
 from reports.guard import find_individual_numbers, identifier_values
+# Text cells a spreadsheet would run as a formula (CSV injection) are prefixed with ' — one rule,
+# in reports.spreadsheet, which the weekly report's CSVs use too (re-exported here).
+from reports.spreadsheet import FORMULA_START, neutralise_formulas  # noqa: F401
 
 FINDINGS_EXPORT_COLUMNS = [
     "finding_id", "scan_id", "insurer_number", "member_id", "rule_id", "category", "severity", "score",
@@ -141,26 +144,6 @@ def unencodable(frame: pd.DataFrame, encoding: str = "cp932") -> list[Replaced]:
             count += header_hits
             lines.add(1)
         out.append(Replaced(ch, cp932_replacement(ch), count, tuple(sorted(lines))))
-    return out
-
-
-# Text cells a spreadsheet would run as a formula (CSV injection); prefixed with ' when written.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix ``'`` to text cells beginning with ``=``, ``+``, ``-``, ``@``, tab or CR; numbers
-    (numeric columns, and text that is just a number such as ``-5``) are left alone."""
-    out = frame.copy()
-    for column in out.columns:
-        if pd.api.types.is_numeric_dtype(out[column].dtype) or pd.api.types.is_bool_dtype(out[column].dtype):
-            continue
-        text = out[column].astype("string")
-        risky = text.str.startswith(FORMULA_START).fillna(False) & ~text.str.match(_NUMBER_RE).fillna(False)
-        if risky.any():
-            out[column] = out[column].astype("object")
-            out.loc[risky, column] = "'" + text[risky].astype(str)
     return out
 
 

@@ -53,6 +53,7 @@ from reports import charts, counts, labels, scanlog
 from reports.evidence import parse as parse_evidence
 from reports.evidence import suggested_person
 from reports.guard import assert_no_individual_number, identifier_values, last4
+from reports.spreadsheet import neutralise_formulas
 from reports.timeutil import REPORT_TZ, local_times
 
 SUSPECT_RULES = counts.MISLINK_FAMILY
@@ -859,17 +860,22 @@ def weekly_json(report: WeeklyReport) -> dict[str, Any]:
     return out
 
 
+def _csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 with BOM (Excel on Japanese Windows), formula-like text cells prefixed with '."""
+    return neutralise_formulas(frame).to_csv(index=False).encode("utf-8-sig")
+
+
 def weekly_files(report: WeeklyReport, *, html: bool = True) -> dict[str, bytes]:
     """The report's files by name (index.html, the CSVs, the chart PNGs), each checked for full
     individual numbers (:class:`reports.guard` raises before anything is returned). ``html=False``
     leaves the page out (a caller that only wants the tables)."""
     files: dict[str, bytes] = {
         **({"index.html": render_weekly_html(report).encode("utf-8")} if html else {}),
-        "findings_by_rule.csv": report.by_rule.to_csv(index=False).encode("utf-8-sig"),
-        "queue_status.csv": report.queue_status.to_csv(index=False).encode("utf-8-sig"),
-        "backlog_ageing.csv": report.ageing.to_csv(index=False).encode("utf-8-sig"),
-        "trend.csv": report.trend.to_csv(index=False).encode("utf-8-sig"),
-        "scans.csv": report.scan_log.to_csv(index=False).encode("utf-8-sig"),
+        "findings_by_rule.csv": _csv(report.by_rule),
+        "queue_status.csv": _csv(report.queue_status),
+        "backlog_ageing.csv": _csv(report.ageing),
+        "trend.csv": _csv(report.trend),
+        "scans.csv": _csv(report.scan_log),      # folder names come from the sender: never a formula
     }
     identifiers = _identifiers(report)
     for name, content in files.items():

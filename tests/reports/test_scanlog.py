@@ -149,3 +149,13 @@ def test_the_page_the_csv_and_the_json_show_the_outcomes():
     english = render_weekly_html(_report("en"))
     assert "Scans this week and their outcome" in english and REJECTED["en"] in english
     assert "Feeds not accepted this week: 2 (" in english
+
+
+def test_a_folder_named_like_a_formula_is_text_in_the_csv():
+    scans = pd.DataFrame([{"scan_id": 7, "started_at": "2026-12-01T00:00:00", "status": "rejected",
+                           "summary": {"schedule": {"folder": "=HYPERLINK(\"x\")", "outcome": "rejected",
+                                                    "stages": {"scan": 1.0}, "reason": REJECTED}}}])
+    items = pd.DataFrame(columns=["finding_id", "rule_id", "category", "status", "insurer_number", "created_at"])
+    report = build_weekly(items, None, scans, None, None, week=WEEK, now=NOW, with_charts=False)
+    csv = pd.read_csv(io.BytesIO(weekly_files(report, html=False)["scans.csv"]), encoding="utf-8-sig")
+    assert csv["folder"].tolist() == ["'=HYPERLINK(\"x\")"] and csv["seconds_scan"].tolist() == [1.0]
