@@ -224,14 +224,17 @@ def run_rules(frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
               settings: Mapping[str, Any] | None = None,
               feed_history: pd.DataFrame | None = None,
               rule_ids: Iterable[str] | None = None,
-              on_rule: Callable[[str], None] | None = None) -> RuleRun:
-    """Run the registered rules (or ``rule_ids``) and return their findings and skips."""
+              on_rule: Callable[[str], None] | None = None,
+              values: Mapping[str, Any] | None = None) -> RuleRun:
+    """Run the registered rules (or ``rule_ids``) and return their findings and skips;
+    ``values``: provider results the caller already has (not computed again)."""
     import detectors.rules  # noqa: F401  (registers every rule module)
 
     inputs = Inputs(frames, {
         "as_of": pd.Timestamp(as_of).normalize(),
         "settings": dict(settings or {}),
         "feed_history": feed_history if feed_history is not None else pd.DataFrame(),
+        **dict(values or {}),
     })
     chosen = [RULES[r] for r in (rule_ids or sorted(RULES))]
     parts, skipped = [], []

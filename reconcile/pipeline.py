@@ -54,10 +54,12 @@ def evaluate(frames: Mapping[str, pd.DataFrame | None], *, as_of: pd.Timestamp,
     first = run_rules(frames, as_of=as_of, settings=settings, feed_history=feed_history,
                       rule_ids=[r for r in sorted(RULES) if r != DRIFT_RULE], on_rule=on_rule)
     extra = pipeline_statistics(frames["members"], first.findings, quarantine, row_counts)
+    statistics = feed_stats(frames, as_of)       # once: FEED_DRIFT reads them, the store keeps them
     drift = run_rules(frames, as_of=as_of, settings={**settings, "feed_stats_extra": extra},
-                      feed_history=feed_history, rule_ids=[DRIFT_RULE], on_rule=on_rule)
+                      feed_history=feed_history, rule_ids=[DRIFT_RULE], on_rule=on_rule,
+                      values={"feed_statistics": statistics})
     parts = [f for f in (first.findings, drift.findings) if len(f)]
     findings = pd.concat(parts, ignore_index=True) if parts else first.findings
-    stats = pd.concat([feed_stats(frames, as_of), extra], ignore_index=True)
+    stats = pd.concat([statistics, extra], ignore_index=True)
     return Evaluation(findings=findings, skipped=first.skipped + drift.skipped,
                       seconds={**first.seconds, **drift.seconds}, stats=stats)

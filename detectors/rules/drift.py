@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from detectors.registry import Param, rule
+from detectors.registry import Param, provider, rule
 from detectors.stats import STAT_COLUMNS, feed_stats, statistic_kind
 
 MIN_HISTORY_FEEDS = 3
@@ -119,11 +119,18 @@ def _describe(row: pd.Series) -> str:
     return f"{row['statistic']}: {row['median']:,.0f} → {row['value']:,.0f} ({row['change']:+,.0f}, z={row['robust_z']:+.1f})"
 
 
+@provider("feed_statistics")
+def feed_statistics(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """フィード統計 / the feed's per-insurer statistics (:func:`detectors.stats.feed_stats`); the
+    pipeline computes them once for the store and hands them in (``run_rules(values=)``)."""
+    return feed_stats({"members": members}, as_of)
+
+
 @rule("FEED_DRIFT", category="feed", severity="medium", requires=("members",),
       summary_ja="保険者 {insurer_number} のフィード統計が過去 {history_feeds} 回分から大きく変動: {top_change}（他 {others} 項目）",
       summary_en="Feed statistics of insurer {insurer_number} moved against {history_feeds} earlier feeds: {top_change} (+{others} more)",
       params=DRIFT_PARAMS)
-def feed_drift(members: pd.DataFrame, as_of: pd.Timestamp, settings: Mapping[str, Any],
+def feed_drift(feed_statistics: pd.DataFrame, as_of: pd.Timestamp, settings: Mapping[str, Any],
                feed_history: pd.DataFrame) -> pd.DataFrame:
     """フィード統計が保険者の過去フィードから異常に変動 / A feed-level statistic moved abnormally against earlier feeds.
 
@@ -132,7 +139,7 @@ def feed_drift(members: pd.DataFrame, as_of: pd.Timestamp, settings: Mapping[str
     quarantine rate, notation share). Fewer than three earlier feeds: no finding (see
     :func:`drift_status`).
     """
-    stats = feed_stats({"members": members}, as_of)
+    stats = feed_statistics
     extra = (settings or {}).get("feed_stats_extra")
     if isinstance(extra, pd.DataFrame) and len(extra):
         stats = pd.concat([stats, extra[STAT_COLUMNS]], ignore_index=True)

@@ -337,7 +337,7 @@ def drift_partition(frames: Mapping[str, pd.DataFrame | None], as_of, settings: 
     from detectors.stats import feed_stats
 
     inputs = scan_inputs(frames, as_of, {**dict(settings or {}), "feed_stats_extra": extra}, feed_history)
+    stats = inputs.values["feed_statistics"] = feed_stats(frames, as_of)
     skipped: list = []
     out = run_rule(inputs, DRIFT_RULE, skipped)
-    stats = feed_stats(frames, as_of)
     return (empty_findings() if out is None else out), skipped, inputs.seconds, stats
