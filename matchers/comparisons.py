@@ -431,14 +431,30 @@ NAME_ALPHA = Comparison("name_alpha", levels=[
 ])
 
 
-def _date_digits(p: pd.DataFrame, column: str) -> np.ndarray:
-    cache_key = f"__digits__{column}"
-    if cache_key not in p.attrs:
-        values = p[column]
-        ymd = (values.dt.year * 10000 + values.dt.month * 100 + values.dt.day).fillna(0).to_numpy(dtype=np.int64)
+def _differing_rows(p: pd.DataFrame, left: str, right: str) -> np.ndarray:
+    """Rows where both sides are present and differ: the only rows a near-miss test (one digit,
+    two swapped) can hold on — on equal values each of them is false — so only they are computed."""
+    return _cached(p, f"__differing__{left}__{right}",
+                   lambda: np.flatnonzero(present(p, left) & present(p, right) & ~equal(p, left, right)))
+
+
+def _on_rows(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[rows] = values
+    return out
+
+
+def _dates(p: pd.DataFrame, column: str, rows: np.ndarray) -> pd.DatetimeIndex:
+    return _cached(p, f"__dates__{column}", lambda: pd.DatetimeIndex(p[column].to_numpy()[rows]))
+
+
+def _date_digits(p: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    def compute():
+        values = _dates(p, column, rows)
+        ymd = (values.year * 10000 + values.month * 100 + values.day).to_numpy(dtype=np.int64)
         # Eight decimal digits per date (YYYYMMDD), most significant first.
-        p.attrs[cache_key] = (ymd[:, None] // (10 ** np.arange(7, -1, -1))) % 10
-    return p.attrs[cache_key]
+        return (ymd[:, None] // (10 ** np.arange(7, -1, -1))) % 10
+    return _cached(p, f"__digits__{column}", compute)
 
 
 def _digit_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -448,25 +464,24 @@ def _digit_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _transposed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exactly two adjacent digits swapped."""
     diff = a != b
+    others = diff.sum(axis=1) == 2
     out = np.zeros(len(a), dtype=bool)
     for i in range(a.shape[1] - 1):
         swap = (a[:, i] == b[:, i + 1]) & (a[:, i + 1] == b[:, i]) & diff[:, i] & diff[:, i + 1]
-        others = diff.sum(axis=1) == 2
         out |= swap & others
     return out
 
 
 def _birth(kind: str) -> Mask:
     def mask(p: pd.DataFrame) -> np.ndarray:
-        both = present(p, "birth_date_l") & present(p, "birth_date_r")
-        a, b = _date_digits(p, "birth_date_l"), _date_digits(p, "birth_date_r")
-        if kind == "one_digit":
-            return both & (_digit_diff(a, b) == 1)
-        if kind == "transposed":
-            return both & _transposed(a, b)
-        left, right = p["birth_date_l"], p["birth_date_r"]
-        return both & ((left.dt.year == right.dt.year) & (left.dt.month == right.dt.day)
-                       & (left.dt.day == right.dt.month) & (left.dt.month != left.dt.day)).fillna(False).to_numpy()
+        rows = _differing_rows(p, "birth_date_l", "birth_date_r")
+        if kind in ("one_digit", "transposed"):
+            a, b = _date_digits(p, "birth_date_l", rows), _date_digits(p, "birth_date_r", rows)
+            return _on_rows(len(p), rows, _digit_diff(a, b) == 1 if kind == "one_digit" else _transposed(a, b))
+        left, right = _dates(p, "birth_date_l", rows), _dates(p, "birth_date_r", rows)
+        swapped = ((left.year == right.year) & (left.month == right.day) & (left.day == right.month)
+                   & (left.month != left.day))
+        return _on_rows(len(p), rows, np.asarray(swapped, dtype=bool))
     return mask
 
 
@@ -482,23 +497,26 @@ BIRTH_DATE = Comparison("birth_date", levels=[
 SEX = Comparison("sex", levels=[NullLevel("sex_l", "sex_r"), ExactLevel("sex_l", "sex_r"), ElseLevel()])
 
 
-def _last4_digits(p: pd.DataFrame, column: str) -> np.ndarray:
+def _last4_digits(p: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     def compute():
-        values = _obj(p, column)
-        text = np.where(present(p, column), values, "0000").astype("U4").astype("S4")
+        text = np.asarray(_obj(p, column)[rows], dtype=object).astype("U4").astype("S4")
         return np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 4) if len(text) else np.zeros((0, 4), np.uint8)
     return _cached(p, f"__last4__{column}", compute)
+
+
+def _last4(kind: str) -> Mask:
+    def mask(p: pd.DataFrame) -> np.ndarray:
+        rows = _differing_rows(p, "number_last4_l", "number_last4_r")
+        a, b = _last4_digits(p, "number_last4_l", rows), _last4_digits(p, "number_last4_r", rows)
+        return _on_rows(len(p), rows, _transposed(a, b) if kind == "transposed" else _digit_diff(a, b) == 1)
+    return mask
 
 
 LAST4 = Comparison("last4", levels=[
     NullLevel("number_last4_l", "number_last4_r"),
     ExactLevel("number_last4_l", "number_last4_r"),
-    Level("transposed", "two adjacent digits swapped / 隣接桁の入れ替わり",
-          lambda p: present(p, "number_last4_l") & present(p, "number_last4_r")
-          & _transposed(_last4_digits(p, "number_last4_l"), _last4_digits(p, "number_last4_r"))),
-    Level("one_digit", "one digit differs / 1桁違い",
-          lambda p: present(p, "number_last4_l") & present(p, "number_last4_r")
-          & (_digit_diff(_last4_digits(p, "number_last4_l"), _last4_digits(p, "number_last4_r")) == 1)),
+    Level("transposed", "two adjacent digits swapped / 隣接桁の入れ替わり", _last4("transposed")),
+    Level("one_digit", "one digit differs / 1桁違い", _last4("one_digit")),
     ElseLevel(),
 ])
 

@@ -176,13 +176,20 @@ def number_links(members: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame
     """Linked (member pos ``li``, resident pos ``ri``, ``linked_by``) pairs by the keyed hash of
     the full number (the first resident holding it). Last-four-only members are linked later,
     on the resolved path (:func:`last4_links`)."""
-    res_hash = pd.DataFrame({"number_hash": residents["number_hash"].to_numpy(dtype=object),
-                             "ri": np.arange(len(residents))}).dropna().drop_duplicates("number_hash")
-    mem = pd.DataFrame({"number_hash": members["number_hash"].to_numpy(dtype=object),
-                        "li": np.arange(len(members))}).dropna()
-    by_hash = mem.merge(res_hash, on="number_hash")[["li", "ri"]]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def hashes(frame: pd.DataFrame):
+        values = pa.array(frame["number_hash"], from_pandas=True)
+        return values if pa.types.is_large_string(values.type) else values.cast(pa.large_string())
+
+    # Arrow's hash lookup gives the first resident holding each member's hash (no Python objects).
+    at = pc.index_in(hashes(members), value_set=hashes(residents), skip_nulls=True)
+    at = at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    li = np.flatnonzero(at >= 0)
+    by_hash = pd.DataFrame({"li": li.astype(np.int64), "ri": at[li]})
     by_hash["linked_by"] = LINKED_BY_NUMBER
-    return by_hash.reset_index(drop=True)
+    return by_hash
 
 
 def last4_only_members(members: pd.DataFrame) -> np.ndarray:
@@ -210,27 +217,42 @@ def home_municipality(members: pd.DataFrame, residents: pd.DataFrame, links: pd.
     """Per member, the municipality code of its insurer's home (市町村国保): the code most of the
     insurer's linked residents have, when they are a clear majority (> 50 %); else None
     (an employee insurer's members live anywhere)."""
-    insurer = members["insurer_number"].to_numpy(dtype=object)
-    code = residents["municipality_code"].to_numpy(dtype=object)
-    table = pd.DataFrame({"insurer": insurer[links["li"].to_numpy()], "code": code[links["ri"].to_numpy()]}).dropna()
-    if table.empty:
+    insurer, insurers = pd.factorize(members["insurer_number"], use_na_sentinel=True)
+    code, codes = pd.factorize(residents["municipality_code"], use_na_sentinel=True)
+    a = insurer[links["li"].to_numpy(np.int64)]
+    b = code[links["ri"].to_numpy(np.int64)]
+    known = (a >= 0) & (b >= 0)
+    if not known.any():
         return np.full(len(members), None, dtype=object)
-    counts = table.groupby(["insurer", "code"]).size().reset_index(name="n")
-    totals = counts.groupby("insurer")["n"].transform("sum")
-    best = counts[counts["n"] > 0.5 * totals].drop_duplicates("insurer").set_index("insurer")["code"]
-    return pd.Series(insurer).map(best).astype(object).where(lambda s: s.notna(), None).to_numpy(dtype=object)
+    width = np.int64(len(codes))
+    keys, counts = np.unique(a[known].astype(np.int64) * width + b[known], return_counts=True)
+    totals = np.bincount(keys // width, weights=counts, minlength=len(insurers))
+    clear = counts > 0.5 * totals[keys // width]
+    home = np.full(len(insurers) + 1, -1, dtype=np.int64)   # the last entry: no insurer number
+    home[keys[clear] // width] = keys[clear] % width
+    home_code = home[insurer]
+    names = np.array(codes.tolist() + [None], dtype=object)
+    return names[np.where(home_code >= 0, home_code, len(codes))]
 
 
 # --- household agreement ----------------------------------------------------------------------
+def household_codes(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer codes of the members' and the residents' household ids (−1 none) and the number
+    of resident households — so every household lookup is an int64 join, not a MultiIndex."""
+    hh_m, _ = pd.factorize(members["household_id"], use_na_sentinel=True)
+    hh_r, rh_uniques = pd.factorize(residents["household_id"], use_na_sentinel=True)
+    return hh_m, hh_r, len(rh_uniques)
+
+
 def household_state(members: pd.DataFrame, residents: pd.DataFrame, links: pd.DataFrame,
-                    li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+                    li: np.ndarray, ri: np.ndarray,
+                    codes: tuple[np.ndarray, np.ndarray, int] | None = None) -> np.ndarray:
     """Per pair: 'same' when the resident lives in the registry household that the member's
     *other* insurer-household members are linked to; 'different' when there are such members
-    and none is in that household; 'unknown' otherwise (single-member household, no ids)."""
-    # Integer codes for both id spaces, so every lookup below is an int64 join, not a MultiIndex.
-    hh_m, _ = pd.factorize(members["household_id"].to_numpy(dtype=object), use_na_sentinel=True)
-    hh_r, rh_uniques = pd.factorize(residents["household_id"].to_numpy(dtype=object), use_na_sentinel=True)
-    width = np.int64(len(rh_uniques) + 1)
+    and none is in that household; 'unknown' otherwise (single-member household, no ids).
+    ``codes``: :func:`household_codes` of the two frames, when already computed."""
+    hh_m, hh_r, n_households = codes or household_codes(members, residents)
+    width = np.int64(n_households + 1)
     hashed = links[links["linked_by"] == LINKED_BY_NUMBER]
     t_li = hashed["li"].to_numpy(np.int64)
     t_h, t_rh = hh_m[t_li], hh_r[hashed["ri"].to_numpy(np.int64)]
@@ -288,7 +310,8 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     li, ri = key_all // width, key_all % width
 
     pairs = pairs_frame(m, r, li, ri)
-    pairs["household_state"] = household_state(members, residents, links, li, ri)
+    households = household_codes(members, residents)
+    pairs["household_state"] = household_state(members, residents, links, li, ri, households)
     compare(pairs, COMPARISONS)
     pairs["logit"] = pair_logit(pairs, model)
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
@@ -301,7 +324,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     suspected = verdicts["member_pos"].to_numpy(np.int64)[verdicts["suspected"].to_numpy(dtype=bool)]
     if len(suspected):
         anchors = links[~np.isin(links["li"].to_numpy(np.int64), suspected)]
-        state = household_state(members, residents, anchors, li, ri)
+        state = household_state(members, residents, anchors, li, ri, households)
         changed = np.flatnonzero(state != pairs["household_state"].to_numpy(dtype=object))
         if len(changed):
             _rescore(pairs, changed, state[changed], model)
@@ -384,35 +407,42 @@ def _suspected(pairs: pd.DataFrame, verdicts: pd.DataFrame, conf: Mapping[str, A
 
 def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, residents: pd.DataFrame,
               model: Mapping[str, Any], conf: Mapping[str, Any], last4_only: np.ndarray) -> pd.DataFrame:
-    ordered = pairs[["li", "ri", "logit", "is_linked"]].sort_values(["li", "logit"], ascending=[True, False],
-                                                                    kind="stable")
-    linked = ordered[ordered["is_linked"]].drop_duplicates("li")  # best of ambiguous last4 links
-    n_links = links.groupby("li").size()
-    other = ordered[~ordered["is_linked"]].drop_duplicates("li")
-    out = pd.DataFrame({"member_pos": np.arange(len(members))})
-    out = out.merge(linked[["li", "ri", "logit"]].rename(columns={"li": "member_pos", "ri": "linked_pos",
-                                                                    "logit": "logit_linked"}),
-                    on="member_pos", how="left")
-    out = out.merge(other[["li", "ri", "logit"]].rename(columns={"li": "member_pos", "ri": "other_pos",
-                                                                   "logit": "logit_other"}),
-                    on="member_pos", how="left")
-    out = out[out["linked_pos"].notna() | out["other_pos"].notna()].reset_index(drop=True)
-    rid = residents["resident_id"].to_numpy(dtype=object)
-    last4 = residents["number_last4"].to_numpy(dtype=object)
-    lp = out["linked_pos"].to_numpy()
-    op = out["other_pos"].to_numpy()
-    has_l, has_o = ~np.isnan(lp), ~np.isnan(op)
-    lpi = np.where(has_l, lp, 0).astype(np.int64)
-    opi = np.where(has_o, op, 0).astype(np.int64)
-    logit_l = out["logit_linked"].to_numpy(dtype=float)
-    logit_o = out["logit_other"].to_numpy(dtype=float)
-    p_wrong = np.full(len(out), np.nan)
+    n = len(members)
+    li, ri = pairs["li"].to_numpy(np.int64), pairs["ri"].to_numpy(np.int64)
+    logit = pairs["logit"].to_numpy(dtype=float)
+    is_linked = pairs["is_linked"].to_numpy(dtype=bool)
+    # Per member, candidates by descending logit (ties in pair order): the best linked one (of
+    # ambiguous last4 links) and the best other one.
+    order = np.lexsort((-logit, li))
+
+    def best(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = order[rows[order]]
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = li[idx[1:]] != li[idx[:-1]]
+        idx = idx[first]
+        best_pos, best_logit = np.full(n, -1, dtype=np.int64), np.full(n, np.nan)
+        best_pos[li[idx]] = ri[idx]
+        best_logit[li[idx]] = logit[idx]
+        return best_pos, best_logit
+
+    linked_best, linked_logit = best(is_linked)
+    other_best, other_logit = best(~is_linked)
+    pos = np.flatnonzero((linked_best >= 0) | (other_best >= 0))
+    has_l, has_o = linked_best[pos] >= 0, other_best[pos] >= 0
+    lpi = np.where(has_l, linked_best[pos], 0)
+    opi = np.where(has_o, other_best[pos], 0)
+    logit_l, logit_o = linked_logit[pos], other_logit[pos]
+    link_li = links["li"].to_numpy(np.int64)
+    n_links = np.bincount(link_li, minlength=n)
+    first_link = np.flatnonzero(~pd.Series(link_li).duplicated().to_numpy())
+    linked_by = np.full(n, None, dtype=object)
+    linked_by[link_li[first_link]] = links["linked_by"].to_numpy(dtype=object)[first_link]
+    p_wrong = np.full(len(pos), np.nan)
     p_wrong[has_l] = link_wrong_probability(logit_l[has_l], np.nan_to_num(logit_o[has_l], nan=0.0),
                                             has_o[has_l], model)
     # A last-four-only member none of whose candidates holds those digits: when the best
     # candidate is confidently the member, the digits belong to someone else (§2a) — the
     # probability that the link is wrong is the probability that this candidate is the member.
-    pos = out["member_pos"].to_numpy()
     unlinked_last4 = last4_only[pos] & ~has_l
     p_other = sigmoid(np.nan_to_num(logit_o, nan=-99))
     found = unlinked_last4 & has_o & (p_other >= float(conf["resolved_min_same_probability"]))
@@ -422,26 +452,42 @@ def _verdicts(pairs: pd.DataFrame, links: pd.DataFrame, members: pd.DataFrame, r
     resolved = np.where(other_better, opi, lpi)
     any_res = has_l | has_o
     result = pd.DataFrame({
-        "insurer_number": members["insurer_number"].to_numpy(dtype=object)[pos],
-        "member_id": members["member_id"].to_numpy(dtype=object)[pos],
+        "insurer_number": _strings(members["insurer_number"], pos),
+        "member_id": _strings(members["member_id"], pos),
         "member_pos": pos,
         "linked_pos": np.where(has_l, lpi, -1),
-        "linked_resident_id": np.where(has_l, rid[lpi], None),
-        "linked_by": pd.Series(pos).map(links.drop_duplicates("li").set_index("li")["linked_by"]).to_numpy(dtype=object),
-        "linked_ambiguous": pd.Series(pos).map(n_links).fillna(0).to_numpy() > 1,
+        "linked_resident_id": _strings(residents["resident_id"], lpi, has_l),
+        "linked_by": linked_by[pos],
+        "linked_ambiguous": n_links[pos] > 1,
         "p_same_linked": np.where(has_l, sigmoid(np.nan_to_num(logit_l)), np.nan),
         "other_pos": np.where(has_o, opi, -1),
-        "other_resident_id": np.where(has_o, rid[opi], None),
+        "other_resident_id": _strings(residents["resident_id"], opi, has_o),
         "p_same_other": np.where(has_o, sigmoid(np.nan_to_num(logit_o)), np.nan),
         "p_wrong": p_wrong,
-        "resolved_resident_id": np.where(any_res, rid[resolved], None),
-        "resolved_last4": np.where(any_res, last4[resolved], None),
+        "resolved_resident_id": _strings(residents["resident_id"], resolved, any_res),
+        "resolved_last4": _strings(residents["number_last4"], resolved, any_res),
         "resolved_pos": np.where(any_res, resolved, -1),
         "last4_only": last4_only[pos],
         # A last-four-only member whose best candidate is confidently them but holds other digits.
         "last4_mismatch": found,
     })
     return result
+
+
+def _strings(column: pd.Series, positions: np.ndarray, present: np.ndarray | None = None):
+    """``column`` at ``positions`` as a ``str`` array, missing where not ``present`` — what a frame
+    built from the values as Python objects holds, taken in Arrow without making the objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(positions) == 0:
+        return pd.array([], dtype="str")
+    at = positions if present is None else np.where(present, positions, 0)
+    values = column.take(at).astype("str").array
+    if present is None:
+        return values
+    arrow = pa.array(values)
+    return pd.array(pc.if_else(pa.array(present), arrow, pa.scalar(None, arrow.type)), dtype="str")
 
 
 EVIDENCE_FIELDS = {  # comparison field → (member column, resident column) shown as the two sides

@@ -159,8 +159,15 @@ def number_shared(members: pd.DataFrame, residents: pd.DataFrame, shared_numbers
     pos = shared_numbers["member_pos"].to_numpy(np.int64)
     refs = (members["insurer_number"].astype("string") + ":" + members["member_id"].astype("string")).to_numpy(dtype=object)
     hashes = members["number_hash"].to_numpy(dtype=object, na_value=None)
-    holders = pd.Series(refs[members["number_hash"].notna().to_numpy()]).groupby(
-        hashes[members["number_hash"].notna().to_numpy()]).agg(lambda s: sorted(s))
+    # Every holder of the shared numbers, sorted once by (number, member): a per-group sort over
+    # every number of the feed took seconds for the handful of numbers that are shared.
+    own_hashes = shared_numbers["number_hash"].to_numpy(dtype=object)
+    rows = np.flatnonzero(pd.Index(pd.unique(own_hashes)).get_indexer(hashes) >= 0)
+    table = pd.DataFrame({"number_hash": hashes[rows], "ref": refs[rows]}).sort_values(["number_hash", "ref"],
+                                                                                        kind="stable")
+    holders: dict[str, list[str]] = {}
+    for number_hash, ref in zip(table["number_hash"].tolist(), table["ref"].tolist()):
+        holders.setdefault(number_hash, []).append(ref)
     rid = residents["resident_id"].to_numpy(dtype=object)
     last4 = residents["number_last4"].to_numpy(dtype=object, na_value=None)
     sug = shared_numbers["suggested_resident_pos"].to_numpy(np.int64)
