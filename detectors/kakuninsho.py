@@ -89,6 +89,11 @@ def kakuninsho_valid_until(card_status: pd.DataFrame, validity_years: int = DEFA
     return given.where(given.notna(), derived)
 
 
+#: card_status columns the triggers read.
+TRIGGER_COLUMNS = ("registered", "cancellation_code", "ecert_expiry_date", "status_as_of", "card_returned_date",
+                   "self_info_restricted", "kakuninsho_requested")
+
+
 def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: pd.Timestamp,
                        card_position: np.ndarray | None = None,
                        validity_years: int = DEFAULT_VALIDITY_YEARS) -> pd.DataFrame:
@@ -110,30 +115,37 @@ def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: 
     if card_position is None:
         card_position = positions(members, card_status, KEY, keep="last")
     rows = np.flatnonzero(active.to_numpy(bool) & (card_position >= 0))
-    frame = members[cols].iloc[rows].reset_index(drop=True)
-    status_columns = [c for c in card_status.columns if c not in frame.columns and c != "_line"]
-    status = card_status[status_columns].iloc[card_position[rows]].reset_index(drop=True)
-    frame = pd.concat([frame, status], axis=1)
-    if frame.empty:
+    status_columns = [c for c in card_status.columns if c not in cols and c != "_line"]
+    if len(rows) == 0:
+        frame = pd.concat([members[cols].iloc[rows].reset_index(drop=True),
+                           card_status[status_columns].iloc[card_position[rows]].reset_index(drop=True)], axis=1)
         return frame.assign(reasons=pd.Series(dtype="string"), needs_issue=pd.Series(dtype=bool))
-    seen = frame["status_as_of"]
-    expiry = frame["ecert_expiry_date"]
-    cancel = frame["cancellation_code"].astype("string")
-    kind = frame["insurer_type"].fillna("kokuho")
+    # The triggers are judged on the few columns they read; only the targets' rows are built whole.
+    status = card_status[[c for c in TRIGGER_COLUMNS if c in status_columns]].iloc[card_position[rows]].reset_index(drop=True)
+    seen = status["status_as_of"]
+    expiry = status["ecert_expiry_date"]
+    cancel = status["cancellation_code"].astype("string")
+    kind = members["insurer_type"].iloc[rows].reset_index(drop=True).fillna("kokuho")
+    acquired = members["acquisition_date"].iloc[rows].reset_index(drop=True)
     triggers = pd.DataFrame({
-        "not_registered": (frame["registered"].astype("boolean") == False).fillna(False),  # noqa: E712
+        "not_registered": (status["registered"].astype("boolean") == False).fillna(False),  # noqa: E712
         "registration_cancelled": cancel.isin(["1", "2"]).fillna(False),
         # The national file lags: certificate expiry is judged on status_as_of, not as_of.
         "ecert_expired": (ecert_grace_end(expiry) < seen).fillna(False),
-        "card_returned": (frame["card_returned_date"] <= as_of).fillna(False),
-        "self_info_restricted": _flag(frame["self_info_restricted"]),
-        "requested": _flag(frame["kakuninsho_requested"]),
-        "kouki_everyone": pd.Series((kind == "kouki").to_numpy(bool) & (as_of <= KOUKI_EVERYONE_UNTIL), index=frame.index),
+        "card_returned": (status["card_returned_date"] <= as_of).fillna(False),
+        "self_info_restricted": _flag(status["self_info_restricted"]),
+        "requested": _flag(status["kakuninsho_requested"]),
+        "kouki_everyone": pd.Series((kind == "kouki").to_numpy(bool) & (as_of <= KOUKI_EVERYONE_UNTIL), index=status.index),
     }).astype(bool)
     # A pre-2024-12-02 paper card stays valid until 2025-12-01 at the latest.
-    holds_old_card = ((frame["acquisition_date"] < PAPER_CARDS_STOPPED).fillna(False) & (as_of <= OLD_CARDS_LAST_VALID))
-    any_trigger = triggers.any(axis=1) & ~holds_old_card.astype(bool)
-    frame, triggers = frame.loc[any_trigger], triggers.loc[any_trigger]
+    holds_old_card = ((acquired < PAPER_CARDS_STOPPED).fillna(False) & (as_of <= OLD_CARDS_LAST_VALID))
+    any_trigger = (triggers.any(axis=1) & ~holds_old_card.astype(bool)).to_numpy(bool)
+    targets = rows[any_trigger]
+    frame = pd.concat([members[cols].iloc[targets].reset_index(drop=True),
+                       card_status[status_columns].iloc[card_position[targets]].reset_index(drop=True)], axis=1)
+    triggers = triggers.loc[any_trigger].reset_index(drop=True)
+    expiry = frame["ecert_expiry_date"]
+    cancel = frame["cancellation_code"].astype("string")
     dated = pd.DataFrame({
         "registration_cancelled": expiry.loc[frame.index].where(cancel.loc[frame.index] == "2"),
         "ecert_expired": expiry.loc[frame.index],
@@ -153,8 +165,12 @@ def kakuninsho_targets(members: pd.DataFrame, card_status: pd.DataFrame, as_of: 
     names = np.array(list(TRIGGERS))
     labels = np.array([ja for ja, _ in TRIGGERS.values()])
     held = triggers[list(TRIGGERS)].to_numpy(bool)
-    out["reasons"] = ["|".join(names[row]) for row in held]
-    out["reasons_ja"] = ["、".join(labels[row]) for row in held]
+    # Joined once per distinct combination of triggers (a handful), not per target.
+    combination = held.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    distinct, which = np.unique(combination, return_index=True)
+    at = np.searchsorted(distinct, combination)
+    out["reasons"] = np.array(["|".join(names[held[i]]) for i in which], dtype=object)[at].tolist()
+    out["reasons_ja"] = np.array(["、".join(labels[held[i]]) for i in which], dtype=object)[at].tolist()
     out["trigger_date"] = trigger_date
     out["valid_until"] = valid_until
     out["validity_basis"] = np.where(given.to_numpy(bool), "kakuninsho_valid_until",

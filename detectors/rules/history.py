@@ -176,10 +176,14 @@ def benefit_history_divergence(benefit_history: pd.DataFrame, as_of: pd.Timestam
     out = grouped.agg(period_from=("period_from", "last"), period_to=("period_to", "last"),
                       value_insurer=("value_insurer", "last"), value_oqs=("value_oqs", "last"),
                       periods=("period_from", "size"), facts=("described", "|".join)).reset_index()
-    out["diverging_periods"] = grouped.apply(
-        lambda g: g[["from_text", "to_text", "value_insurer", "value_oqs"]]
-        .rename(columns={"from_text": "from", "to_text": "to", "value_insurer": "insurer", "value_oqs": "oqs"})
-        .to_dict("records"), include_groups=False).to_numpy()
+    # Rows are sorted by the key, so each group's periods are one run of rows: one records list,
+    # cut at the group sizes (a per-group apply cost ~3 ms a finding).
+    records = periods[["from_text", "to_text", "value_insurer", "value_oqs"]].rename(
+        columns={"from_text": "from", "to_text": "to", "value_insurer": "insurer", "value_oqs": "oqs"}).to_dict("records")
+    ends = np.cumsum(out["periods"].to_numpy(np.int64))
+    diverging = np.empty(len(out), dtype=object)
+    diverging[:] = [records[e - n:e] for e, n in zip(ends.tolist(), out["periods"].tolist())]
+    out["diverging_periods"] = diverging
     out["value_insurer"] = out["value_insurer"].fillna("なし")
     out["value_oqs"] = out["value_oqs"].fillna("なし")
     out["period_to_text"] = _text(out["period_to"]).fillna("継続中 / continuing")
