@@ -60,19 +60,40 @@ def child(feed: str, engine: str, workers: int | None, result_path: str) -> None
     captured: dict = {}
     original = engines.evaluator
 
+    # Peak resident memory by stage (ingest = before the rules, persist = after): ru_maxrss is
+    # the whole run's; a sampling thread says which stage reached it.
+    stage = ["ingest"]
+    stage_peak_kb: dict[str, int] = {}
+
+    def sample() -> None:
+        page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+        while stage[0] != "done":
+            with open("/proc/self/statm") as statm:
+                kb = int(statm.read().split()[1]) * page_kb
+            stage_peak_kb[stage[0]] = max(stage_peak_kb.get(stage[0], 0), kb)
+            time.sleep(0.05)
+
     def capturing(name="local", **kw):
         fn = original(name, **kw)
 
         def evaluate(*args, **kwargs):
+            stage[0] = "rules"
             captured["evaluation"] = fn(*args, **kwargs)
+            stage[0] = "persist"
             captured["engine"] = getattr(fn, "__self__", None)
             return captured["evaluation"]
         return evaluate
 
+    import threading
     engines.evaluator = capturing
+    threading.Thread(target=sample, daemon=True).start()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     summary = service.scan(feed, as_of=AS_OF, engine=engine, workers=workers if engine == "dask" else None)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    stage[0] = "done"
+    from reconcile.engines import local
     findings = captured["evaluation"].findings
     keys = sorted(zip(findings["insurer_number"].astype(str), findings["member_id"].astype(str),
                       findings["rule_id"].astype(str), findings["finding_id"].astype(str)))
@@ -82,8 +103,9 @@ def child(feed: str, engine: str, workers: int | None, result_path: str) -> None
         "rows": summary.rows, "seconds": summary.seconds, "findings": len(keys),
         "findings_digest": hashlib.sha256(repr(keys).encode()).hexdigest()[:16],
         "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "stage_peak_rss_kb": stage_peak_kb, "cpu_seconds": cpu,
         "children_peak_rss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-        "dask": getattr(engine_obj, "last_run", None),
+        "dask": getattr(engine_obj, "last_run", None) if engine == "dask" else (dict(local.last_run) or None),
     }
     Path(result_path).write_text(json.dumps(out, default=str), encoding="utf-8")
 
@@ -120,6 +142,12 @@ def report(results: dict, workers: int) -> None:
         print(f"{size:>10,} {engine:>6} {r['wall_seconds']:>8.1f} {r['members'] / r['wall_seconds']:>10,.0f} "
               f"{s.get('ingest_and_validation', 0):>7.1f} {s.get('rules', 0):>7.1f} {s.get('persist', 0):>7.1f} "
               f"{_gb(r['peak_rss_kb']):>8.2f} {_gb(workers_kb):>9.2f} {r['findings']:>9,} {r['findings_digest']}")
+    for (size, engine), r in sorted(results.items()):
+        by_stage = r.get("stage_peak_rss_kb") or {}
+        plan = r.get("dask") or {}
+        print(f"{size:>10,} {engine:>6}: CPU of the scanning process {r.get('cpu_seconds', float('nan')):.1f} s; "
+              "peak by stage " + ", ".join(f"{k} {_gb(v):.2f} GB" for k, v in by_stage.items())
+              + (f"; {plan.get('partitions')} partitions ({plan.get('runner')})" if plan else "; one partition"))
     sizes = sorted({size for size, _ in results})
     for size in sizes:
         pair = [results.get((size, e)) for e in ("local", "dask")]
