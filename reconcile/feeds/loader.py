@@ -307,6 +307,7 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
             for raw, lines in reader.batches(source):
                 chunks.append(file_loader.normalise(raw, lines))
                 rows_done += len(raw)
+                del raw  # the strings as read are not needed once normalised
                 if progress is not None:
                     progress(f"read:{feed_file.kind}", rows_done)
             break
@@ -326,12 +327,14 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
 
     if chunks:
         frame = pd.concat(chunks, ignore_index=True)
+        del chunks  # the chunks' numpy columns were copied into frame
     else:  # header only: an empty frame with the header's columns, normalised shape
         frame = file_loader.normalise(pd.DataFrame({c: pd.Series([], dtype="string") for c in columns}),
                                       np.zeros(0, dtype=np.int64))
     normalise_q = (pd.concat(file_loader.problems, ignore_index=True) if file_loader.problems
                    else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-    survivors = frame[~frame["_line"].isin(normalise_q["line"])]
+    # Rows are filtered (a copy of the whole frame) only when some were quarantined.
+    survivors = frame[~frame["_line"].isin(normalise_q["line"])] if len(normalise_q) else frame
 
     # GX on the normalised frame, indexed by line; only the columns its suite needs.
     started = time.perf_counter()
@@ -350,9 +353,12 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
 
     quarantine = pd.concat([q for q in (normalise_q, gx_q) if q is not None and len(q)], ignore_index=True) \
         if (len(normalise_q) or gx_q is not None) else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    keys = _quarantined_keys(feed_file, file_name, frame, quarantine)
     kept = survivors[~survivors["_line"].isin(gx_q["line"])] if gx_q is not None else survivors
+    del frame, survivors, check_frame  # only kept is needed from here: peak memory is one copy less
 
     canonical = coerce(feed_file.kind, kept).reset_index(drop=True)
+    del kept
 
     gx_counts: dict[str, int] = {}
     if gx_q is not None:
@@ -371,7 +377,6 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
     }
     log.info("feed file %s: %d rows read, %d kept, %d quarantined (%.1fs read, %.1fs GX)", file_name,
              rows_read, len(canonical), rows_read - len(canonical), timings["read_normalise"], timings["gx"])
-    keys = _quarantined_keys(feed_file, file_name, frame, quarantine)
     return canonical, quarantine, summary, source.sha256, rows_read, keys
 
 
