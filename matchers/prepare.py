@@ -72,14 +72,6 @@ class _Spread:
         self.per_unique = per_unique
         self.codes = codes
 
-    @classmethod
-    def of_rows(cls, values: np.ndarray) -> "_Spread":
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        per_unique = np.empty(len(uniques) + 1, dtype=object)
-        per_unique[:-1] = list(uniques)
-        per_unique[-1] = None
-        return cls(per_unique, codes)
-
     def rows(self) -> np.ndarray:
         return self.per_unique[self.codes]
 
@@ -292,8 +284,11 @@ def prepare_side(frame: pd.DataFrame, kind: str, *, codes: bool = False) -> pd.D
     prepared = prepared[SIDE_COLUMNS]
     if codes:
         coded = _encode({c: spreads[c] for c in CODED_COLUMNS})
-        for column in SEPARATELY_CODED:
-            coded.update(_encode({column: _Spread.of_rows(out[column])}))
+        # Compared only with themselves: their own factorisation (numeric or Arrow, no objects).
+        coded["sex"] = pd.factorize(frame["sex"].astype("Int64"), use_na_sentinel=True)[0].astype(np.int32)
+        coded["number_last4"] = pd.factorize(frame["number_last4"], use_na_sentinel=True)[0].astype(np.int32)
+        coded["municipality"] = (pd.factorize(frame["municipality_code"], use_na_sentinel=True)[0].astype(np.int32)
+                                 if kind == "residents" else np.full(n, -1, dtype=np.int32))
         extra = {CODE_PREFIX + c: coded[c] for c in [*CODED_COLUMNS, *SEPARATELY_CODED]}
         extra["kanji_katakana"] = spreads["kanji_key"].typed(
             lambda k: k is not None and _KATAKANA_KEY.fullmatch(k) is not None, bool)
