@@ -85,6 +85,10 @@ def test_killed_mid_scan_the_next_tick_finishes_the_job(tmp_path, db_url, ops_en
     state = json.loads((tmp_path / "state" / "drop.json").read_text(encoding="utf-8"))
     assert state["status"] == "running" and state["pid"] == first.pid
 
+    # The restarted scheduler retries the crashed job at once; its regular ticks are now an hour apart,
+    # so no later (empty) tick overwrites the retried run's state before it is read below.
+    config = tmp_path / "reconcile.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("every = 2\n", "every = 3600\n"), encoding="utf-8")
     second_log = tmp_path / "second.log"
     second = _start(tmp_path, ops_env, second_log)
     outcome_file = drop_dir / "done" / "2026-11" / "_OUTCOME.json"
