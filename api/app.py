@@ -210,16 +210,32 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi
 
 
+#: Set by ``reconcile serve`` before its workers start (ISO time): uploads made after it belong to
+#: a worker of this server, which may still be scanning them when another worker (re)starts.
+SERVER_STARTED_ENV = "RECONCILE_SERVER_STARTED_AT"
+
+
 def _recover_uploads(engine) -> None:
     """Uploads a previous server process left queued or running will never finish: say so."""
+    import os
+    from datetime import datetime
+
     import sqlalchemy as sa
     from reconcile import workflow
     from reconcile.store.models import Upload
 
+    table = Upload.__table__
+    stale = table.c.status.in_([workflow.UPLOAD_QUEUED, workflow.UPLOAD_RUNNING])
+    started = os.environ.get(SERVER_STARTED_ENV)
+    if started:
+        try:
+            stale = sa.and_(stale, table.c.created_at < datetime.fromisoformat(started))
+        except ValueError:
+            pass
     try:
         with engine.begin() as connection:
-            connection.execute(sa.update(Upload.__table__)
-                               .where(Upload.__table__.c.status.in_([workflow.UPLOAD_QUEUED, workflow.UPLOAD_RUNNING]))
+            connection.execute(sa.update(table)
+                               .where(stale)
                                .values(status=workflow.UPLOAD_FAILED, message={
                                    "ja": "サーバーの再起動で走査が中断されました。もう一度送ってください",
                                    "en": "the server restarted before this scan finished; upload it again"}))

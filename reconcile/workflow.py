@@ -831,34 +831,47 @@ def queue_overview(session: Session, actor: Actor, *, now: datetime | None = Non
     """Per queue: open, in_progress, overdue, oldest_open_days — within the actor's insurers.
 
     The counts are :mod:`reports.counts`' definitions (the one place "overdue" is defined), applied
-    to the active items.
+    to the active items — grouped first by the columns those definitions read (queue, status,
+    due_at, created_at: the items of one scan share them), so a request reads a few groups, not
+    every open item.
     """
     from reports import counts
 
     explicit_now = now is not None
     now = now or _now()
     sweep_leases(session, now if explicit_now else None)
-    rows = session.execute(sa.select(W.c.queue, W.c.status, W.c.due_at, W.c.created_at)
-                           .where(W.c.status.in_(counts.OPEN), _scope(W.c.insurer_number, actor))).all()
-    items = pd.DataFrame(rows, columns=["queue", "status", "due_at", "created_at"])
+    rows = session.execute(_overview_statement(actor.insurers is not None),
+                           {"insurers": list(actor.insurers)} if actor.insurers is not None else {}).all()
+    groups = pd.DataFrame(rows, columns=["queue", "status", "due_at", "created_at", "n"])
     local_now = pd.Timestamp(now).tz_convert("Asia/Tokyo").tz_localize(None)
-    if len(items):
-        items["overdue"] = counts.overdue_mask(items, local_now).to_numpy()
-        items["age"] = counts.age_days(items, local_now).to_numpy()
-    out = []
-    for name in queues.QUEUES:
-        mine = items[items["queue"] == name] if len(items) else items
-        open_items = mine[mine["status"] == queues.OPEN] if len(mine) else mine
-        oldest = None
-        if len(open_items):
-            ages = pd.to_numeric(open_items["age"], errors="coerce").dropna()
-            oldest = int(max(ages.max(), 0)) if len(ages) else None
-        out.append({"name": name, "label": _queue_label(name, lang),
-                    "open": int((mine["status"] == queues.OPEN).sum()) if len(mine) else 0,
-                    "in_progress": int((mine["status"] == queues.IN_PROGRESS).sum()) if len(mine) else 0,
-                    "overdue": int(mine["overdue"].sum()) if len(mine) else 0,
-                    "oldest_open_days": oldest})
-    return out
+    totals = {name: {"open": 0, "in_progress": 0, "overdue": 0, "oldest": None} for name in queues.QUEUES}
+    if len(groups):
+        overdue = counts.overdue_mask(groups, local_now).to_numpy()
+        ages = counts.age_days(groups, local_now)
+        for queue, status, n, late, age in zip(groups["queue"], groups["status"], groups["n"], overdue, ages):
+            total = totals.get(queue)
+            if total is None:
+                continue
+            if status == queues.OPEN:
+                total["open"] += int(n)
+                if not pd.isna(age):
+                    total["oldest"] = max(int(age), 0, total["oldest"] or 0)
+            elif status == queues.IN_PROGRESS:
+                total["in_progress"] += int(n)
+            total["overdue"] += int(n) if late else 0
+    return [{"name": name, "label": _queue_label(name, lang), "open": t["open"], "in_progress": t["in_progress"],
+             "overdue": t["overdue"], "oldest_open_days": t["oldest"]} for name, t in totals.items()]
+
+
+@functools.lru_cache(maxsize=2)
+def _overview_statement(scoped: bool):
+    from reports import counts
+
+    stmt = (sa.select(W.c.queue, W.c.status, W.c.due_at, W.c.created_at, sa.func.count())
+            .where(W.c.status.in_(counts.OPEN)))
+    if scoped:
+        stmt = stmt.where(W.c.insurer_number.in_(sa.bindparam("insurers", expanding=True)))
+    return stmt.group_by(W.c.queue, W.c.status, W.c.due_at, W.c.created_at)
 
 
 def queue_sizes(session: Session) -> dict[tuple[str, str], int]:

@@ -7,6 +7,9 @@ processes to use them. Each worker has its own connection pool, credential cache
 """
 from __future__ import annotations
 
+import os
+from datetime import datetime, timezone
+
 import click
 
 from reconcile.cli.common import guarded, t
@@ -28,6 +31,8 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     from reconcile.service import open_store
 
     open_store(get_settings())   # a writing command: pending migrations once, before listening
+    # Workers (re)started later leave the uploads of this server's other workers alone (api.app).
+    os.environ["RECONCILE_SERVER_STARTED_AT"] = datetime.now(timezone.utc).isoformat()
     click.echo(t(f"http://{host}:{port}/ で待ち受けます（API: /api/v1、仕様: /openapi.json）",
                  f"Listening on http://{host}:{port}/ (API: /api/v1, spec: /openapi.json)"), err=True)
     # By import string: `reconcile` sits below `api` in the layers (api → reconcile), so the CLI names

@@ -153,15 +153,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def serve(tmp_path):
-    """``serve(world) -> base_url``: a real `reconcile serve` process on a random loopback port."""
+    """``serve(world, *flags) -> base_url``: a real `reconcile serve` process on a random loopback port."""
     procs = []
 
-    def start(world) -> str:
+    def start(world, *args: str) -> str:
         port = free_port()
         env = {**os.environ, "RECONCILE_DATABASE_URL": world.url, "RECONCILE_SECRET_KEY": "test-key-not-secret",
                "RECONCILE_CONFIG": str(tmp_path / "none.toml"), "RECONCILE_UPLOAD_DIR": str(tmp_path / "uploads")}
         proc = subprocess.Popen([sys.executable, "-m", "reconcile.cli.main", "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                 "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
         procs.append(proc)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

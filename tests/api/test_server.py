@@ -141,3 +141,49 @@ def test_health_without_token_and_problem_json_from_the_server(server):
     r = httpx.get(f"{server}/api/v1/work-items")
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     assert set(r.json()) >= {"type", "title", "status", "detail"}
+
+
+def test_two_worker_processes_share_the_queues_and_the_token_checks(world, serve):
+    """`serve --workers 2`: stewards claiming in parallel through both worker processes never get one
+    item twice, and every claim is in the audit trail once; a token replaced by another process (the
+    CLI) stops working in every worker within the credential cache's lifetime."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from reconcile import auth
+    from reconcile.store import session_scope
+    from reconcile.store.models import Event
+
+    base = serve(world, "--workers", "2")
+    open_a = len(world.items(FEED_A, "notation"))
+    assert open_a > 0
+
+    def claim_all(user: str) -> list[int]:
+        got = []
+        with httpx.Client(base_url=base, headers=world.headers(user), timeout=60) as client:
+            while True:
+                r = client.post("/api/v1/queues/notation/claim")
+                if r.status_code == 204:
+                    return got
+                assert r.status_code == 200, r.text
+                got.append(r.json()["id"])
+
+    with ThreadPoolExecutor(6) as pool:
+        claimed = [i for part in pool.map(claim_all, ["steward_a", "steward_a2"] * 3) for i in part]
+    assert len(claimed) == len(set(claimed)) == open_a
+    with world.engine.connect() as c:
+        logged = c.execute(sa.select(Event.work_item_id).where(Event.action == "claimed")).scalars().all()
+    assert sorted(logged) == sorted(claimed)
+
+    headers = world.headers("steward_a")
+    assert httpx.get(f"{base}/api/v1/queues", headers=headers).status_code == 200
+    with session_scope(world.engine) as s:
+        auth.issue_token(s, "steward_a")       # another process than the server's workers
+    deadline = time.monotonic() + auth.ACTOR_CACHE_SECONDS + 5
+    while time.monotonic() < deadline:
+        if all(httpx.get(f"{base}/api/v1/queues", headers=headers).status_code == 401 for _ in range(6)):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the replaced token still works after the credential cache's lifetime")
