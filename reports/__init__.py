@@ -4,7 +4,11 @@ Never imports :mod:`reconcile` or :mod:`api`; the service gathers the frames and
 
 - ``build_weekly(findings, work_items_events, scans, quarantine_counts, validation, *, week, lang="ja")``
   → :class:`reports.weekly.WeeklyReport`; ``write_weekly(report, out_dir)`` → written paths;
-  ``render_weekly_html(report)`` → the page as a string.
+  ``render_weekly_html(report)`` → the page as a string; ``weekly_json(report)`` the same context as
+  JSON; ``weekly_files(report)`` every file by name (checked, not written).
+- :mod:`reports.scanlog` — the week's scans as the report shows them (outcome, folder, stage timings,
+  reason, retries), from ``list_scans`` rows and the watcher's ``summary["schedule"]``.
+- :mod:`reports.spreadsheet` — ``neutralise_formulas(frame)``: the CSV-injection rule of every CSV.
 - ``build_national(work_items, scans, feed_stats, scan_findings, *, period, created_on, lang="ja")``
   → DataFrame (fixed layout, no total rows); ``build_national_totals(frame)``;
   ``build_corrections(work_items, scans, feed_stats, *, period)``.
@@ -20,7 +24,7 @@ from typing import Any
 
 _EXPORTS = {
     "WeeklyReport": "reports.weekly", "build_weekly": "reports.weekly", "write_weekly": "reports.weekly",
-    "render_weekly_html": "reports.weekly",
+    "render_weekly_html": "reports.weekly", "weekly_json": "reports.weekly", "weekly_files": "reports.weekly",
     "build_national": "reports.national", "build_national_totals": "reports.national",
     "build_corrections": "reports.national",
     "NATIONAL_COLUMNS": "reports.national", "NATIONAL_COLUMNS_JA": "reports.national",
