@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import CurrentUser, DbSession, Lang, in_worker
 from reconcile import auth, exports, service
 from reconcile.auth import Actor
-from reports import weekly
 
 router = APIRouter(tags=["reports"])
 
@@ -43,6 +42,8 @@ async def weekly_report(week: Annotated[str, PathParam(pattern=WEEK)], user: Cur
 
 def _weekly(db: Session, user: Actor, week: str, lang: str, format: str) -> Response:
     """Build the report and its response in the worker thread (pandas and Jinja2 are CPU work)."""
+    from reports import weekly   # imported on first use: it brings matplotlib, which serve need not load
+
     report = exports.weekly_context(db, week=week, lang=lang, with_charts=format == "html",
                                     insurer_numbers=user.insurers)
     if format == "html":
