@@ -247,10 +247,21 @@ def home_municipality(members: pd.DataFrame, residents: pd.DataFrame, links: pd.
 
 
 # --- household agreement ----------------------------------------------------------------------
+def member_households(members: pd.DataFrame) -> np.ndarray:
+    """Integer code per member of its insurer household — (保険者番号, 世帯番号): household ids
+    are numbered per insurer, so two insurers' equal ids in one feed are two households (−1 none)."""
+    household, households = pd.factorize(members["household_id"], use_na_sentinel=True)
+    insurer, _ = pd.factorize(members["insurer_number"], use_na_sentinel=True)
+    key = (insurer.astype(np.int64) + 1) * np.int64(len(households) + 1) + household
+    codes, _ = pd.factorize(np.where(household >= 0, key, -1))
+    return np.where(household >= 0, codes, -1)
+
+
 def household_codes(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-    """Integer codes of the members' and the residents' household ids (−1 none) and the number
-    of resident households — so every household lookup is an int64 join, not a MultiIndex."""
-    hh_m, _ = pd.factorize(members["household_id"], use_na_sentinel=True)
+    """Integer codes of the members' insurer households (:func:`member_households`) and the
+    residents' registry households (−1 none) and the number of resident households — so every
+    household lookup is an int64 join, not a MultiIndex."""
+    hh_m = member_households(members)
     hh_r, rh_uniques = pd.factorize(residents["household_id"], use_na_sentinel=True)
     return hh_m, hh_r, len(rh_uniques)
 

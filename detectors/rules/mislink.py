@@ -25,7 +25,7 @@ from matchers.normalise import (ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, KANA
                                 KATAKANA_ALPHABET, REASONS, alpha_tokens, explain, variants_equal)
 from detectors.schema import NUMBER_VALID
 from matchers.resolve import (LINKED_BY_LAST4, LINKED_BY_NUMBER, Resolution, field_evidence,
-                             last4_only_members, resolve)
+                             last4_only_members, member_households, resolve)
 
 REASON_LABELS_JA = {
     "VARIATION_SELECTOR": "異体字セレクタ", "WIDTH": "全角半角", "SPACING": "空白・区切り",
@@ -164,8 +164,9 @@ def _top_candidates(res: Resolution, member_pos: np.ndarray, k: int) -> dict[int
 
 
 def _household_swaps(res: Resolution, flagged: pd.DataFrame) -> dict[int, int]:
-    """member pos → partner member pos, for pairs of one household holding each other's numbers."""
-    hh = res.members["household_id"].to_numpy(dtype=object)
+    """member pos → partner member pos, for pairs of one household holding each other's numbers
+    (one insurer household: :func:`matchers.resolve.member_households`)."""
+    hh = member_households(res.members)
     rows = flagged[(flagged["linked_pos"] >= 0) & (flagged["other_pos"] >= 0)]
     a = pd.DataFrame({"m": rows["member_pos"].to_numpy(), "linked": rows["linked_pos"].to_numpy(),
                       "best": rows["other_pos"].to_numpy()})

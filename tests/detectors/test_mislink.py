@@ -169,6 +169,20 @@ def test_household_swap_reported_on_both_members_as_such():
         assert mislink.loc[own, "suggested_resident_id"] == suggested
 
 
+def test_equal_household_ids_of_two_insurers_are_no_household_swap():
+    """世帯番号 are numbered per insurer: two insurers' members who happen to share a household id
+    and hold each other's numbers are two mis-links, not one household's swap."""
+    members = [m for m in CLEAN if m["member_id"] not in ("M-JIRO", "M-SACHIKO")]
+    members += [member("M-JIRO", "R-JIRO", number=N["sachiko"]),
+                {**member("M-SACHIKO", "R-SACHIKO", number=N["jiro"]), "insurer_number": "272000"}]
+    mislink = by_rule(scan(members), "MISLINK_SUSPECTED")
+    assert list(mislink.index) == ["M-JIRO", "M-SACHIKO"]
+    for own in ("M-JIRO", "M-SACHIKO"):
+        evidence = json.loads(mislink.loc[own, "evidence"])
+        assert evidence["pattern"] != "household_swap"
+        assert evidence.get("partner_member_id") is None
+
+
 NOTATION_CASES = [
     {"description": "旧字体 髙橋 on the registry, 高橋 at the insurer", "member": member("M-MEI", "R-MEI", name_kanji="高橋 芽衣"),
      "reasons": ["VARIANT_KANJI"], "severity": "low"},

@@ -128,3 +128,17 @@ def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
     apart = pairs_frame(prepare_side(members, "members", codes=True), prepare_side(residents, "residents", codes=True),
                         np.array([0]), np.array([0]))
     assert not [c for c in apart.columns if c.startswith(CODE_PREFIX)]
+
+
+def test_two_insurers_sharing_a_household_id_are_two_households():
+    """世帯番号 are numbered per insurer: in a prefecture's feed two insurers' equal household ids
+    are two households, so one insurer's linked member never vouches for the other's member."""
+    members = members_frame([
+        {"insurer_number": "131016", "member_id": "M1", "number": "000000000011", "household_id": "H1"},
+        {"insurer_number": "131016", "member_id": "M2", "number": None, "household_id": "H1"},
+        {"insurer_number": "272000", "member_id": "M3", "number": None, "household_id": "H1"},
+    ])
+    links = number_links(members, RESIDENTS)
+    state = household_state(members, RESIDENTS, links, np.array([1, 2]), np.array([1, 1]))
+    # M2 shares insurer 131016's household H1 with the linked M1; M3 is alone in 272000's H1.
+    assert state.tolist() == ["same", "unknown"]
