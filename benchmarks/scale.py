@@ -82,6 +82,7 @@ def child(feed: str, engine: str, workers: int | None, result_path: str) -> None
             stage[0] = "persist"
             captured["engine"] = getattr(fn, "__self__", None)
             return captured["evaluation"]
+        evaluate.__self__ = getattr(fn, "__self__", None)   # service.scan starts a Dask engine early
         return evaluate
 
     import threading
@@ -180,14 +181,14 @@ def extrapolate(results: dict, target: int = 120_000_000) -> None:
     d, s = r["dask"], {**r["seconds"], **r["dask"]["timings"]}
     members = r["members"]
     workers, partitions = d["workers"], max(1, d["partitions"])
-    # Worker-seconds per member of the per-partition phase (every rule but drift; residents
-    # prepared once per partition), and of drift.
-    per_member = s.get("dask:partitions", 0.0) * min(workers, partitions) / members
+    # Worker-seconds per member of the per-partition phase (every rule, drift last; residents
+    # prepared once per partition); runs saved before drift moved into the partitions have it apart.
+    per_member = s.get("plan:partitions", s.get("dask:partitions", 0.0)) * min(workers, partitions) / members
     drift = s.get("dask:drift", 0.0) * min(workers, partitions) / members
     redo_share = d["mislink_again"] / partitions          # partitions that ran MISLINK_SUSPECTED again
     shuffled = max(d["shuffled_rows"], 1)
     share = d["shuffled_rows"] / members
-    cross_per_row = s.get("dask:cross_insurer", 0.0) / shuffled   # one worker; overhead-bound when small
+    cross_per_row = s.get("plan:cross_insurer", s.get("dask:cross_insurer", 0.0)) / shuffled   # one worker; overhead-bound when small
     ingest, persist = s.get("ingest_and_validation", 0.0) / members, s.get("persist", 0.0) / members
     print(f"\n== extrapolation to {target:,} member records (from the {members:,}-member Dask run, "
           f"{partitions} partitions on {workers} workers)")

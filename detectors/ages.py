@@ -118,18 +118,33 @@ def late_elderly_start(birth_date: pd.Series) -> pd.Series:
 
 def kokuho_age_loss_latest(birth_date: pd.Series) -> pd.Series:
     """Latest acceptable 国保 loss date at 75: the day after the 75th birthday (the birthday itself is also accepted)."""
-    return late_elderly_start(birth_date) + pd.Timedelta(days=1)
+    def latest(births: pd.Series) -> np.ndarray:
+        return (late_elderly_start(births) + pd.Timedelta(days=1)).to_numpy(dtype="datetime64[ns]")
+
+    return pd.Series(_per_birth_date(birth_date, latest, np.datetime64("NaT", "ns")),
+                     index=getattr(birth_date, "index", None))
+
+
+def _per_birth_date(birth_date: pd.Series, func, missing) -> np.ndarray:
+    """``func`` (birth dates → array) once per distinct birth date, spread back to every row
+    (a 1M-member feed has some 30k distinct birth dates); ``missing`` where there is none."""
+    codes, uniques = pd.factorize(pd.Series(birth_date).to_numpy(dtype="datetime64[ns]"))
+    values = np.asarray(func(pd.Series(uniques)))
+    return np.append(values, np.array([missing], dtype=values.dtype if values.dtype != object else object))[codes]
 
 
 def age_band(birth_date: pd.Series, day: pd.Timestamp) -> pd.Series:
     """国保 age band on ``day``: PRESCHOOL, WORKING_AGE, ELDERLY (70–74) or LATE_ELDERLY; NA without a birth date."""
     day = pd.Timestamp(day).normalize()
-    band = np.select(
-        [preschool_end(birth_date).to_numpy() >= day.to_datetime64(),
-         elderly_start(birth_date).to_numpy() > day.to_datetime64(),
-         late_elderly_start(birth_date).to_numpy() > day.to_datetime64()],
-        [PRESCHOOL, WORKING_AGE, ELDERLY], default=LATE_ELDERLY)
-    out = pd.Series(band, index=birth_date.index, dtype="string")
+
+    def bands(births: pd.Series) -> np.ndarray:
+        return np.select(
+            [preschool_end(births).to_numpy() >= day.to_datetime64(),
+             elderly_start(births).to_numpy() > day.to_datetime64(),
+             late_elderly_start(births).to_numpy() > day.to_datetime64()],
+            [PRESCHOOL, WORKING_AGE, ELDERLY], default=LATE_ELDERLY).astype(object)
+
+    out = pd.Series(_per_birth_date(birth_date, bands, LATE_ELDERLY), index=birth_date.index, dtype="string")
     return out.mask(birth_date.isna())
 
 

@@ -309,6 +309,22 @@ def scan(feed_dir: str | Path, *, as_of: str | None = None, settings: Settings |
     """
     from reconcile.engines import evaluator  # scale (#12): --engine local|dask
     evaluate = evaluator(engine, workers=workers, scheduler=scheduler)
+    # The Dask engine starts its workers while the feed is read, and stops them if the scan stops.
+    engine_object = getattr(evaluate, "__self__", None)
+    if hasattr(engine_object, "start"):
+        engine_object.start()
+    try:
+        return _scan(evaluate, feed_dir, as_of=as_of, settings=settings, progress=progress, force=force,
+                     wait=wait, lock_timeout=lock_timeout, skip_if_scanned=skip_if_scanned)
+    finally:
+        if hasattr(engine_object, "close"):
+            engine_object.close()
+
+
+def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settings: Settings | None,
+          progress: Callable[[str, int], None] | None, force: bool, wait: bool, lock_timeout: float | None,
+          skip_if_scanned: bool) -> ScanSummary:
+    """:func:`scan` with its engine's ``evaluate`` chosen."""
     settings = settings or get_settings()
     key = settings.require_key()
     queue_config = _queue_config(settings)

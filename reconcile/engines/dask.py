@@ -129,6 +129,26 @@ class DaskEngine:
                 "--scheduler needs the Python package distributed, which is not installed")
         self.workers, self.scheduler = workers, scheduler
         self.last_run: dict[str, Any] = {}
+        self._starting = None            # a Future of the runner, when start() was called
+
+    def start(self) -> None:
+        """Bring the workers up in the background; :func:`reconcile.service.scan` calls it before
+        it reads the feed, so the cluster starts while the feed is read (evaluate waits for it)."""
+        if self._starting is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-dask-start")
+            self._starting = pool.submit(self._runner)
+            pool.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Shut down a cluster started for a scan that then did not run (a refused feed)."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            try:
+                starting.result().close()
+            except Exception:  # noqa: BLE001 — it failed to start: nothing to close
+                pass
 
     def _runner(self):
         if distributed_available() and os.environ.get("RECONCILE_DASK_RUNNER") != "processes":
@@ -142,8 +162,9 @@ class DaskEngine:
                  on_rule: Callable[[str], None] | None = None):
         part.check_no_full_numbers(frames)
         step = time.perf_counter()
-        runner = self._runner()
-        started = time.perf_counter() - step
+        starting, self._starting = self._starting, None
+        runner = starting.result() if starting is not None else self._runner()
+        started = time.perf_counter() - step        # what was left to wait for
         evaluation, self.last_run = evaluate_plan(
             runner, frames, as_of=as_of, quarantine=quarantine, row_counts=row_counts,
             detector_settings=detector_settings, feed_history=feed_history, on_rule=on_rule)

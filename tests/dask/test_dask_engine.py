@@ -153,6 +153,30 @@ def test_a_dropped_wrong_holder_who_was_a_swap_partner_reruns_the_rule():
     assert drop_cross_wrong(found, wrong.assign(member_id=["B"])) is None
 
 
+@pytest.mark.timeout(240)
+def test_scan_on_dask_starts_the_workers_while_the_feed_is_read_and_stops_them_when_refused(parts, tmp_path, monkeypatch):
+    from reconcile import service
+    from reconcile.config import Settings
+    from reconcile.errors import FeedRejected
+
+    monkeypatch.setenv("RECONCILE_DASK_RUNNER", "processes")      # dask's process pool: no cluster to wait for
+    calls = []
+    real_start, real_close = DaskEngine.start, DaskEngine.close
+    monkeypatch.setattr(DaskEngine, "start", lambda self: (calls.append("start"), real_start(self))[1])
+    monkeypatch.setattr(DaskEngine, "close", lambda self: (calls.append("close"), real_close(self))[1])
+    settings = lambda name: Settings(database_url=f"sqlite:///{tmp_path / name}", secret_key=KEY.decode(),  # noqa: E731
+                                     config_path=tmp_path / "none.toml")
+    feed_dir = parts[1][0]
+    on_dask = service.scan(feed_dir, as_of=AS_OF, settings=settings("dask.db"), engine="dask", workers=2)
+    assert calls == ["start", "close"]
+    local = service.scan(feed_dir, as_of=AS_OF, settings=settings("local.db"))
+    assert on_dask.findings_by_rule == local.findings_by_rule and on_dask.total_findings > 20
+    calls.clear()
+    with pytest.raises(FeedRejected):
+        service.scan(tmp_path / "no-such-feed", as_of=AS_OF, settings=settings("refused.db"), engine="dask", workers=2)
+    assert calls == ["start", "close"]
+
+
 def test_no_full_number_is_shipped_to_workers(prefecture):
     feed, _, _ = prefecture
     frames = dict(feed.frames)
