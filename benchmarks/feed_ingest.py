@@ -1,6 +1,7 @@
 """取込ベンチマーク / time load_feed on a synthetic full-size feed (not part of the test run).
 
-    python benchmarks/feed_ingest.py [--members 1000000] [--dir /tmp/bench_feed] [--encoding utf-8]
+    python benchmarks/feed_ingest.py [--members 1000000] [--dir /tmp/bench_feed] [--profile out.prof]
+    python benchmarks/feed_ingest.py --dir benchmarks/out/prefecture-100000-x4   # an existing feed
 
 Writes members (N), residents (1.3N), oqs (N), benefit_history (~0.5N) and card_status (N)
 as CSV (a small share of dates in 和暦, full-width digits and hyphenated numbers, so the slow
@@ -123,23 +124,40 @@ def generate(directory: Path, members: int, seed: int = 7) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=1_000_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_feed"))
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_feed"),
+                        help="feed folder; generated when it holds no members.csv (any feed folder works)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a cProfile of load_feed here and print its top functions")
     args = parser.parse_args()
     if not (args.dir / "members.csv").is_file():
         started = time.perf_counter()
         generate(args.dir, args.members)
         print(f"generated in {time.perf_counter() - started:.1f}s")
+    import resource
+
     from reconcile.feeds import load_feed
 
-    started = time.perf_counter()
-    feed = load_feed(args.dir, key=b"bench-key")
-    total = time.perf_counter() - started
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        feed = profiler.runcall(load_feed, args.dir, key=b"bench-key")
+        profiler.dump_stats(args.profile)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    else:
+        feed = load_feed(args.dir, key=b"bench-key")
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     for kind, summary in feed.validation.items():
         if not isinstance(summary, dict) or "rows_read" not in summary:
             continue  # feed-level entries (warnings, messages)
         print(f"{kind:16s} rows={summary['rows_read']:>9,d} kept={summary['rows_valid']:>9,d} "
               f"seconds={summary['seconds']}")
-    print(f"total load_feed: {total:.1f}s; quarantine entries: {len(feed.quarantine)}")
+    # CPU time of this process is what to compare on a shared machine; peak RSS is not load-dependent
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"total load_feed: {total:.1f}s wall, {cpu:.1f}s CPU (GX import included); peak RSS {peak:,.0f} MB; "
+          f"quarantine entries: {len(feed.quarantine)}")
 
 
 if __name__ == "__main__":

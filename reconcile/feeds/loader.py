@@ -427,6 +427,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
         if feed_file.required and located[feed_file.kind] is None:
             raise _rejected(f"{feed_file.stem}.csv", None, "必須のファイルがありません", "required file missing")
 
+    suites.import_in_background()
     dates = values.DateNormaliser()
     known_hashes = KnownHashes()
     validator = suites.Validator()

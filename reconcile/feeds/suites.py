@@ -18,8 +18,11 @@ How it runs on 1M-row files (GX's fixed cost per expectation and per row is high
 - value expectations (non-null, value sets, format, date range) run on a frame of each
   column's *distinct* values — a value's verdict does not depend on its row — and every
   unexpected value is mapped back to all rows holding it;
-- key uniqueness runs on every row, on one 64-bit fingerprint of the key columns; the rows GX
-  flags are re-judged on their real key before the later occurrences are quarantined.
+  columns with many distinct values (dates) get a frame of their own, so that the few-valued
+  ones are not padded to the dates' length (GX fingerprints and filters whole batches);
+- key uniqueness runs on every row, on one int64 code of the key columns (equal exactly when
+  the keys are); the rows GX flags are re-judged on their real key before the later
+  occurrences are quarantined.
 The summary says which (``checked``: ``distinct_values`` or ``rows``) and counts rows.
 
 Dates are sane between ``DATE_MIN`` and ``DATE_MAX``. A birth date after ``as_of`` is *not*
@@ -30,6 +33,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +63,38 @@ REASONS = {
 log = logging.getLogger(__name__)
 
 
+_import_lock = threading.Lock()
+_import_thread: threading.Thread | None = None
+
+
+def import_in_background() -> None:
+    """Start importing great_expectations on a thread. Its import costs ~6 s of CPU, the largest
+    fixed cost of ingest (it pulls in scipy, altair, SQLAlchemy …), and is pure Python; the
+    files' reading and normalising is mostly Arrow and numpy, which release the GIL, so the
+    import runs beside the first file instead of before it. :class:`Validator` waits for it."""
+    global _import_thread
+    with _import_lock:
+        if _import_thread is not None or "great_expectations" in sys.modules:
+            return
+
+        def run() -> None:
+            try:
+                import great_expectations  # noqa: F401
+                import great_expectations.expectations  # noqa: F401
+            except Exception:  # noqa: BLE001 - the caller's own import raises it where it is handled
+                pass
+
+        _import_thread = threading.Thread(target=run, name="gx-import", daemon=True)
+        _import_thread.start()
+
+
+def _await_import() -> None:
+    """Let a background import of GX finish before using it (never a half-imported module)."""
+    thread = _import_thread
+    if thread is not None:
+        thread.join()
+
+
 def reason_text(code: str, stage: str, reasons: dict[str, tuple[str, str]] = REASONS) -> str:
     ja, en = reasons[code]
     return f"{code} [{stage}]: {ja} / {en}"
@@ -73,6 +110,7 @@ class Check:
 def expectations_for(feed_file: spec.FeedFile, columns: list[str]) -> list[tuple[Any, Check | None]]:
     """The expectations of one feed file over the columns its normalised frame has, each with
     the :class:`Check` saying what a failing row means for quarantine (``None``: table level)."""
+    _await_import()
     import great_expectations.expectations as gxe
 
     present = set(columns)
@@ -128,6 +166,7 @@ def expectations_for(feed_file: spec.FeedFile, columns: list[str]) -> list[tuple
 
 def build_suite(feed_file: spec.FeedFile, columns: list[str], name: str | None = None):
     """The declared GX expectation suite of one feed file (all its expectations, one suite)."""
+    _await_import()
     import great_expectations as gx
 
     return gx.ExpectationSuite(name=name or f"{feed_file.kind}_suite",
@@ -163,9 +202,16 @@ def _number(value: Any) -> int | float | None:
 
 
 class Validator:
-    """An ephemeral GX context for one feed; ``validate`` runs one file's suite."""
+    """An ephemeral GX context for one feed; ``validate`` runs one file's suite. The context is
+    made on the first ``validate`` (after a background import, see :func:`import_in_background`)."""
 
     def __init__(self) -> None:
+        self._gx = None
+
+    def _start(self) -> None:
+        if self._gx is not None:
+            return
+        _await_import()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -185,11 +231,13 @@ class Validator:
                  ) -> tuple[dict[str, Any], pd.DataFrame | None]:
         """Validate the normalised ``frame`` (index = line) → (JSON summary, quarantine rows).
 
-        The file's suite runs as two GX validations: value expectations on the frame of
+        The file's suite runs as two or three GX validations: value expectations on frames of
         *distinct* values per column (a value's verdict does not depend on its row; a 1M-row
-        file has ~40k distinct dates), whose unexpected values are mapped back to every row
-        holding them; key uniqueness on the full key columns, whose unexpected rows are lines.
+        file has ~40k distinct dates: those columns in a frame of their own), whose unexpected
+        values are mapped back to every row holding them; key uniqueness on one code per row of
+        the key columns, whose unexpected rows are lines.
         """
+        self._start()
         pairs = expectations_for(feed_file, list(frame.columns))
         suite_name = f"{feed_file.kind}_suite"
         is_key = [c is not None and c.reason == "duplicate_key" for _, c in pairs]
@@ -197,14 +245,21 @@ class Validator:
                          if c is not None and c.reason in ("not_in_set", "bad_format", "out_of_range")}
         presence_columns = {getattr(e, "column", None) for e, c in pairs
                             if c is not None and c.reason in ("missing_required", "name_missing")}
-        distinct = _distinct_frame(frame, sorted(value_columns), sorted(presence_columns - value_columns),
-                                   all_columns=list(frame.columns))
+        distinct = _distinct_frames(frame, sorted(value_columns), sorted(presence_columns - value_columns),
+                                    all_columns=list(frame.columns))
+        # (part, frame, expectations run on it): value and presence expectations on the frame that
+        # holds their column's distinct values (table-level ones on the first), keys on the rows
+        parts = [(name, data, [e for (e, _), key in zip(pairs, is_key)
+                               if not key and (getattr(e, "column", None) in answers or
+                                               (getattr(e, "column", None) is None and name == "values"))])
+                 for name, (data, answers) in zip(("values", "values_long"), distinct)]
+        parts.append(("keys", _key_frame(frame, list(feed_file.unique_key)),
+                      [e for (e, _), key in zip(pairs, is_key) if key]))
 
         summary_rows, quarantine = [], []
         statistics = {"evaluated_expectations": 0, "successful_expectations": 0, "unsuccessful_expectations": 0}
         success = True
-        for part, data in (("values", distinct), ("keys", _key_frame(frame, list(feed_file.unique_key)))):
-            selected = [e for (e, _), key in zip(pairs, is_key) if key == (part == "keys")]
+        for part, data, selected in parts:
             if not selected:
                 continue
             part_suite = self._gx.ExpectationSuite(name=f"{suite_name}.{part}", expectations=selected)
@@ -228,7 +283,7 @@ class Validator:
                                                    config.kwargs.get("column"))
                 summary_rows.append({
                     "expectation": config.type, **kwargs, "success": bool(item.success),
-                    "checked": "distinct_values" if part == "values" else "rows",
+                    "checked": "rows" if part == "keys" else "distinct_values",
                     "element_count": _number(info.get("element_count")),
                     "unexpected_count": _number(info.get("unexpected_count")),
                     "unexpected_rows": int(len(lines)) if check is not None else None,
@@ -275,24 +330,40 @@ class Validator:
 
 
 def _key_frame(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Rows with a complete key, as one uint64 fingerprint per row (index = line).
+    """Rows with a complete key, as one int64 code per row (index = line): equal codes exactly
+    when the keys are equal.
 
     GX's uniqueness check on one integer column costs a fraction of the compound check on
-    strings; a 64-bit collision can only ever *flag* rows, and flagged rows are re-judged on
-    their real key columns before anything is quarantined. Rows missing a key part are left
-    to the not-null expectations.
+    strings. The code combines each key column's factorisation (Arrow's hash table in C) rather
+    than hashing the strings row by row in pandas (~1 µs a value on Arrow strings); flagged rows
+    are still re-judged on their real key columns before anything is quarantined. Rows missing
+    a key part are left to the not-null expectations.
     """
     if not key:
         return frame.iloc[:0, :0]
-    complete = frame[key].notna().all(axis=1)
-    fingerprint = pd.util.hash_pandas_object(frame.loc[complete, key], index=False)
-    return pd.DataFrame({KEY_FINGERPRINT: fingerprint.to_numpy()}, index=frame.index[complete.to_numpy()])
+    complete = frame[key].notna().all(axis=1).to_numpy()
+    codes = np.zeros(int(complete.sum()), dtype=np.int64)
+    for column in key:
+        column_codes, uniques = pd.factorize(frame[column][complete])
+        # renumber densely after each step so the product never overflows int64
+        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
+    return pd.DataFrame({KEY_FINGERPRINT: codes.astype(np.int64)}, index=frame.index[complete])
 
 
-def _distinct_frame(frame: pd.DataFrame, value_columns: list[str], presence_columns: list[str],
-                    all_columns: list[str]) -> pd.DataFrame:
-    """One frame holding, per column, its distinct values (value checks) or one present value and
-    one missing value (presence checks); columns padded to one length by repeating their first value."""
+# A value column with at most this many distinct values is checked in the small frame; longer
+# ones (dates: ~40k distinct in a 1M-row file) in a frame of their own. GX fingerprints every
+# batch (hashing each cell) and filters the whole batch for each expectation, so padding the
+# few-valued columns to the length of the dates would cost more than checking them.
+SHORT_COLUMN_VALUES = 1024
+
+
+def _distinct_frames(frame: pd.DataFrame, value_columns: list[str], presence_columns: list[str],
+                     all_columns: list[str]) -> list[tuple[pd.DataFrame, set[str]]]:
+    """Frames holding, per column, its distinct values (value checks) or one present value and
+    one missing value (presence checks), each with the columns whose expectations it answers:
+    the small frame (every column, for the table-level check too) and, when a value column has
+    more than SHORT_COLUMN_VALUES distinct values, the frame of those columns. Columns are padded
+    to their frame's length by repeating their first value."""
     parts: dict[str, pd.Series] = {}
     for column in value_columns:
         parts[column] = frame[column].drop_duplicates()
@@ -301,13 +372,19 @@ def _distinct_frame(frame: pd.DataFrame, value_columns: list[str], presence_colu
         present, missing = values.notna(), values.isna()
         picks = [values[present].iloc[:1], values[missing].iloc[:1]]
         parts[column] = pd.concat([p for p in picks if len(p)]) if any(len(p) for p in picks) else values.iloc[:0]
-    for column in all_columns:  # the other columns only need to exist for the table-level check
-        parts.setdefault(column, frame[column].iloc[:1])
-    length = max((len(p) for p in parts.values()), default=0)
-    if len(frame) == 0:
-        length = 0
+    long_columns = [c for c in all_columns if c in parts and len(parts[c]) > SHORT_COLUMN_VALUES]
+    short = {c: parts[c] if c in parts and c not in long_columns else frame[c].iloc[:1] for c in all_columns}
+    frames = [(_padded(short, all_columns, empty=len(frame) == 0), set(all_columns) - set(long_columns))]
+    if long_columns:
+        frames.append((_padded({c: parts[c] for c in long_columns}, long_columns, empty=False), set(long_columns)))
+    return frames
+
+
+def _padded(parts: dict[str, pd.Series], columns: list[str], empty: bool) -> pd.DataFrame:
+    length = 0 if empty else max((len(p) for p in parts.values()), default=0)
     padded = {}
-    for column, values in parts.items():
-        positions = np.concatenate([np.arange(len(values)), np.zeros(length - len(values), dtype=np.int64)])
+    for column in columns:
+        values = parts[column]
+        positions = np.concatenate([np.arange(len(values)), np.zeros(max(length - len(values), 0), dtype=np.int64)])
         padded[column] = values.iloc[positions[:length]].reset_index(drop=True) if len(values) else values.reset_index(drop=True)
-    return pd.DataFrame(padded, columns=all_columns)
+    return pd.DataFrame(padded, columns=columns)

@@ -116,40 +116,87 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
-# The Gregorian forms of parse_date written in ASCII (YYYY-MM-DD, YYYY/M/D, YYYY.MM.DD, YYYYMMDD):
-# what almost every feed uses, read for all distinct values at once (RE2 + numpy calendar
-# arithmetic) instead of one regex cascade per value. Same acceptance as parse_date on them.
+# The forms of parse_date that need no NFKC — ASCII Gregorian (YYYY-MM-DD, YYYY/M/D, YYYY.MM.DD,
+# YYYYMMDD) and 和暦 with an era letter (S45.03.12, H1/1/8, s450312) or name (昭和45年3月12日,
+# 令和元年5月1日) — read for all distinct values at once (RE2 + numpy calendar arithmetic) instead
+# of one regex cascade per value; everything else (full-width digits, ㍼, inner spaces) goes
+# through parse_date. Same acceptance as parse_date on the forms read here (tests compare).
 _GREGORIAN_ASCII = (r"^(?P<y>[0-9]{4})(?:-(?P<m1>[0-9]{1,2})-(?P<d1>[0-9]{1,2})"
                     r"|/(?P<m2>[0-9]{1,2})/(?P<d2>[0-9]{1,2})|\.(?P<m3>[0-9]{1,2})\.(?P<d3>[0-9]{1,2})"
                     r"|(?P<m4>[0-9]{2})(?P<d4>[0-9]{2}))$")
+_ERA_CLASS = _ERA_LETTERS + _ERA_LETTERS.lower()
+_ERA_FORMS = (rf"^(?:(?P<l1>[{_ERA_CLASS}])(?P<y1>元|[0-9]{{1,2}})(?:\.(?P<m1>[0-9]{{1,2}})\.(?P<d1>[0-9]{{1,2}})"
+              rf"|/(?P<m2>[0-9]{{1,2}})/(?P<d2>[0-9]{{1,2}})|-(?P<m3>[0-9]{{1,2}})-(?P<d3>[0-9]{{1,2}}))"
+              rf"|(?P<l2>[{_ERA_CLASS}])(?P<y2>[0-9]{{2}})(?P<m4>[0-9]{{2}})(?P<d4>[0-9]{{2}})"
+              rf"|(?P<k>{_ERA_NAMES})(?P<y3>元|[0-9]{{1,2}})年(?P<m5>[0-9]{{1,2}})月(?P<d5>[0-9]{{1,2}})日)$")
+# per era (eras.ERAS order): the tokens naming it, its first year, first and last valid day
+_ERA_TOKENS = [token for era in eras.ERAS for token in (era.letter, era.letter.lower(), era.name)]
+_ERA_FIRST_YEAR = np.array([era.first_year for era in eras.ERAS], dtype=np.int64)
+_ERA_START = np.array([era.start for era in eras.ERAS], dtype="datetime64[D]")
+_ERA_LAST = np.array([(era.end + dt.timedelta(days=1) if era.also_valid_on_next_start else era.end)
+                      if era.end is not None else dt.date(9999, 12, 31) for era in eras.ERAS], dtype="datetime64[D]")
+_NAT_NS = np.datetime64("NaT", "ns")
 
 
-def _gregorian_ascii(texts) -> tuple[np.ndarray, np.ndarray]:
-    """(matched mask, datetime64[ns] — NaT where matched but not a representable real date)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    parts = pc.extract_regex(texts, pattern=_GREGORIAN_ASCII)
-    matched = np.asarray(pc.fill_null(parts.is_valid(), False), dtype=bool)
-    out = np.full(len(texts), np.datetime64("NaT", "ns"))
-    if not matched.any():
-        return matched, out
-    parts = parts.filter(pa.array(matched))
-
-    def number(*names: str) -> np.ndarray:
-        joined = parts.field(names[0]) if len(names) == 1 else pc.binary_join_element_wise(
-            *[parts.field(n) for n in names], "")  # one alternative matched: the others are ""
-        return np.asarray(pc.cast(joined, pa.int64()), dtype=np.int64)
-
-    year, month, day = number("y"), number("m1", "m2", "m3", "m4"), number("d1", "d2", "d3", "d4")
+def _calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(real date and representable as datetime64[ns], the dates as datetime64[D])."""
     # datetime64[ns] spans 1677–2262 and numpy wraps silently outside it
     ok = (year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1)
     month_start = ((np.where(ok, year, 1970) - 1970) * 12 + np.where(ok, month, 1) - 1).astype("datetime64[M]")
     first_day = month_start.astype("datetime64[D]")
     ok &= day <= ((month_start + 1).astype("datetime64[D]") - first_day).astype(np.int64)
-    dates = (first_day + np.where(ok, day - 1, 0)).astype("datetime64[ns]")
-    out[matched] = np.where(ok, dates, np.datetime64("NaT", "ns"))
-    return matched, out
+    return ok, first_day + np.where(ok, day - 1, 0)
+
+
+def _numbers(parts, *names: str) -> np.ndarray:
+    """The integer of whichever alternative's group matched (the others are empty strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    joined = parts.field(names[0]) if len(names) == 1 else pc.binary_join_element_wise(
+        *[parts.field(n) for n in names], "")
+    return np.asarray(pc.cast(pc.replace_substring(joined, "元", "1"), pa.int64()), dtype=np.int64)
+
+
+def _matching(texts, pattern: str):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = pc.extract_regex(texts, pattern=pattern)
+    matched = np.asarray(pc.fill_null(parts.is_valid(), False), dtype=bool)
+    return matched, (parts.filter(pa.array(matched)) if matched.any() else None)
+
+
+def _vectorised_dates(texts) -> tuple[np.ndarray, np.ndarray]:
+    """(read here mask, datetime64[ns] — NaT where read but not a representable real date)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.full(len(texts), _NAT_NS)
+    done = np.zeros(len(texts), dtype=bool)
+    matched, parts = _matching(texts, _GREGORIAN_ASCII)
+    if parts is not None:
+        ok, dates = _calendar_dates(_numbers(parts, "y"), _numbers(parts, "m1", "m2", "m3", "m4"),
+                                    _numbers(parts, "d1", "d2", "d3", "d4"))
+        out[matched] = np.where(ok, dates.astype("datetime64[ns]"), _NAT_NS)
+        done |= matched
+    rest = np.flatnonzero(~done)
+    if not len(rest):
+        return done, out
+    era_matched, parts = _matching(texts.take(pa.array(rest)), _ERA_FORMS)
+    if parts is None:
+        return done, out
+    token = pc.binary_join_element_wise(parts.field("l1"), parts.field("l2"), parts.field("k"), "")
+    era = np.asarray(pc.index_in(token, value_set=pa.array(_ERA_TOKENS)), dtype=np.int64) // 3
+    era_year = _numbers(parts, "y1", "y2", "y3")
+    ok, dates = _calendar_dates(_ERA_FIRST_YEAR[era] + era_year - 1, _numbers(parts, "m1", "m2", "m3", "m4", "m5"),
+                                _numbers(parts, "d1", "d2", "d3", "d4", "d5"))
+    # 元年 is year 1; a date is only valid inside its era (昭和64年1月8日 does not exist)
+    ok &= (era_year >= 1) & (dates >= _ERA_START[era]) & (dates <= _ERA_LAST[era])
+    rows = rest[era_matched]
+    out[rows] = np.where(ok, dates.astype("datetime64[ns]"), _NAT_NS)
+    done[rows] = True
+    return done, out
 
 
 class DateNormaliser:
@@ -165,8 +212,8 @@ class DateNormaliser:
     def _parse(self, texts: pd.api.extensions.ExtensionArray) -> np.ndarray:
         import pyarrow as pa
 
-        # Fast path: the ASCII Gregorian forms in one vectorised call; the rest one by one.
-        matched, parsed = _gregorian_ascii(pa.array(texts, type=pa.string()))
+        # Fast path: the common forms in one vectorised call; the rest one by one.
+        matched, parsed = _vectorised_dates(pa.array(texts, type=pa.string()))
         leftovers = np.flatnonzero(~matched)
         for i, text in zip(leftovers, texts.take(leftovers).tolist()):
             date = parse_date(text)

@@ -66,3 +66,21 @@ def test_every_feed_file_has_a_suite_with_its_value_sets():
         in_set = {e.column for e in suites.build_suite(feed_file, columns).expectations
                   if e.expectation_type == "expect_column_values_to_be_in_set"}
         assert expected.get(feed_file.kind, set()) <= in_set, feed_file.kind
+
+
+def test_a_row_with_a_wrong_field_count_in_a_later_block_gets_its_line(tmp_path, monkeypatch):
+    # Fields are counted only once the parser skips a row; that row may lie in any block.
+    monkeypatch.setattr(reader, "CSV_BLOCK", 1 << 10)
+    lines = ['a,b'] + [f'"{i}","x{i}"' for i in range(1, 400)]
+    lines[300] = '"300","x","extra"'
+    path = tmp_path / "x.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    source = reader.open_source(path)
+    assert not source.fields_counted
+    rows = list(reader.batches(source))
+    assert len(rows) > 1
+    got = np.concatenate([l for _, l in rows]).tolist()
+    assert got == [n for n in range(2, 401) if n != 301]
+    assert [(bad.line, bad.message) for bad in source.bad_rows] == [(301, "3 fields, expected 2")]
+    frame = rows[-1][0]
+    assert frame["b"].iloc[-1] == "x399"

@@ -173,3 +173,42 @@ def test_protect_numbers_fast_path_equals_keyed_hash(key):
     protected = protect_numbers(full, last4, key)
     assert protected["number_hash"].tolist()[:2] == [keyed_hash(key, "123456789018"), keyed_hash(key, "123456789019")]
     assert protected["number_status"].tolist() == ["valid", "bad_check", "last4_only"]
+
+
+# The normaliser reads most forms vectorised (values._vectorised_dates); every spelling must
+# come out exactly as parse_date reads it, valid or not, era boundaries included.
+NORMALISER_EXTRA = ["令和元年4月30日", "平成31年4月30日", "H31.04.30", "H31.05.01", "R01.05.01", "r010501", "R元.5.1",
+                    "R元/5/1", "R元-5-1", "S45-03-12", "S45.03/12", "S00.01.01", "S145.03.12", "S45.02.30", "S47.2.29",
+                    "昭和47年2月29日", "昭和45年2月29日", "明治元年1月1日", "明治元年1月25日", "M01.01.25", "明治45年7月30日",
+                    "明治45年7月31日", "大正15年12月25日", "大正15年12月26日", "昭和元年12月24日", "昭和元年12月25日", "T15.12.25",
+                    "令和99年12月31日", "1988-7-28", "1988.07.28", "1988-07/28", "19880230", "2000-02-29", "1900-02-29",
+                    "1677-12-31", "1678-01-01", "2261-12-31", "2262-01-01", "0000-01-01", "1988-00-10", "1988-1-32",
+                    "1988-007-01", "198807", "12345678"]
+
+
+def test_date_normaliser_agrees_with_parse_date_on_every_spelling():
+    texts = [c["text"] for c in DATES] + [c["text"] for c in BAD_DATES] + NORMALISER_EXTRA
+    normaliser = values.DateNormaliser()
+    for chunk in (texts[::2], texts, texts[1::2]):  # later chunks meet remembered strings
+        parsed, bad = normaliser(pd.Series(chunk, dtype="string"))
+        for text, got, is_bad in zip(chunk, parsed.tolist(), bad.tolist()):
+            date = values.parse_date(text)
+            expected = date if date is not None and 1678 <= date.year <= 2261 else None
+            assert (None if pd.isna(got) else got.date(), is_bad) == (expected, expected is None), text
+
+
+def test_known_hashes_give_the_keyed_hash_of_numbers_met_in_an_earlier_file():
+    from reconcile.privacy import KnownHashes, keyed_hash, protect_numbers
+
+    known = KnownHashes()
+    key = b"k"
+    first = protect_numbers(pd.Series(["123456789018", None, "000000000018"], dtype="string"),
+                            pd.Series([None, "1234", None], dtype="string"), key, known)
+    again = protect_numbers(pd.Series(["000000000018", "123456789018", "123456789018", "999999999990"], dtype="string"),
+                            pd.Series([None] * 4, dtype="string"), key, known)
+    assert first["number_hash"].fillna("").tolist() == [keyed_hash(key, "123456789018"), "", keyed_hash(key, "000000000018")]
+    assert again["number_hash"].tolist() == [keyed_hash(key, n) for n in
+                                             ("000000000018", "123456789018", "123456789018", "999999999990")]
+    assert first["number_last4"].tolist() == ["9018", "1234", "0018"]
+    assert first["number_status"].tolist() == ["valid", "last4_only", "bad_check"]
+    assert list(known.numbers) == sorted([123456789018, 18, 999999999990])
