@@ -64,7 +64,9 @@ def household_income(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame
     ``household_members``.
     """
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    frame = members.loc[active]
+    # Only the columns read here are taken (not a copy of every member column).
+    frame = members.loc[active, ["insurer_number", "household_id", "birth_date", "taxable_income",
+                                 "kyu_tadashigaki_income", "resident_tax_exempt"]]
     band = ages.age_band(frame["birth_date"], as_of)
     code = household_codes(frame)
     seventy_plus = band.isin([ages.ELDERLY, ages.LATE_ELDERLY]).fillna(False).to_numpy(bool)

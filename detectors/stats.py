@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from detectors import ages
@@ -52,29 +53,40 @@ def feed_stats(frames: Mapping[str, pd.DataFrame | None], as_of: pd.Timestamp) -
         return pd.DataFrame(columns=STAT_COLUMNS)
     as_of = pd.Timestamp(as_of).normalize()
     start, end = period_window(as_of)
-    active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    insurer = members["insurer_number"].astype("string")
-    acquired = members["acquisition_date"].between(start, end).fillna(False).astype(bool)
-    lost = members["loss_date"].between(start, end).fillna(False).astype(bool)
-    base = pd.DataFrame({"insurer_number": insurer, "members": 1.0, "active_members": active.astype(float),
-                         "acquisitions": acquired.astype(float), "losses": lost.astype(float)})
-    counts = base.groupby("insurer_number").sum()
-    parts = [counts]
-    act = members.loc[active]
-    act_insurer = insurer.loc[active]
-    ratio = act["burden_ratio"].astype("Int64")
-    shares = pd.DataFrame({f"burden_ratio_share:{r}": (ratio == r).fillna(False).astype(float) for r in BURDEN_RATIOS})
-    shares["insurer_number"] = act_insurer.to_numpy()
-    parts.append(shares.groupby("insurer_number").mean())
-    if act["limit_category"].notna().any():
-        with_category = act.loc[act["limit_category"].notna()]
-        category = with_category["limit_category"].astype("string")
-        cats = pd.DataFrame({f"limit_category_share:{c}": (category == c).astype(float) for c in LIMIT_CATEGORIES})
-        cats["insurer_number"] = insurer.loc[with_category.index].to_numpy()
-        parts.append(cats.groupby("insurer_number").mean())
-    wide = pd.concat(parts, axis=1)
-    long = wide.rename_axis("insurer_number").reset_index().melt(
-        id_vars="insurer_number", var_name="statistic", value_name="value")
-    long["value"] = long["value"].astype(float)
+    # Counts per insurer on integer codes (bincount): no copy of the members frame.
+    codes, insurers = pd.factorize(members["insurer_number"].astype("string"), sort=True)
+    known = codes >= 0
+    n = len(insurers)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[known & mask], minlength=n).astype(float)
+
+    def share(mask: np.ndarray, among: np.ndarray, total: np.ndarray) -> np.ndarray:
+        # An insurer with nobody to count has no share (NaN, dropped below) rather than 0.
+        return np.divide(count(mask & among), total, out=np.full(n, np.nan), where=total > 0)
+
+    active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of).to_numpy(bool)
+    every = np.ones(len(members), dtype=bool)
+    values = {
+        "members": count(every), "active_members": count(active),
+        "acquisitions": count(members["acquisition_date"].between(start, end).fillna(False).to_numpy(bool)),
+        "losses": count(members["loss_date"].between(start, end).fillna(False).to_numpy(bool)),
+    }
+    n_active = values["active_members"]
+    ratio = members["burden_ratio"].astype("Int64")
+    for r in BURDEN_RATIOS:
+        values[f"burden_ratio_share:{r}"] = share((ratio == r).fillna(False).to_numpy(bool), active, n_active)
+    category = members["limit_category"].astype("string")
+    with_category = active & category.notna().to_numpy(bool)
+    if with_category.any():
+        n_category = count(with_category)
+        for c in LIMIT_CATEGORIES:
+            values[f"limit_category_share:{c}"] = share((category == c).fillna(False).to_numpy(bool),
+                                                        with_category, n_category)
+    long = pd.DataFrame({
+        "insurer_number": pd.array(np.tile(np.asarray(insurers, dtype=object), len(values)), dtype="string"),
+        "statistic": pd.array(np.repeat(np.array(list(values), dtype=object), n), dtype="str"),
+        "value": np.concatenate(list(values.values())) if values else np.zeros(0),
+    })
     # An insurer with no active member has no shares rather than NaN ones.
     return long.dropna(subset=["value"]).sort_values(["insurer_number", "statistic"], ignore_index=True)[STAT_COLUMNS]
