@@ -81,25 +81,14 @@ def _block(left: list[tuple[np.ndarray, np.ndarray, int]], max_right: int,
         valid_r &= cb >= 0
         key_l = key_l * (size + 1) + np.maximum(ca, 0)
         key_r = key_r * (size + 1) + np.maximum(cb, 0)
-    # The resident side sorted by key once: block sizes are run lengths, and each member's block
-    # is one searchsorted range (a sort-merge join without building frames).
-    order = np.argsort(key_r[valid_r], kind="stable")
-    keys_r = key_r[valid_r][order]
-    pos_r = np.flatnonzero(valid_r)[order]
-    if len(keys_r) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate([[True], keys_r[1:] != keys_r[:-1]]))
-    sizes = np.diff(np.append(starts, len(keys_r)))
-    # Oversized blocks (common names without birth date) dropped.
-    keep = np.repeat(sizes <= max_right, sizes)
-    keys_r, pos_r = keys_r[keep], pos_r[keep]
-    pos_l = np.flatnonzero(valid_l)
-    keys_l = key_l[valid_l]
-    lo = np.searchsorted(keys_r, keys_l, side="left")
-    counts = np.searchsorted(keys_r, keys_l, side="right") - lo
-    li = np.repeat(pos_l, counts).astype(np.int64)
-    ri = pos_r[np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))]
-    return li, ri.astype(np.int64)
+    rk = key_r[valid_r]
+    # Block sizes on the resident side; oversized blocks (common names without birth date) dropped.
+    uniq, inverse, counts = np.unique(rk, return_inverse=True, return_counts=True)
+    keep_r = counts[inverse] <= max_right
+    rf = pd.DataFrame({"k": rk[keep_r], "ri": np.flatnonzero(valid_r)[keep_r]})
+    lf = pd.DataFrame({"k": key_l[valid_l], "li": np.flatnonzero(valid_l)})
+    merged = lf.merge(rf, on="k", how="inner")
+    return merged["li"].to_numpy(np.int64), merged["ri"].to_numpy(np.int64)
 
 
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:
