@@ -212,7 +212,9 @@ def main() -> None:
     parser.add_argument("--engines", default="local,dask")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--insurers", type=int, default=4)
-    parser.add_argument("--report", metavar="JSON", help="print the report of a saved run (benchmarks/out/scale-results.json)")
+    parser.add_argument("--report", metavar="JSON", help="print the report of a saved run (a --results file)")
+    parser.add_argument("--results", metavar="JSON", default=os.environ.get("SCALE_RESULTS", "/tmp/scale/scale-results.json"),
+                        help="where the figures are saved (not benchmarks/out/: the cached feeds are read-only)")
     args = parser.parse_args()
     if args.report:
         saved = json.loads(Path(args.report).read_text(encoding="utf-8"))
@@ -226,8 +228,9 @@ def main() -> None:
             print(f"-- {size:,} members, {engine}", flush=True)
             results[(size, engine)] = run(feed, engine, args.workers)
             print(json.dumps({k: v for k, v in results[(size, engine)].items() if k != "rows"}, default=str)[:2000])
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "scale-results.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in results.items()}, default=str),
+    results_path = Path(args.results)
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in results.items()}, default=str),
                                             encoding="utf-8")
     report(results, args.workers)
 

@@ -360,10 +360,16 @@ def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settin
             history = history.loc[history["fingerprint"] != feed.fingerprint]
 
         step = time.perf_counter()
+        # Persist needs only the members' keys of the frames: a partitioned scan releases the
+        # feed's frames once every partition's rows are written out (release_frames), so the
+        # rules' working set does not come on top of the whole feed (5M members: ~10 GB of frames).
+        present_keys = member_frame[["insurer_number", "member_id"]]
+        del member_frame
         evaluation = evaluate(
             feed.frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
             detector_settings=_detector_settings(settings), feed_history=history,
-            on_rule=(lambda rule_id: progress(f"rule {rule_id}", 0)) if progress else None)
+            on_rule=(lambda rule_id: progress(f"rule {rule_id}", 0)) if progress else None,
+            release_frames=True)
         timings["rules"] = time.perf_counter() - step
         timings.update({f"rule:{k}": v for k, v in evaluation.seconds.items()})
 
@@ -392,7 +398,7 @@ def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settin
             merged = store.merge_findings(
                 session, scan_id, evaluation.findings, rules_run=[r for r in rules_run if r not in deferred],
                 insurer_numbers=insurers, protected_members=protected,
-                present_members=member_frame[["insurer_number", "member_id"]] if present_only else None,
+                present_members=present_keys if present_only else None,
                 present_only_insurers=present_only, queue_config=queue_config)
             store.save_feed_stats(session, scan_id, evaluation.stats)
             if store.get_meta(session, KEY_FINGERPRINT) is None:

@@ -27,8 +27,12 @@ def partition_members() -> int:
     return int(value) if value else PARTITION_MEMBERS
 
 
-def evaluate(frames, **kwargs) -> pipeline.Evaluation:
-    """The scan of ``frames`` in this process (same signature and result as :func:`pipeline.evaluate`)."""
+def evaluate(frames, *, release_frames: bool = False, **kwargs) -> pipeline.Evaluation:
+    """The scan of ``frames`` in this process (same signature and result as :func:`pipeline.evaluate`).
+
+    A partitioned scan writes each partition's member-keyed frames to Arrow IPC files under a
+    temporary folder and reads one partition back at a time; ``release_frames=True`` (the scan
+    command) lets it empty ``frames`` once they are written, so the feed's copies are freed."""
     members = frames["members"]
     per_partition = max(1, partition_members())
     partitions = math.ceil(len(members) / per_partition)
@@ -37,7 +41,9 @@ def evaluate(frames, **kwargs) -> pipeline.Evaluation:
         return pipeline.evaluate(frames, **kwargs)
     from reconcile.engines.plan import InlineRunner, evaluate_plan
 
-    evaluation, run = evaluate_plan(InlineRunner(partitions), frames, **kwargs)
+    del members
+    evaluation, run = evaluate_plan(InlineRunner(partitions, spill=True), frames,
+                                    release_frames=release_frames, **kwargs)
     last_run.clear()
     last_run.update(run)
     return evaluation

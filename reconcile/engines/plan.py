@@ -31,17 +31,30 @@ log = logging.getLogger("reconcile")
 
 
 class InlineRunner:
-    """Tasks in this process, one after the other (the local engine's partitioned scan)."""
+    """Tasks in this process, one after the other (the local engine's partitioned scan).
+
+    ``spill=True``: each partition's member-keyed frames are written to Arrow IPC files
+    (:mod:`reconcile.engines.spill`) when the plan hands them over and read back when the
+    partition runs, so the feed's own frames can be released (``evaluate_plan(release_frames=True)``)
+    and only one partition's rows are in memory at a time. Without it, a partition's frames are
+    sliced from the feed's when it runs."""
 
     kind = "inline"
 
-    def __init__(self, partitions: int):
+    def __init__(self, partitions: int, spill: bool = False):
         self.workers = max(1, int(partitions))
+        self.files = None
+        if spill:
+            from reconcile.engines.spill import FrameFiles
+            self.files = FrameFiles()
+        self.ships_copies = spill
 
     def put(self, obj: Any, broadcast: bool = False) -> Any:
         return obj
 
     def frames(self, build: Callable[[], dict]) -> Any:
+        if self.files is not None:
+            return self.files.write(build())
         return build                      # evaluate_partition / mislink_again call it
 
     def map(self, func: Callable, arglists: list[tuple]) -> list:
@@ -51,7 +64,8 @@ class InlineRunner:
         return {}
 
     def close(self) -> None:
-        pass
+        if self.files is not None:
+            self.files.close()
 
 
 def bins(groups: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
@@ -123,9 +137,14 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
                   detector_settings: Mapping[str, Any] | None = None,
                   feed_history: pd.DataFrame | None = None,
                   on_rule: Callable[[str], None] | None = None,
-                  partitions: int | None = None):
+                  partitions: int | None = None, release_frames: bool = False):
     """:func:`reconcile.pipeline.evaluate`'s result, computed by the partition plan on ``runner``
-    (at most ``partitions`` partitions, default one per worker). Returns ``(Evaluation, last_run)``."""
+    (at most ``partitions`` partitions, default one per worker). Returns ``(Evaluation, last_run)``.
+
+    ``release_frames``: once the runner holds its own copy of every partition's rows (files or
+    workers: ``runner.ships_copies``), every entry of the mutable mapping ``frames`` is set to
+    None, so the caller's frames can be freed while the rules run (the caller must not read them
+    afterwards; :func:`reconcile.service.scan` does not)."""
     from reconcile.pipeline import DRIFT_RULE, Evaluation
 
     settings = dict(detector_settings or {})
@@ -148,6 +167,10 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         shipped = [runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers)) for bin_, _, _ in plans]
         quarantine_shipped = runner.put(quarantine)
         timings["plan:scatter"] = time.perf_counter() - step
+        if release_frames and getattr(runner, "ships_copies", False):
+            for name in list(frames):
+                frames[name] = None                 # type: ignore[index]
+            del members
         if on_rule:
             on_rule(f"{runner.kind}: {len(plans)} partitions on {runner.workers} workers")
 
@@ -211,6 +234,9 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         "partition_peak_rss_kb": {r.insurer_number: r.peak_rss_kb for r in results},
         "worker_peak_rss_bytes": worker_memory, "shuffled_rows": int(shuffled),
         "mislink_again": len(redo), "timings": timings,
+        "partition_seconds": {r.insurer_number: {k: round(float(v), 3) for k, v in r.extra.items()
+                                                 if k.endswith("seconds")} for r in results},
+        "shipped_bytes": int(getattr(getattr(runner, "files", None), "bytes_written", 0) or 0),
     }
     log.info("%s plan: %d partitions, %d rows gathered across insurers, %d partitions rerun MISLINK",
              runner.kind, len(plans), shuffled, len(redo))

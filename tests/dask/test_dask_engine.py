@@ -103,6 +103,9 @@ def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefe
     assert sorted(r for r, _ in dask_run.skipped) == sorted(r for r, _ in local.skipped)
     assert engine.last_run["partitions"] == 2          # three insurers binned on two workers
     assert engine.last_run["shuffled_rows"] > 0
+    # A cluster on this machine reads the frames from Arrow IPC files, not scattered pickles.
+    assert engine.last_run["shipped_bytes"] > 0
+    assert set(engine.last_run["partition_seconds"]) == set(engine.last_run["partition_members"])
     # The cross-insurer cases are found (on both records for an overlap), by both engines.
     found = dask_run.findings
     overlap = set(zip(found.loc[found["rule_id"] == "QUAL_OVERLAP", "insurer_number"],
@@ -136,10 +139,53 @@ def test_local_engine_runs_the_partition_plan_in_process_for_a_large_feed(prefec
     assert columns_of(run.findings) == columns_of(whole.findings)
     assert stats(run) == stats(whole)
     assert run.skipped == whole.skipped
+    assert local.last_run["shipped_bytes"] > 0           # the partitions went through spill files
     # Small feeds stay one partition: the whole pipeline.
     monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "100000")
     evaluate_with(evaluator("local"), feed)
     assert local.last_run == {}
+
+
+def test_a_partitioned_scan_may_release_the_feeds_frames(prefecture, monkeypatch):
+    # scan releases the feed's frames to the partitioned plan (5M: they are most of the memory):
+    # the mapping is emptied once the partitions are written out, and the findings do not change.
+    from reconcile.engines import local
+
+    feed, _, whole = prefecture
+    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "400")
+    frames = dict(feed.frames)
+    run = evaluator("local")(frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
+                             detector_settings={}, feed_history=None, release_frames=True)
+    assert local.last_run["partitions"] == 3
+    assert all(v is None for v in frames.values()) and set(frames) == set(feed.frames)
+    assert columns_of(run.findings) == columns_of(whole.findings)
+    # A feed that runs whole keeps its frames.
+    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "100000")
+    frames = dict(feed.frames)
+    evaluator("local")(frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
+                       release_frames=True)
+    assert all(frames[k] is feed.frames[k] for k in frames)
+
+
+def test_spilled_frames_read_back_equal_dtypes_included(prefecture, tmp_path):
+    from reconcile.engines.spill import FrameFiles, value
+
+    feed, _, _ = prefecture
+    files = FrameFiles(tmp_path)
+    handle = files.write({**feed.frames, "note": "kept as is"})
+    back = handle()
+    for name, frame in feed.frames.items():
+        if frame is None:
+            assert back[name] is None
+            continue
+        pd.testing.assert_frame_equal(back[name], frame, check_exact=True)
+        assert back[name].dtypes.equals(frame.dtypes)
+    assert back["note"] == "kept as is"
+    one = files.put(feed.frames["residents"])
+    pd.testing.assert_frame_equal(value(one), feed.frames["residents"], check_exact=True)
+    assert files.bytes_written > 0
+    files.close()
+    assert not files.folder.exists()
 
 
 def test_a_dropped_wrong_holder_who_was_a_swap_partner_reruns_the_rule():
@@ -236,6 +282,7 @@ def test_real_scheduler_and_two_workers_on_loopback(prefecture, tmp_path):
         engine = DaskEngine(scheduler=address)
         dask_run = evaluate_with(engine.evaluate, feed)
         assert engine.last_run["runner"] == "distributed" and engine.last_run["workers"] == 2
+        assert engine.last_run["shipped_bytes"] == 0        # an existing scheduler: scattered
         assert keys(dask_run.findings) == keys(local.findings)
     finally:
         for p in reversed(procs):
