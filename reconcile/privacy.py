@@ -82,21 +82,26 @@ class KnownHashes:
         self.numbers = np.zeros(0, dtype=np.int64)
         self.hashes = np.zeros(0, dtype="S32")
 
-    def find(self, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found mask, positions into ``hashes``) for int64 ``numbers``."""
+    def find(self, numbers: np.ndarray, assume_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, positions into ``hashes``) for int64 ``numbers`` (``assume_sorted``: they
+        are in ascending order already)."""
         if not len(self.numbers):
             return np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=np.int64)
-        # sorted queries walk the table in order (random ones miss the cache on every probe)
-        order = np.argsort(numbers, kind="stable")
-        at = np.empty(len(numbers), dtype=np.int64)
-        at[order] = np.searchsorted(self.numbers, numbers[order])
+        if assume_sorted:
+            at = np.searchsorted(self.numbers, numbers)
+        else:
+            # sorted queries walk the table in order (random ones miss the cache on every probe)
+            order = np.argsort(numbers, kind="stable")
+            at = np.empty(len(numbers), dtype=np.int64)
+            at[order] = np.searchsorted(self.numbers, numbers[order])
         clipped = np.minimum(at, len(self.numbers) - 1)
         return self.numbers[clipped] == numbers, clipped
 
-    def add(self, numbers: np.ndarray, hashes: np.ndarray) -> None:
+    def add(self, numbers: np.ndarray, hashes: np.ndarray, assume_sorted: bool = False) -> None:
         """Remember distinct new ``numbers`` (int64, none already known) with their hashes."""
-        order = np.argsort(numbers, kind="stable")
-        numbers, hashes = numbers[order], hashes[order]
+        if not assume_sorted:
+            order = np.argsort(numbers, kind="stable")
+            numbers, hashes = numbers[order], hashes[order]
         at = np.searchsorted(self.numbers, numbers)
         self.numbers = np.insert(self.numbers, at, numbers)
         self.hashes = np.insert(self.hashes, at, hashes)
@@ -128,41 +133,50 @@ def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes, known: KnownH
     ``full`` holds already-normalised 12-digit strings or NA; ``last4`` the delivered last
     four digits or NA. The returned frame has the same index. ``known``: hashes computed
     earlier for the same feed and key (see :class:`KnownHashes`), used and extended.
+
+    Work is per *distinct* number (hash, check digit), mapped back to the rows; the hash column
+    holds 32 bytes only for the rows that have a number (a file without numbers costs no bytes).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    n = len(full)
     full_arrow = pa.array(full, type=pa.string())
-    has_full = full.notna().to_numpy()
-    present = full_arrow.filter(pa.array(has_full)) if not has_full.all() else full_arrow
-    as_int = np.asarray(pc.cast(present, pa.int64()), dtype=np.int64) if len(present) else np.zeros(0, np.int64)
-    hashes = np.zeros(len(present), dtype="S32")
-    found, at = known.find(as_int) if known is not None else (np.zeros(len(present), bool), None)
-    if found.any():
-        hashes[found] = known.hashes[at[found]]
-    missing = np.flatnonzero(~found)
-    if len(missing):
-        distinct, first, inverse = np.unique(as_int[missing], return_index=True, return_inverse=True)
-        texts = pc.take(present, pa.array(missing[first])).to_pylist()
-        computed = _hmac_hex(texts, key)
-        hashes[missing] = computed[inverse.ravel()]
-        if known is not None:
-            known.add(distinct, computed)
-    all_hashes = np.zeros(len(full), dtype="S32")
-    all_hashes[has_full] = hashes
-    # 32 bytes per row laid out as Arrow string data: fixed offsets, nulls where no number
-    number_hash = pa.Array.from_buffers(
-        pa.string(), len(full), [pa.array(has_full).buffers()[1], pa.py_buffer(
-            np.arange(0, 32 * (len(full) + 1), 32, dtype=np.int32)), pa.py_buffer(all_hashes)])
-
-    # status as codes into _STATUS_CODES: missing 0, valid 1, bad_check 2, last4_only 3
-    status = np.zeros(len(full), dtype=np.int8)
-    digits = (as_int[:, None] // _POWERS_OF_TEN) % 10   # (n, 12), most significant first
-    status[has_full] = np.where(digits[:, 11] == check_digits(digits[:, :11]), 1, 2)
-    status[~has_full & last4.notna().to_numpy()] = 3
-    number_status = pa.DictionaryArray.from_arrays(pa.array(status), pa.array(_STATUS_CODES.tolist())).cast(pa.string())
-    derived_last4 = pc.utf8_slice_codeunits(full_arrow, -4)
-    number_last4 = pc.if_else(pa.array(has_full), derived_last4, pa.array(last4, type=pa.string()))
+    last4_arrow = pa.array(last4, type=pa.string())
+    has_full = np.asarray(full_arrow.is_valid(), dtype=bool)
+    status = np.zeros(n, dtype=np.int8)  # codes into _STATUS_CODES: missing 0, valid 1, bad_check 2, last4_only 3
+    if has_full.any():
+        present = full_arrow.filter(pa.array(has_full)) if not has_full.all() else full_arrow
+        as_int = np.asarray(pc.cast(present, pa.int64()), dtype=np.int64)
+        distinct, first, inverse = np.unique(as_int, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        distinct_hashes = np.zeros(len(distinct), dtype="S32")
+        found, at = known.find(distinct, assume_sorted=True) if known is not None else \
+            (np.zeros(len(distinct), dtype=bool), None)
+        if found.any():
+            distinct_hashes[found] = known.hashes[at[found]]
+        new = np.flatnonzero(~found)
+        if len(new):
+            computed = _hmac_hex(pc.take(present, pa.array(first[new])).to_pylist(), key)
+            distinct_hashes[new] = computed
+            if known is not None:
+                known.add(distinct[new], computed, assume_sorted=True)
+        hashes = distinct_hashes[inverse]
+        digits = (distinct[:, None] // _POWERS_OF_TEN) % 10   # (distinct, 12), most significant first
+        valid = digits[:, 11] == check_digits(digits[:, :11])
+        status[has_full] = np.where(valid[inverse], 1, 2)
+        # 32 bytes per row that has a number, laid out as Arrow string data; nulls elsewhere
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(has_full, out=offsets[1:])
+        offsets *= 32
+        number_hash = pa.Array.from_buffers(pa.large_string(), n, [
+            pa.array(has_full).buffers()[1], pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(hashes))])
+        number_last4 = pc.if_else(pa.array(has_full), pc.utf8_slice_codeunits(full_arrow, -4), last4_arrow)
+    else:
+        number_hash = pa.nulls(n, pa.large_string())
+        number_last4 = last4_arrow
+    status[~has_full & np.asarray(last4_arrow.is_valid(), dtype=bool)] = 3
+    number_status = pc.take(pa.array(_STATUS_CODES.tolist(), type=pa.large_string()), pa.array(status))
     dtype = pd.StringDtype("pyarrow")
     return pd.DataFrame({
         "number_hash": pd.array(number_hash, dtype=dtype),

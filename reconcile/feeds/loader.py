@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from detectors.schema import FRAMES, coerce
 from reconcile.feeds import reader, spec, suites, values
@@ -143,7 +144,8 @@ def _as_of_warnings(frames: dict[str, pd.DataFrame | None], as_of: pd.Timestamp)
     dates = np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[ns]")
     if len(dates) == 0:
         return []
-    latest = pd.Timestamp(np.sort(dates)[int(np.ceil(0.99 * (len(dates) - 1)))])
+    rank = int(np.ceil(0.99 * (len(dates) - 1)))
+    latest = pd.Timestamp(np.partition(dates.view(np.int64), rank)[rank].astype("datetime64[ns]"))
     days = int((as_of - latest).days)
     if abs(days) <= AS_OF_DISTANCE_WARNING_DAYS:
         return []
@@ -202,75 +204,125 @@ class _FileLoader:
             "reason": suites.reason_text(reason, "normalise", NORMALISE_REASONS),
         }))
 
-    def normalise(self, raw: pd.DataFrame, lines: np.ndarray) -> pd.DataFrame:
+    def normalise(self, raw: pa.Table, lines: np.ndarray) -> dict[str, Any]:
+        """One chunk as read (an Arrow table of strings) → its normalised columns (pandas or numpy
+        arrays, ``_line`` included), in frame order; row errors are collected on the way.
+
+        Each column is one pass of Arrow kernels (strip; for code-like and date columns one
+        dictionary encoding, the conversion once per distinct value, one take), converted to
+        pandas once; ``_load_file`` joins the chunks column by column."""
         schema = self.feed_file.by_name
-        out: dict[str, pd.Series] = {}
-        raw = raw.set_axis(pd.RangeIndex(len(raw)), axis=0)
-        normalisers: dict[str, Callable] = {
-            spec.TEXT: lambda s: (mask_series(s), None), spec.ID: values.identifier, spec.ENUM: values.enum,
-            spec.CODE: values.code, spec.DATE: self.dates, spec.SEX: values.sex,
-            spec.RATIO: values.burden_ratio, spec.LIMIT: values.limit_category, spec.BOOL: values.boolean,
-            spec.MONEY: values.money, spec.NUMBER: values.individual_number, spec.LAST4: values.last4,
-        }
-        stripped: dict[str, pd.Series] = {}
-        for name in raw.columns:
+        n = raw.num_rows
+        index = pd.RangeIndex(n)
+        out: dict[str, Any] = {}
+        stripped: dict[str, pa.Array] = {}
+        for name in raw.column_names:
+            array = raw.column(name).combine_chunks()
             column = schema.get(name)
             if column is None:
                 # Passthrough keeps its header name, renamed only if it would shadow a canonical column.
                 shown_name = self.raw_names.get(name, name)
                 if shown_name in FRAMES[self.feed_file.kind]:
                     shown_name = f"{shown_name}_passthrough"
-                out[shown_name] = _mask_passthrough(raw[name], self.escape_controls)
+                out[shown_name] = _mask_passthrough(_as_series(array, index), self.escape_controls).array
                 continue
-            text = values.strip_text(raw[name], self.escape_controls)
+            text = values.strip_arrow(array, self.escape_controls)
+            del array
             stripped[name] = text
             if column.kind == spec.BENEFIT_VALUE:
                 continue  # needs the normalised item first
-            normalised, bad = normalisers[column.kind](text)
+            normalised, bad = self._normalise_column(column.kind, text, index)
             if name in self.feed_file.defaults:
-                normalised = normalised.fillna(self.feed_file.defaults[name])
+                normalised = pd.Series(normalised).fillna(self.feed_file.defaults[name]).array
             out[name] = normalised
             if bad is not None and bad.any():
                 self._report(lines, bad, name, text, column.kind)
         for name, default in self.feed_file.defaults.items():  # e.g. insurer_type absent → kokuho
             if name not in out:
-                out[name] = pd.Series(default, index=raw.index, dtype="string")
+                out[name] = pd.array([default] * n, dtype=_STRING)
         if "value" in stripped and self.feed_file.kind == "benefit_history":
             out["value"] = self._benefit_value(stripped["value"], out.get("item"), lines)
 
         # 個人番号: hash + last4 + status now; the raw column goes no further.
         full = out.pop("individual_number", None)
         given_last4 = out.pop("individual_number_last4", None)
-        missing = pd.Series(pd.NA, index=raw.index, dtype="string")
-        protected = protect_numbers(full if full is not None else missing,
-                                    given_last4 if given_last4 is not None else missing, self.key,
-                                    self.known_hashes)
+        missing = pd.Series(pd.array([None] * n, dtype=_STRING), index=index) if full is None or given_last4 is None else None
+        protected = protect_numbers(pd.Series(full, index=index) if full is not None else missing,
+                                    pd.Series(given_last4, index=index) if given_last4 is not None else missing,
+                                    self.key, self.known_hashes)
         for name in protected.columns:
-            out[name] = protected[name]
-        out["_line"] = pd.Series(lines, index=raw.index, dtype="int64")
-        return pd.DataFrame(out, index=raw.index)
+            out[name] = protected[name].array
+        out["_line"] = np.asarray(lines, dtype=np.int64)
+        return out
 
-    def _benefit_value(self, text: pd.Series, item: pd.Series | None, lines: np.ndarray) -> pd.Series:
-        result = text.copy()
+    def _normalise_column(self, kind: str, text: pa.Array, index: pd.Index) -> tuple[Any, np.ndarray | None]:
+        """One stripped column → (normalised values as a pandas/numpy array, bad mask or None)."""
+        if kind == spec.TEXT:
+            return mask_series(_as_series(text, index)).array, None
+        if kind == spec.DATE:
+            return self.dates.arrow(text)
+        if kind in _DISTINCT_KINDS:
+            convert, dtype = _DISTINCT_KINDS[kind]
+            return values.map_distinct_arrow(text, convert, dtype)
+        normalised, bad = _SERIES_NORMALISERS[kind](_as_series(text, index))
+        return normalised.array, bad.to_numpy(dtype=bool)
+
+    def _benefit_value(self, text: pa.Array, item: Any, lines: np.ndarray) -> Any:
+        result = _as_series(text, pd.RangeIndex(len(text)))
         if item is None:
-            return result
+            return result.array
+        item = pd.Series(item, index=result.index)
+        original = result
+        result = result.copy()
         for item_name, normaliser in (("burden_ratio", values.burden_ratio), ("limit_category", values.limit_category)):
             rows = (item == item_name).fillna(False).astype(bool)
             if not rows.any():
                 continue
-            normalised, bad = normaliser(text[rows])
+            normalised, bad = normaliser(original[rows])
             result[rows] = normalised.astype("string")
             if bad.any():
-                self._report(lines, bad.reindex(text.index, fill_value=False), "value", text, spec.BENEFIT_VALUE)
-        return result
+                self._report(lines, bad.reindex(original.index, fill_value=False).to_numpy(dtype=bool), "value",
+                             text, spec.BENEFIT_VALUE)
+        return result.array
 
-    def _report(self, lines: np.ndarray, bad: pd.Series, name: str, text: pd.Series, kind: str) -> None:
-        mask = bad.to_numpy(dtype=bool)
+    def _report(self, lines: np.ndarray, bad: np.ndarray, name: str, text: pa.Array, kind: str) -> None:
+        mask = np.asarray(bad, dtype=bool)
+        raw_values = text.filter(pa.array(mask)).to_pylist()
         if kind in (spec.NUMBER, spec.LAST4):
-            shown = [values.masked(v) for v in text[mask]]
+            shown = [values.masked(v) for v in raw_values]
         else:
-            shown = [values.shown(str(v)) for v in text[mask]]
+            shown = [values.shown(str(v)) for v in raw_values]
         self._problem(lines[mask], name, shown, _KIND_REASON[kind])
+
+
+_STRING = pd.StringDtype("pyarrow")
+# value kinds mapped once per distinct value: (converter, pandas dtype)
+_DISTINCT_KINDS = {
+    spec.ENUM: (values.enum_value, "string"), spec.CODE: (values.code_value, "string"),
+    spec.SEX: (values.sex_value, "Int64"), spec.RATIO: (values.burden_value, "Int64"),
+    spec.LIMIT: (values.limit_value, "string"), spec.BOOL: (values.bool_value, "boolean"),
+}
+_SERIES_NORMALISERS: dict[str, Callable] = {
+    spec.ID: values.identifier, spec.MONEY: values.money, spec.NUMBER: values.individual_number,
+    spec.LAST4: values.last4,
+}
+
+
+def _as_series(array: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.array(array, dtype=_STRING), index=index)
+
+
+def _join_chunks(chunks: list[dict[str, Any]]) -> pd.DataFrame:
+    """The normalised chunks of one file as one frame, column by column (no frame-wide concat)."""
+    columns = list(chunks[0])
+    joined = {}
+    for name in columns:
+        parts = [chunk.pop(name) for chunk in chunks]
+        if isinstance(parts[0], np.ndarray):
+            joined[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        else:
+            joined[name] = type(parts[0])._concat_same_type(parts) if len(parts) > 1 else parts[0]
+    return pd.DataFrame(joined, copy=False)
 
 
 def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: values.DateNormaliser,
@@ -304,7 +356,7 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
         file_loader = _FileLoader(feed_file, file_name, key, dates, raw_names, source.has_controls, known_hashes)
         chunks, rows_done = [], 0
         try:
-            for raw, lines in reader.batches(source):
+            for raw, lines in reader.tables(source):
                 chunks.append(file_loader.normalise(raw, lines))
                 rows_done += len(raw)
                 del raw  # the strings as read are not needed once normalised
@@ -325,12 +377,11 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
         raise _rejected(file_name, None, "見出し行だけでデータ行がありません（必須ファイル）",
                         "header only, no data rows (a required file)")
 
-    if chunks:
-        frame = pd.concat(chunks, ignore_index=True)
-        del chunks  # the chunks' numpy columns were copied into frame
-    else:  # header only: an empty frame with the header's columns, normalised shape
-        frame = file_loader.normalise(pd.DataFrame({c: pd.Series([], dtype="string") for c in columns}),
-                                      np.zeros(0, dtype=np.int64))
+    if not chunks:  # header only: an empty frame with the header's columns, normalised shape
+        chunks = [file_loader.normalise(pa.table({c: pa.array([], type=pa.string()) for c in columns}),
+                                        np.zeros(0, dtype=np.int64))]
+    frame = _join_chunks(chunks)
+    del chunks
     normalise_q = (pd.concat(file_loader.problems, ignore_index=True) if file_loader.problems
                    else pd.DataFrame(columns=QUARANTINE_COLUMNS))
     # Rows are filtered (a copy of the whole frame) only when some were quarantined.

@@ -16,7 +16,7 @@ CSV
 - Stray quotes (a ``"`` inside an unquoted value, text after a closing quote, a quote never
   closed) are found by the same vectorised scan; a file holding one — or a malformed record
   spanning several lines, or any disagreement between parser and scan — is read instead by
-  :func:`_fallback_batches`, a per-line Python reader that makes each malformed record one row
+  :func:`_fallback_tables`, a per-line Python reader that makes each malformed record one row
   error with its line and resynchronises on the next line. Well-formed files never pay for it.
 - A file that starts with a UTF-8 BOM but is not UTF-8 (a CP932 body) is an encoding problem
   naming the first line that is not UTF-8, not a guess at another encoding.
@@ -50,7 +50,9 @@ import pyarrow.parquet as pq
 # kana soup), so when several decode the most Japanese-looking reading wins (_plausibility);
 # charset-normalizer was used here before but its guess flips between releases on short files.
 PLAUSIBILITY_SAMPLE = 1 << 20  # bytes of the file judged when several encodings decode it
-SCAN_BLOCK = 1 << 24       # 16 MiB per read when fingerprinting and finding line ends
+# 2 MiB per read when fingerprinting and finding line ends: the scan's temporaries (quote and
+# newline positions, gathers) then stay in cache; 16 MiB blocks cost ~1.5x the CPU.
+SCAN_BLOCK = 1 << 21
 CSV_BLOCK = 1 << 25        # 32 MiB per parsed block (~150k member rows)
 PARQUET_BATCH = 200_000
 _STRING = pd.StringDtype("pyarrow")
@@ -196,7 +198,7 @@ def _open_csv(path: Path, count_fields: bool = False) -> Source:
     ``count_fields``: also count the unquoted commas of every record, to find rows with a wrong
     number of fields without relying on the parser's row numbering (unknown when values hold
     newlines). That costs more than the rest of the scan together, so it is done only when the
-    parser reports such a row (:func:`_csv_batches` then calls :func:`_count_fields`).
+    parser reports such a row (:func:`_csv_tables` then calls :func:`_count_fields`).
     """
     sha = hashlib.sha256()
     utf8 = _Utf8Check()
@@ -418,7 +420,7 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
-def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+def _csv_tables(source: Source) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
     positional = [f"c{i}" for i in range(len(source.raw_columns))]
     skipped = [0]
 
@@ -431,7 +433,8 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     encoding = source.encoding or "utf-8"
     reader = pacsv.open_csv(
         source.path,
-        read_options=pacsv.ReadOptions(column_names=positional, skip_rows=1, block_size=CSV_BLOCK,
+        # one parsing thread: CPU time is what a shared machine pays, and the threads' hand-offs cost CPU
+        read_options=pacsv.ReadOptions(column_names=positional, skip_rows=1, block_size=CSV_BLOCK, use_threads=False,
                                        encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding),
         parse_options=pacsv.ParseOptions(newlines_in_values=source.quoted_newlines,
                                          invalid_row_handler=on_invalid),
@@ -458,9 +461,7 @@ def _csv_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
             wanted -= len(keep)
             next_ordinal = int(candidates[-1]) + 1
         ordinals = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
-        frame = batch.to_pandas(types_mapper={pa.string(): _STRING}.get)
-        frame.columns = source.columns
-        yield frame, source.record_start_lines[ordinals - 1]
+        yield _named(batch, source), source.record_start_lines[ordinals - 1]
     if skipped[0] and not source.fields_counted:
         _count_fields(source)  # only skipped rows were left (no batch followed them)
     unread = np.setdiff1d(np.arange(next_ordinal, total + 1), source.bad_ordinals)
@@ -476,7 +477,7 @@ MAX_RECORD_LINES = 200  # a quoted value spanning more lines than this is taken 
 FALLBACK_BATCH = 200_000
 
 
-def _fallback_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+def _fallback_tables(source: Source) -> Iterator[tuple[pa.Table, np.ndarray]]:
     """Per-line reader for files with stray quotes: each record is checked on its own (quotes
     well formed, field count right); a malformed one is a row error at its first line and
     reading resumes on the next line, so one stray quote never swallows the rows after it.
@@ -543,7 +544,17 @@ def _fallback_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray
         yield _records_frame(source, records, multi_line), np.asarray(record_lines, dtype=np.int64)
 
 
-def _records_frame(source: Source, records: list[str], multi_line: bool) -> pd.DataFrame:
+def _named(table, source: Source) -> pa.Table:
+    """The parsed columns under the header's folded names."""
+    return pa.Table.from_batches([table]).rename_columns(source.columns) if isinstance(table, pa.RecordBatch) \
+        else table.rename_columns(source.columns)
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper={pa.string(): _STRING}.get)
+
+
+def _records_frame(source: Source, records: list[str], multi_line: bool) -> pa.Table:
     """Parse records already checked to be well formed with the right field count (pyarrow)."""
     positional = [f"c{i}" for i in range(len(source.raw_columns))]
     table = pacsv.read_csv(
@@ -554,9 +565,7 @@ def _records_frame(source: Source, records: list[str], multi_line: bool) -> pd.D
                                              strings_can_be_null=False, quoted_strings_can_be_null=False))
     if table.num_rows != len(records):
         raise ReadError("unreadable", "行を読み取れません（引用符の対応）", "rows cannot be read (quoting)")
-    frame = table.to_pandas(types_mapper={pa.string(): _STRING}.get)
-    frame.columns = source.columns
-    return frame
+    return _named(table, source)
 
 
 # ----------------------------------------------------------------------------- Parquet
@@ -581,28 +590,33 @@ def _as_strings(column: pa.Array) -> pa.Array:
     return column.cast(pa.string())
 
 
-def _parquet_batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+def _parquet_tables(source: Source) -> Iterator[tuple[pa.Table, np.ndarray]]:
     parquet = pq.ParquetFile(source.path)
     done = 0
     for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
         table = pa.table([_as_strings(batch.column(i)) for i in range(batch.num_columns)],
-                         names=[f"c{i}" for i in range(batch.num_columns)])
-        frame = table.to_pandas(types_mapper={pa.string(): _STRING}.get)
-        frame.columns = source.columns
+                         names=source.columns)
         lines = np.arange(done + 2, done + 2 + batch.num_rows, dtype=np.int64)
         done += batch.num_rows
-        yield frame, lines
+        yield table, lines
 
 
 def batches(source: Source) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
     """Yield ``(frame of strings, physical line of each row)`` chunk by chunk."""
+    for table, lines in tables(source):
+        yield _to_frame(table), lines
+
+
+def tables(source: Source) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Yield ``(Arrow table of strings under the folded header names, physical line of each
+    row)`` chunk by chunk — what :func:`batches` gives, before any conversion to pandas."""
     try:
         if source.format == "parquet":
-            yield from _parquet_batches(source)
+            yield from _parquet_tables(source)
         elif source.fallback:
-            yield from _fallback_batches(source)
+            yield from _fallback_tables(source)
         else:
-            yield from _csv_batches(source)
+            yield from _csv_tables(source)
     except ReadError:
         raise
     except (OSError, UnicodeDecodeError, pa.ArrowException) as error:

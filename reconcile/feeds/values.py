@@ -45,6 +45,23 @@ def strip_text(raw: pd.Series, escape: bool = True) -> pd.Series:
     return escape_control_series(stripped) if escape else stripped
 
 
+def strip_arrow(raw, escape: bool = True):
+    """:func:`strip_text` on an Arrow string array, giving an Arrow string array (no pandas in
+    between: the loader normalises the parser's arrays and builds each frame column once)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    trimmed = pc.utf8_trim_whitespace(raw)
+    empty = pc.equal(trimmed, "")
+    stripped = pc.if_else(empty, None, trimmed) if pc.any(empty).as_py() else trimmed
+    if escape:
+        escaped = escape_control_series(_series(stripped, pd.RangeIndex(len(stripped))))
+        return pa.array(escaped.array, type=pa.string())
+    return stripped
+
+
 def escape_control_series(values: pd.Series) -> pd.Series:
     """Control characters (NUL, ESC, DEL …; not tab/LF/CR) escaped as ``\\xNN`` — vectorised
     test, Python only on the rare values holding one. NUL never reaches the store or an export."""
@@ -71,6 +88,19 @@ def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -
     # codes == -1 (missing) picks the trailing None
     out = pd.Series(pd.array(good, dtype=dtype).take(codes), index=values.index)
     return out, pd.Series(bad_unique[codes], index=values.index)
+
+
+def map_distinct_arrow(array, convert: Callable[[str], Any], dtype: str):
+    """:func:`map_distinct` on an Arrow string array → (pandas array of ``dtype``, numpy bad mask)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(array)
+    codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+    converted = [convert(u) for u in encoded.dictionary.to_pylist()]
+    bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
+    good = [None if c is _BAD else c for c in converted] + [None]
+    # codes == -1 (missing) pick the trailing None
+    return pd.array(good, dtype=dtype).take(codes), bad_unique[codes]
 
 
 # ---------------------------------------------------------------------------- dates (日付)
@@ -224,6 +254,18 @@ class DateNormaliser:
 
     def __call__(self, values: pd.Series) -> tuple[pd.Series, pd.Series]:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        parsed, bad = self._lookup(codes, uniques)
+        return pd.Series(parsed, index=values.index), pd.Series(bad, index=values.index)
+
+    def arrow(self, array) -> tuple[np.ndarray, np.ndarray]:
+        """The same on an Arrow string array → (datetime64[ns] values, bad mask), numpy."""
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(array)
+        codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+        return self._lookup(codes, pd.array(encoded.dictionary, dtype=_STRING_DTYPE))
+
+    def _lookup(self, codes: np.ndarray, uniques) -> tuple[np.ndarray, np.ndarray]:
         known = self._known
         texts = uniques.tolist()
         positions = np.fromiter((known.get(text, -1) for text in texts), dtype=np.int64, count=len(texts))
@@ -235,8 +277,7 @@ class DateNormaliser:
         parsed = np.append(self._known_dates[positions], np.datetime64("NaT", "ns"))
         bad_unique = np.isnat(parsed)
         bad_unique[-1] = False  # codes == -1 (missing) pick the trailing NaT, not bad
-        return (pd.Series(parsed[codes], index=values.index),
-                pd.Series(bad_unique[codes], index=values.index))
+        return parsed[codes], bad_unique[codes]
 
 
 # ---------------------------------------------------------------------------- codes (コード)
@@ -272,6 +313,20 @@ _bool = _code_table(BOOL_ALIASES)
 _limit = _code_table(LIMIT_CATEGORY_ALIASES)
 
 
+def enum_value(text: str) -> str:
+    """One free code (see :func:`enum`): NFKC, no inner spaces, lower case."""
+    return _WHITESPACE.sub("", nfkc(text)).lower()
+
+
+def code_value(text: str) -> str:
+    """One numeric-ish code (see :func:`code`): NFKC, no inner spaces; case kept."""
+    return _WHITESPACE.sub("", nfkc(text))
+
+
+# one value each (``_BAD`` when it cannot be read), for map_distinct / map_distinct_arrow
+sex_value, burden_value, bool_value, limit_value = _sex, _burden, _bool, _limit
+
+
 def sex(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return map_distinct(values, _sex, "Int64")
 
@@ -290,13 +345,12 @@ def boolean(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def enum(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Free codes checked later against their value set (GX): NFKC, no inner spaces, lower case."""
-    out, bad = map_distinct(values, lambda text: _WHITESPACE.sub("", nfkc(text)).lower(), "string")
-    return out, bad
+    return map_distinct(values, enum_value, "string")
 
 
 def code(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numeric-ish codes (loss_reason, cancellation_code): NFKC, no inner spaces; case kept."""
-    return map_distinct(values, lambda text: _WHITESPACE.sub("", nfkc(text)), "string")
+    return map_distinct(values, code_value, "string")
 
 
 def _arrow(values: pd.Series):
