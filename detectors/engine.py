@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import itertools
 import math
+import operator
 import string
 import time
 from dataclasses import dataclass, field
@@ -12,6 +14,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.core.dtypes.cast import maybe_box_native
 
 from detectors.registry import FEED_FRAMES, PROVIDERS, RULES, Rule
 
@@ -175,48 +180,350 @@ def _format_all(template: str, rows: list[dict], evidence: list[dict]) -> list[s
     return out
 
 
+# --- evidence JSON, built column by column -------------------------------------------------------
+# ``to_json`` per finding (clean the dict, then json.dumps with sorted keys) cost ~40 µs a
+# NOTATION_DIFFERENCE finding (~80 leaves each). The findings of one rule share a few evidence
+# shapes (the same keys, nested the same way), so finalise encodes each leaf *column* once
+# (Arrow for the plain string and integer columns) and joins the pieces row-wise in Arrow.
+# The text is exactly ``to_json(evidence)``: every leaf is ``to_json(leaf)`` and a dict is
+# ``{"key": value, ...}`` in sorted key order with json's default separators.
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=json_default).encode
+_QUOTE = json.encoder.encode_basestring            # the C quoter json.dumps uses (ensure_ascii=False)
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'                   # what that quoter rewrites inside a string
+_MAX_SHAPES = 8                                     # distinct evidence shapes tried before per-row
+
+
+def _leaf_json(value: Any, cache: dict[int, str]) -> str:
+    """``to_json(value)`` for one leaf (objects encoded once per identity: shared reason lists)."""
+    kind = type(value)
+    if kind is str:
+        return _QUOTE(value)
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return "null" if value != value else float.__repr__(value) if math.isfinite(value) else _ENCODE(value)
+    if kind is bool:
+        return "true" if value else "false"
+    key = id(value)
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = _ENCODE(_clean(value))
+    return text
+
+
+class _Strings:
+    """A leaf column of plain ``str`` values, quoted in bulk by :func:`_resolve` (placeholder)."""
+    __slots__ = ("values",)
+
+    def __init__(self, values: list):
+        self.values = values
+
+
+def _json_column(values: list) -> "pa.Array | _Strings":
+    """``to_json(v)`` for every value of one leaf column: an Arrow string array, or a
+    :class:`_Strings` placeholder when every value is a ``str`` (quoted later, all columns at once)."""
+    kinds = set(map(type, values))
+    try:
+        if kinds == {str}:
+            return _Strings(values)
+        if kinds == {int}:
+            return pc.cast(pa.array(values, pa.int64()), pa.string())
+        if kinds == {float}:
+            numbers = np.fromiter(values, dtype=float, count=len(values))
+            if np.isfinite(numbers).all():
+                # Few distinct values (scores, contributions): repr each once; bits, not ==, so
+                # 0.0 and -0.0 stay apart.
+                bits, inverse = np.unique(numbers.view(np.int64), return_inverse=True)
+                texts = pa.array([float.__repr__(float(b)) for b in bits.view(np.float64)], pa.string())
+                return texts.take(pa.array(inverse.reshape(-1).astype(np.int64)))
+    except (pa.ArrowException, OverflowError):
+        pass
+    cache: dict[int, str] = {}
+    return pa.array([_leaf_json(v, cache) for v in values], pa.string())
+
+
+def _resolve(pieces: list) -> list:
+    """Quote every :class:`_Strings` column: one Arrow array for all of them, one escape check;
+    a column with a character JSON escapes is quoted value by value instead."""
+    columns = [p for p in pieces if isinstance(p, _Strings)]
+    if not columns:
+        return pieces
+    quoted: dict[int, Any] = {}
+    try:
+        everything = pa.array(list(itertools.chain.from_iterable(c.values for c in columns)), pa.string())
+        escapes = pc.match_substring_regex(everything, _NEEDS_ESCAPE)
+        offset = 0
+        for column in columns:
+            size = len(column.values)
+            if pc.any(escapes.slice(offset, size)).as_py():
+                quoted[id(column)] = pa.array(list(map(_QUOTE, column.values)), pa.string())
+            else:
+                quoted[id(column)] = ('"', everything.slice(offset, size), '"')
+            offset += size
+    except (pa.ArrowException, UnicodeError):     # e.g. a lone surrogate: the C quoter copes
+        quoted = {id(c): pa.array(list(map(_QUOTE, c.values)), pa.string()) for c in columns}
+    out: list = []
+    for piece in pieces:
+        if isinstance(piece, _Strings):
+            done = quoted[id(piece)]
+            out.extend(done if isinstance(done, tuple) else (done,))
+        else:
+            out.append(piece)
+    return out
+
+
+def _shape(node: dict) -> tuple | None:
+    """Sorted (key, sub-shape) pairs of a dict (sub-shape None for a leaf); None for a non-str key."""
+    out = []
+    for key in sorted(node) if all(type(k) is str for k in node) else ():
+        value = node[key]
+        sub = None
+        if type(value) is dict:
+            sub = _shape(value)
+            if sub is None:
+                return None
+        out.append((key, sub))
+    return tuple(out) if len(out) == len(node) else None
+
+
+def _matches(nodes: list, shape: tuple) -> np.ndarray:
+    """Which nodes are plain dicts with exactly ``shape``'s keys, nested dicts likewise."""
+    keys = {k for k, _ in shape}
+    if set(map(type, nodes)) == {dict}:     # the usual case: compared in C, no Python per node
+        ok = np.fromiter(map(operator.eq, map(dict.keys, nodes), itertools.repeat(keys)), dtype=bool,
+                         count=len(nodes))
+    else:
+        ok = np.fromiter((type(x) is dict and x.keys() == keys for x in nodes), dtype=bool, count=len(nodes))
+    for key, sub in shape:
+        if sub is not None and ok.any():
+            children = (list(map(operator.itemgetter(key), nodes)) if ok.all()
+                        else [x[key] if good else None for x, good in zip(nodes, ok.tolist())])
+            ok &= _matches(children, sub)
+    return ok
+
+
+def _shape_pieces(nodes: list, shape: tuple, pieces: list) -> None:
+    """Append the literal texts and leaf columns that spell ``nodes`` (all of ``shape``) as JSON."""
+    pieces.append("{")
+    keys = [k for k, _ in shape]
+    columns = [list(map(operator.itemgetter(k), nodes)) for k in keys]
+    for j, ((key, sub), values) in enumerate(zip(shape, columns)):
+        pieces.append(("" if j == 0 else ", ") + _QUOTE(key) + ": ")
+        if sub is None:
+            pieces.append(_json_column(values))
+        else:
+            _shape_pieces(values, sub, pieces)
+    pieces.append("}")
+
+
+def _join(pieces: list, n: int) -> pa.Array:
+    """Row-wise concatenation of literal texts and string columns (``n`` rows)."""
+    merged: list = []
+    for piece in _resolve(pieces):
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    if not any(isinstance(p, pa.Array) for p in merged):
+        return pa.array(["".join(merged)] * n, pa.string())
+    return pc.binary_join_element_wise(*merged, "")
+
+
+def evidence_json(evidence: list[dict]) -> pa.Array:
+    """``to_json(e)`` for every evidence dict, built per shape and leaf column (see above)."""
+    n = len(evidence)
+    if n == 0:
+        return pa.array([], pa.string())
+    order: list[np.ndarray] = []
+    parts: list[pa.Array] = []
+    rest = np.arange(n)
+    for _ in range(_MAX_SHAPES):
+        if not len(rest):
+            break
+        nodes = [evidence[i] for i in rest.tolist()]
+        shape = _shape(nodes[0]) if type(nodes[0]) is dict else None
+        if shape is None:
+            break
+        ok = _matches(nodes, shape)
+        pieces: list = []
+        _shape_pieces([x for x, good in zip(nodes, ok.tolist()) if good], shape, pieces)
+        order.append(rest[ok])
+        parts.append(_join(pieces, int(ok.sum())))
+        rest = rest[~ok]
+    if len(rest):
+        order.append(rest)
+        parts.append(pa.array([_ENCODE(_clean(evidence[i])) for i in rest.tolist()], pa.string()))
+    if len(parts) == 1:
+        return parts[0]
+    where = np.concatenate(order)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[where] = np.arange(n)
+    return pa.concat_arrays(parts).take(pa.array(inverse))
+
+
+def _row_values(series: pd.Series) -> list:
+    """A column's values as ``DataFrame.to_dict("records")`` gives them."""
+    if series.dtype == object or isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+        return list(map(maybe_box_native, series))
+    return list(series)
+
+
+def _day_texts(series: pd.Series) -> tuple[pa.Array, np.ndarray] | None:
+    """``json_default`` of every value of a tz-naive datetime column whose non-NaT values are
+    all midnight (ISO dates), with the NaT mask; None for any other column."""
+    if not (isinstance(series.dtype, np.dtype) and series.dtype.kind == "M"):
+        return None
+    values = series.to_numpy()
+    missing = np.isnat(values)
+    days = values.astype("datetime64[D]")
+    if (days[~missing] != values[~missing]).any():
+        return None
+    return pa.array(days, mask=missing).cast(pa.string()), missing
+
+
+def _series_json(series: pd.Series) -> "pa.Array | _Strings":
+    """``_json_column`` of a frame column (dates of a datetime column spelt in Arrow)."""
+    days = _day_texts(series)
+    if days is None:
+        return _json_column(_row_values(series))
+    texts, missing = days
+    quoted = pc.binary_join_element_wise('"', texts, '"', "")
+    return pc.if_else(pa.array(missing), "null", quoted) if missing.any() else quoted
+
+
+def _summaries(template: str, n: int, lookup: Callable[[str], list | None],
+               fallback: Callable[[str], list[str]]) -> pa.Array:
+    """``_format(template, {**evidence, **row})`` for every row; ``lookup(key)`` gives a key's
+    values (row column first, then evidence; None when neither has the key); ``fallback``
+    formats row by row (templates with a format spec or conversion)."""
+    try:
+        parsed = list(_FORMATTER.parse(template))
+    except ValueError:
+        parsed = None
+    simple = parsed is not None and all(
+        name is None or (name.isidentifier() and not spec and conversion is None)
+        for _, name, spec, conversion in parsed)
+    if not simple:     # a format spec, conversion or attribute: the general per-row path
+        return pa.array(fallback(template), pa.string())
+    pieces: list = []
+    for literal, name, _, _ in parsed:
+        if literal:
+            pieces.append(literal)
+        if name is None:
+            continue
+        values = lookup(name)
+        if values is None:
+            pieces.append("?")
+            continue
+        if isinstance(values, pa.Array):
+            pieces.append(values)
+            continue
+        kinds = set(map(type, values))
+        if kinds == {str}:
+            pieces.append(pa.array(values, pa.string()))
+        else:
+            pieces.append(pa.array(["?" if v is _ABSENT else format(_shown(v)) for v in values], pa.string()))
+    return _join(pieces, n)
+
+
+_ABSENT = object()
+
+
+def _column(frame: pd.DataFrame, name: str, default: Any) -> list:
+    """``frame[name]`` as a list with NA as ``default`` (``default`` everywhere when absent)."""
+    if name not in frame.columns:
+        return [default] * len(frame)
+    series = frame[name]
+    values = series.tolist()
+    missing = series.isna().to_numpy(dtype=bool)
+    if missing.any():
+        for i in np.flatnonzero(missing).tolist():
+            if not isinstance(values[i], str):
+                values[i] = default
+    return values
+
+
+def _fingerprints(rule_id: str, insurers: list, members: list, facts: list[str]) -> list[str]:
+    """``fingerprint`` of every row (insurers and members already None where NA)."""
+    sha = hashlib.sha256
+    return [sha("\x1f".join((rule_id, "" if i is None else str(i), "" if m is None else str(m), f)).encode("utf-8"))
+            .hexdigest()[:24] for i, m, f in zip(insurers, members, facts)]
+
+
+def _strings(array: pa.Array) -> pd.arrays.ArrowStringArray:
+    return pd.array(array, dtype="str")
+
+
 def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
     """Stamp a rule's failing rows with id, severity, summaries, evidence JSON and fingerprint."""
     if raw is None or len(raw) == 0:
         return pd.DataFrame(columns=FINDING_COLUMNS)
     frame = raw.reset_index(drop=True)
     n = len(frame)
+    row_columns = [c for c in frame.columns if c != "evidence"]
     if "evidence" in frame.columns:
-        evidence = [dict(e) if isinstance(e, Mapping) else {} for e in frame["evidence"]]
+        evidence = [e if type(e) is dict else dict(e) if isinstance(e, Mapping) else {} for e in frame["evidence"]]
+        encoded = evidence_json(evidence)
+
+        def from_evidence(key: str) -> list:
+            return [_clean(e[key]) if key in e else _ABSENT for e in evidence]
     else:
         evidence_cols = [c for c in frame.columns if c not in _RESERVED]
-        evidence = frame[evidence_cols].to_dict("records") if evidence_cols else [{} for _ in range(n)]
-    evidence = [_clean(e) for e in evidence]
-    # Already clean: dump once (to_json would clean a second time).
-    dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=json_default).encode
-    evidence_json = [dumps(e) for e in evidence]
+        if evidence_cols:
+            flat = {str(c): c for c in evidence_cols}
+            pieces: list = []
+            for j, key in enumerate(sorted(flat)):
+                pieces.append(("{" if j == 0 else ", ") + _QUOTE(key) + ": ")
+                pieces.append(_series_json(frame[flat[key]]))
+            pieces.append("}")
+            encoded = _join(pieces, n)
+        else:
+            encoded = pa.array(["{}"] * n, pa.string())
+        from_evidence = None
 
-    def column(name: str, default: Any) -> list:
-        if name in frame.columns:
-            return [default if (v is None or (not isinstance(v, str) and pd.isna(v))) else v
-                    for v in frame[name].tolist()]
-        return [default] * n
+    row_cache: dict[str, list | None] = {}
 
-    insurer = column("insurer_number", None)
-    member = column("member_id", None)
-    facts = [str(f) if f is not None else ej for f, ej in zip(column("facts", None), evidence_json)]
-    rows = frame.drop(columns=["evidence"], errors="ignore").to_dict("records")
-    summaries_ja = _format_all(rule.summary_ja, rows, evidence)
-    summaries_en = _format_all(rule.summary_en, rows, evidence)
+    def lookup(key: str) -> "list | pa.Array | None":
+        if key not in row_cache:
+            days = _day_texts(frame[key]) if key in row_columns else None
+            # a summary shows NaT as json_default's None does: "None"
+            row_cache[key] = (days[0].fill_null("None") if days is not None
+                              else _row_values(frame[key]) if key in row_columns
+                              else from_evidence(key) if from_evidence is not None else None)
+        return row_cache[key]
+
+    def fallback(template: str) -> list[str]:
+        rows = frame[row_columns].to_dict("records")
+        cleaned = ([_clean(e) for e in evidence] if from_evidence is not None
+                   else [_clean({str(c): r[c] for c in evidence_cols}) for r in rows])
+        return _format_all(template, rows, cleaned)
+
+    insurer = _column(frame, "insurer_number", None)
+    member = _column(frame, "member_id", None)
+    given = _column(frame, "facts", None)
+    if all(f is not None for f in given):
+        facts = [str(f) for f in given]
+    else:
+        texts = encoded.to_pylist()
+        facts = [str(f) if f is not None else ej for f, ej in zip(given, texts)]
+    rule_id = rule.rule_id
     out = pd.DataFrame({
-        "finding_id": [fingerprint(rule.rule_id, i, m, f) for i, m, f in zip(insurer, member, facts)],
-        "rule_id": rule.rule_id,
+        "finding_id": _fingerprints(rule_id, insurer, member, facts),
+        "rule_id": rule_id,
         # A rule spanning two categories (BENEFIT_HISTORY_DIVERGENCE) may set it per row.
-        "category": column("category", rule.category),
-        "severity": column("severity", rule.severity),
-        "score": [float(s) for s in column("score", 1.0)],
+        "category": _column(frame, "category", rule.category),
+        "severity": _column(frame, "severity", rule.severity),
+        "score": [float(s) for s in _column(frame, "score", 1.0)],
         "insurer_number": insurer,
         "member_id": member,
-        "summary_ja": summaries_ja,
-        "summary_en": summaries_en,
-        "evidence": evidence_json,
-        "suggested_resident_id": column("suggested_resident_id", None),
-        "suggested_individual_number_last4": column("suggested_individual_number_last4", None),
+        "summary_ja": _strings(_summaries(rule.summary_ja, n, lookup, fallback)),
+        "summary_en": _strings(_summaries(rule.summary_en, n, lookup, fallback)),
+        "evidence": _strings(encoded),
+        "suggested_resident_id": _column(frame, "suggested_resident_id", None),
+        "suggested_individual_number_last4": _column(frame, "suggested_individual_number_last4", None),
         "facts": facts,
     })
     # One finding per fingerprint: a rule that reports the same facts twice is reported once.
