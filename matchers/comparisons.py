@@ -45,6 +45,19 @@ def _obj(pairs: pd.DataFrame, column: str) -> np.ndarray:
     return _cached(pairs, f"__obj__{column}", compute)
 
 
+def _obj_at(pairs: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """``column``'s values at ``rows`` as Python objects (None missing); a categorical column
+    (a prepared side's vocabulary) is read through its codes, without objects for every pair."""
+    values = pairs[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()[rows]
+        # Every coded column of the two sides shares one dtype: its values are taken once.
+        categories = _cached(pairs, f"__categories__{id(values.dtype)}",
+                             lambda: np.append(values.cat.categories.to_numpy(dtype=object), None))
+        return categories[codes]   # code −1 → the appended None
+    return _obj(pairs, column)[rows]
+
+
 def _codes(pairs: pd.DataFrame, column: str) -> np.ndarray | None:
     """The integer codes of ``column`` (:data:`matchers.prepare.CODED_COLUMNS`), when the pairs carry them."""
     code = "code_" + column
@@ -104,8 +117,8 @@ def jaro_winkler(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
     rows = np.flatnonzero(both & ~same)
     if len(rows):
         firsts, inverse = _distinct_rows(pairs, left, right, rows)
-        a = _obj(pairs, left)[firsts].tolist()
-        b = _obj(pairs, right)[firsts].tolist()
+        a = _obj_at(pairs, left, firsts).tolist()
+        b = _obj_at(pairs, right, firsts).tolist()
         out[rows] = process.cpdist(a, b, scorer=JaroWinkler.normalized_similarity, workers=-1)[inverse]
     pairs.attrs[cache_key] = out
     return out
@@ -126,8 +139,8 @@ def _pairwise(pairs: pd.DataFrame, left: str, right: str, test: Callable[[object
     idx = np.flatnonzero(rows)
     if len(idx):
         firsts, inverse = _distinct_rows(pairs, left, right, idx)
-        a = _obj(pairs, left)[firsts]
-        b = _obj(pairs, right)[firsts]
+        a = _obj_at(pairs, left, firsts)
+        b = _obj_at(pairs, right, firsts)
         cache: dict[tuple, bool] = {}
         results = []
         for x, y in zip(a, b):
@@ -499,7 +512,7 @@ SEX = Comparison("sex", levels=[NullLevel("sex_l", "sex_r"), ExactLevel("sex_l",
 
 def _last4_digits(p: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     def compute():
-        text = np.asarray(_obj(p, column)[rows], dtype=object).astype("U4").astype("S4")
+        text = np.asarray(_obj_at(p, column, rows), dtype=object).astype("U4").astype("S4")
         return np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 4) if len(text) else np.zeros((0, 4), np.uint8)
     return _cached(p, f"__last4__{column}", compute)
 

@@ -108,19 +108,27 @@ def code_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith(CODE_PREFIX)]
 
 
-def _encode(spreads: dict[str, _Spread]) -> dict[str, np.ndarray]:
-    """One vocabulary over the spreads' values: int32 codes per row, −1 missing."""
+def _encode(spreads: dict[str, _Spread]) -> tuple[dict[str, np.ndarray], pd.CategoricalDtype]:
+    """One vocabulary over the spreads' values: int32 codes per row (−1 missing) and the
+    vocabulary as one categorical dtype (category ``k`` is the value of code ``k``)."""
     names = list(spreads)
     joined = np.concatenate([spreads[n].per_unique for n in names]) if names else np.empty(0, dtype=object)
-    codes, _ = pd.factorize(joined, use_na_sentinel=True)
+    codes, uniques = pd.factorize(joined, use_na_sentinel=True)
     codes = codes.astype(np.int32)
     out, start = {}, 0
     for name in names:
         spread = spreads[name]
         size = len(spread.per_unique)
-        out[name] = codes[start:start + size][spread.codes]
+        per_unique = codes[start:start + size]
+        # The spread's missing entry (its last) is None: code −1.
+        out[name] = per_unique[spread.codes]
         start += size
-    return out
+    return out, pd.CategoricalDtype(pd.Index(np.asarray(uniques, dtype=object), dtype=object))
+
+
+def vocabulary_column(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Series:
+    """A coded column as a categorical of the side's vocabulary (no Python object per row)."""
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
 def recode(left: pd.DataFrame, right: pd.DataFrame, column: str) -> None:
@@ -272,18 +280,20 @@ def prepare_side(frame: pd.DataFrame, kind: str, *, codes: bool = False) -> pd.D
         spreads["former_key"] = _Spread.missing(n)
         municipality = np.full(n, None, dtype=object)  # filled by the resolver (insurer's home)
     spreads["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_keys(u)})["k"]
-    for column, spread in spreads.items():
-        out[column] = spread.rows()
-    out["municipality"] = municipality
-    out["sex"] = frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None)
-    out["number_last4"] = frame["number_last4"].to_numpy(dtype=object, na_value=None)
-    prepared = pd.DataFrame({c: pd.Series(out[c], dtype=object) if c not in ("latin", "kanji_wild", "kana_ntok",
-                                                                            "kanji_ambiguous")
-                             else out[c] for c in SIDE_COLUMNS if c != "birth_date"})
-    prepared["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()
-    prepared = prepared[SIDE_COLUMNS]
     if codes:
-        coded = _encode({c: spreads[c] for c in CODED_COLUMNS})
+        # One vocabulary: the coded columns are categoricals of it (codes, no object per row).
+        coded, vocabulary = _encode({c: spreads[c] for c in CODED_COLUMNS})
+        for column in CODED_COLUMNS:
+            out[column] = vocabulary_column(coded[column], vocabulary)
+    for column, spread in spreads.items():
+        if column not in out:
+            out[column] = pd.Series(spread.rows(), dtype=object)
+    out["municipality"] = pd.Series(municipality, dtype=object)
+    out["sex"] = pd.Series(frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None), dtype=object)
+    out["number_last4"] = pd.Series(frame["number_last4"].to_numpy(dtype=object, na_value=None), dtype=object)
+    out["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()
+    prepared = pd.DataFrame({c: out[c] for c in SIDE_COLUMNS}, copy=False)
+    if codes:
         # Compared only with themselves: their own factorisation (numeric or Arrow, no objects).
         coded["sex"] = pd.factorize(frame["sex"].astype("Int64"), use_na_sentinel=True)[0].astype(np.int32)
         coded["number_last4"] = pd.factorize(frame["number_last4"], use_na_sentinel=True)[0].astype(np.int32)

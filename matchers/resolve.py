@@ -269,18 +269,27 @@ def household_state(members: pd.DataFrame, residents: pd.DataFrame, links: pd.Da
     t_h, t_rh = hh_m[t_li], hh_r[hashed["ri"].to_numpy(np.int64)]
     ok = (t_h >= 0) & (t_rh >= 0)
     t_li, t_h, t_rh = t_li[ok], t_h[ok], t_rh[ok]
-    support = pd.Series(t_h.astype(np.int64) * width + t_rh).value_counts()
-    per_h = pd.Series(t_h).value_counts()
     own_rh = np.full(len(members), -1, dtype=np.int64)
     own_rh[t_li] = t_rh
     has_own = own_rh >= 0
+    # Anchors per (household, registry household) and per household: sorted keys + counts,
+    # looked up by searchsorted (no hash index over the pairs).
+    support_keys, support_counts = np.unique(t_h.astype(np.int64) * width + t_rh, return_counts=True)
+    per_h = np.bincount(t_h, minlength=int(hh_m.max(initial=-1)) + 1)
 
     pair_h, pair_rh = hh_m[li], hh_r[ri]
-    sup = support.reindex(pair_h.astype(np.int64) * width + pair_rh).fillna(0).to_numpy()
-    sup = sup - (has_own[li] & (own_rh[li] == pair_rh)).astype(float)
-    others = per_h.reindex(pair_h).fillna(0).to_numpy() - has_own[li].astype(float)
+    pair_key = pair_h.astype(np.int64) * width + pair_rh
+    at = np.minimum(np.searchsorted(support_keys, pair_key), max(len(support_keys) - 1, 0))
+    sup = (np.where(support_keys[at] == pair_key, support_counts[at], 0) if len(support_keys)
+           else np.zeros(len(li), dtype=np.int64))
+    own = has_own[li]
+    sup = sup - (own & (own_rh[li] == pair_rh))
+    others = np.where(pair_h >= 0, per_h[np.maximum(pair_h, 0)] if len(per_h) else 0, 0) - own
     known = (pair_h >= 0) & (pair_rh >= 0) & (others > 0)
-    return np.where(~known, "unknown", np.where(sup > 0, "same", "different")).astype(object)
+    return _HOUSEHOLD_STATES[np.where(~known, 0, np.where(sup > 0, 1, 2))]
+
+
+_HOUSEHOLD_STATES = np.array(["unknown", "same", "different"], dtype=object)
 
 
 # --- the whole resolution -----------------------------------------------------------------------
@@ -326,8 +335,10 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     compare(pairs, COMPARISONS)
     pairs["logit"] = pair_logit(pairs, model)
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
+    # key_all is sorted and holds every link: mark the links' positions in it.
     link_key = links["li"].to_numpy(np.int64) * width + links["ri"].to_numpy(np.int64)
-    is_linked = np.isin(li * width + ri, link_key)
+    is_linked = np.zeros(len(key_all), dtype=bool)
+    is_linked[np.searchsorted(key_all, link_key)] = True
     verdicts, all_links = _link_and_judge(pairs, links, is_linked, last4_only, members, residents, model, conf)
     # A mis-linked member must not vouch for its family: its link points into another registry
     # household, which would make the family's own residents look like strangers. Judge the

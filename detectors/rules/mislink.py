@@ -362,6 +362,10 @@ _NOTATION_COLUMNS = ["level_name_kanji", "level_name_kana", "level_name_alpha", 
 
 def _raw_differs(pairs: pd.DataFrame, column: str) -> np.ndarray:
     left, right = pairs[f"{column}_l"], pairs[f"{column}_r"]
+    if isinstance(left.dtype, pd.CategoricalDtype) and left.dtype is right.dtype:
+        # One vocabulary (the resolver's prepared sides): equal values, equal codes.
+        a, b = left.cat.codes.to_numpy(), right.cat.codes.to_numpy()
+        return (a >= 0) & (b >= 0) & (a != b)
     both = left.notna().to_numpy() & right.notna().to_numpy()
     out = np.zeros(len(pairs), dtype=bool)
     out[both] = left.to_numpy(dtype=object)[both] != right.to_numpy(dtype=object)[both]
@@ -494,8 +498,9 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
 
     m_cols = {c: take(members, c, li) for c in ("name_kanji", "name_kana", "name_alpha", "_line")}
     r_cols = {c: take(residents, c, ri) for c in ("name_kanji", "name_kana", "name_alpha")}
-    p_cols = {c: pairs[c].to_numpy(dtype=object) for c in ("level_name_kanji", "level_name_kana", "level_name_alpha",
-                                                            "kanji_key_l", "kanji_key_r", "latin_l", "latin_r")}
+    p_cols = {c: pairs[c].to_numpy(dtype=object, na_value=None)
+              for c in ("level_name_kanji", "level_name_kana", "level_name_alpha",
+                        "kanji_key_l", "kanji_key_r", "latin_l", "latin_r")}
     linked_ids = same["linked_resident_id"].to_numpy(dtype=object)
     insurers = same["insurer_number"].tolist()
     member_ids = same["member_id"].tolist()

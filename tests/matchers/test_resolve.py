@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from matchers.resolve import candidate_pairs, household_state, number_links, resolve
-from matchers.prepare import SIDE_COLUMNS, prepare_side
+from matchers.prepare import CODED_COLUMNS, SIDE_COLUMNS, prepare_side
 from tests.factories import members_frame, residents_frame
 
 RESIDENTS = residents_frame([
@@ -88,8 +88,16 @@ def test_preparing_both_sides_at_once_equals_preparing_each():
         {"member_id": "M3", "number": None, "name_kanji": "NGUYEN VAN AN", "name_kana": "グエン ヴァン アン"},
     ])
     m, r = prepare_sides(members, RESIDENTS)
-    pd.testing.assert_frame_equal(m[SIDE_COLUMNS], prepare_side(members, "members"))
-    pd.testing.assert_frame_equal(r[SIDE_COLUMNS], prepare_side(RESIDENTS, "residents"))
+
+    def values(frame):
+        # Sides prepared together hold their coded columns as categoricals of one vocabulary.
+        return pd.DataFrame({c: pd.Series(frame[c].to_numpy(dtype=object, na_value=None), dtype=object)
+                             if frame[c].dtype == "category" else frame[c] for c in frame.columns})
+
+    assert all(m[c].dtype == "category" and m[c].dtype is r[c].dtype for c in CODED_COLUMNS
+               if c not in ("alias_key", "former_key"))   # the members side has none
+    pd.testing.assert_frame_equal(values(m[SIDE_COLUMNS]), prepare_side(members, "members"))
+    pd.testing.assert_frame_equal(values(r[SIDE_COLUMNS]), prepare_side(RESIDENTS, "residents"))
 
 
 def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
