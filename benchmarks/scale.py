@@ -149,6 +149,14 @@ def report(results: dict, workers: int) -> None:
         print(f"{size:>10,} {engine:>6}: CPU of the scanning process {r.get('cpu_seconds', float('nan')):.1f} s; "
               "peak by stage " + ", ".join(f"{k} {_gb(v):.2f} GB" for k, v in by_stage.items())
               + (f"; {plan.get('partitions')} partitions ({plan.get('runner')})" if plan else "; one partition"))
+        if plan:
+            # Where the partitioned run's time goes: the plan's steps in the main process, and
+            # each partition's task (reading its frames, wall, CPU of the process that ran it).
+            steps = ", ".join(f"{k.split(':', 1)[1]} {v:.1f}" for k, v in (plan.get("timings") or {}).items())
+            tasks = "; ".join(f"{name}: load {t.get('load_seconds', 0):.1f} wall {t.get('wall_seconds', 0):.1f} "
+                              f"CPU {t.get('cpu_seconds', 0):.1f}" for name, t in (plan.get("partition_seconds") or {}).items())
+            print(f"{'':>10} {'':>6}  plan (s): {steps}; handed over {plan.get('shipped_bytes', 0) / 1e9:.2f} GB in files")
+            print(f"{'':>10} {'':>6}  partitions (s): {tasks}")
     sizes = sorted({size for size, _ in results})
     for size in sizes:
         pair = [results.get((size, e)) for e in ("local", "dask")]

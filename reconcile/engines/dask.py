@@ -101,6 +101,13 @@ class _DistributedRunner:
         futures = [self.client.submit(func, *args, pure=False) for args in arglists]
         return self.client.gather(futures)
 
+    def submit(self, func: Callable, *args) -> Any:
+        """Start one task now (the plan hands partitions over one by one)."""
+        return self.client.submit(func, *args, pure=False)
+
+    def gather(self, futures: list) -> list:
+        return self.client.gather(futures)
+
     def worker_memory(self) -> dict[str, int]:
         """Peak resident memory (bytes) of every worker process."""
         def peak() -> int:

@@ -164,20 +164,29 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         timings["plan:split"] = time.perf_counter() - started
         step = time.perf_counter()
         residents = runner.put(frames.get("residents"), broadcast=True)
-        shipped = [runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers)) for bin_, _, _ in plans]
         quarantine_shipped = runner.put(quarantine)
+        if on_rule:
+            on_rule(f"{runner.kind}: {len(plans)} partitions on {runner.workers} workers")
+        # A cluster starts each partition as soon as its frames are handed over (the workers
+        # compute while the next partition is written); in this process they run after all
+        # are written, so the feed's frames can be released first.
+        submit = getattr(runner, "submit", None)
+        shipped, pending = [], []
+        for bin_, om, nm in plans:
+            f = runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers))
+            shipped.append(f)
+            args = (",".join(bin_), f, residents, as_of, settings, feed_history, om, nm, quarantine_shipped,
+                    dict(row_counts))
+            pending.append(submit(part.evaluate_partition, *args) if submit else args)
         timings["plan:scatter"] = time.perf_counter() - step
         if release_frames and getattr(runner, "ships_copies", False):
             for name in list(frames):
                 frames[name] = None                 # type: ignore[index]
             del members
-        if on_rule:
-            on_rule(f"{runner.kind}: {len(plans)} partitions on {runner.workers} workers")
 
         step = time.perf_counter()
-        results: list[part.PartitionResult] = runner.map(part.evaluate_partition, [
-            (",".join(bin_), f, residents, as_of, settings, feed_history, om, nm, quarantine_shipped, dict(row_counts))
-            for (bin_, om, nm), f in zip(plans, shipped)])
+        results: list[part.PartitionResult] = (runner.gather(pending) if submit else
+                                               runner.map(part.evaluate_partition, pending))
         timings["plan:partitions"] = time.perf_counter() - step
 
         step = time.perf_counter()
