@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
+import numpy as np
+
 from matchers.variants import AMBIGUOUS_CHARS, fold_table, variant_candidates
 
 # --- reason codes (理由コード) ------------------------------------------------------------
@@ -280,6 +282,37 @@ def explain(left: str, right: str, steps: tuple[Step, ...],
                 break
             left, right = new_left, new_right
     return reasons
+
+
+def explain_many(left: list[str], right: list[str], steps: tuple[Step, ...],
+                 equal: Callable[[str, str], bool] | None = None) -> list[list[str]]:
+    """:func:`explain` for many pairs at once: each chain (the full one, and one per reason left
+    out) runs once over all the pairs in its Arrow interpretation; only pairs that no single
+    reason explains (two steps each sufficed) take :func:`explain`'s step-by-step path."""
+    import pyarrow as pa
+
+    pc = _pc()
+    if not left:
+        return []
+    a, b = pa.array(left, type=pa.string()), pa.array(right, type=pa.string())
+
+    def agree(chain: tuple[Step, ...]) -> np.ndarray:
+        x, y = arrow_chain(a, chain), arrow_chain(b, chain)
+        if equal is not None:
+            return np.array([equal(u, v) for u, v in zip(x.to_pylist(), y.to_pylist())], dtype=bool)
+        return pc.equal(x, y).to_numpy(zero_copy_only=False)
+
+    full = agree(steps)
+    order = list(dict.fromkeys(step.reason for step in steps))
+    needed = {reason: ~agree(tuple(step for step in steps if step.reason != reason)) for reason in order}
+    out: list[list[str]] = []
+    for i in range(len(left)):
+        if not full[i]:
+            out.append([])
+            continue
+        reasons = [reason for reason in order if needed[reason][i]]
+        out.append(reasons if reasons or left[i] == right[i] else explain(left[i], right[i], steps, equal=equal))
+    return out
 
 
 def kanji_key(text: str) -> str:

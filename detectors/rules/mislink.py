@@ -22,7 +22,7 @@ import pandas as pd
 from detectors.registry import provider, rule
 from matchers.comparisons import COMPARISONS, NAME_ALPHA, NAME_COMPARISONS, NAME_KANA, NAME_KANJI, wildcard_equal
 from matchers.normalise import (ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, KANA_STEPS, KANJI_STEPS,
-                                KATAKANA_ALPHABET, REASONS, alpha_tokens, explain, variants_equal)
+                                KATAKANA_ALPHABET, REASONS, alpha_tokens, explain, explain_many, variants_equal)
 from detectors.schema import NUMBER_VALID
 from matchers.resolve import (LINKED_BY_LAST4, LINKED_BY_NUMBER, Resolution, field_evidence,
                              last4_only_members, member_households, resolve)
@@ -360,6 +360,14 @@ _NOTATION_COLUMNS = ["level_name_kanji", "level_name_kana", "level_name_alpha", 
                      "alpha_tokens_l", "alpha_tokens_r", "level_birth_date", "level_sex"]
 
 
+def _level_in(values: pd.Series, codes) -> np.ndarray:
+    """Per row: the level code is one of ``codes`` (on a categorical's codes: no object per row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        table = np.append(np.isin(values.cat.categories.to_numpy(dtype=object), list(codes)), False)
+        return table[values.cat.codes.to_numpy()]
+    return np.isin(values.to_numpy(dtype=object), list(codes))
+
+
 def _raw_differs(pairs: pd.DataFrame, column: str) -> np.ndarray:
     left, right = pairs[f"{column}_l"], pairs[f"{column}_r"]
     if isinstance(left.dtype, pd.CategoricalDtype) and left.dtype is right.dtype:
@@ -374,29 +382,29 @@ def _raw_differs(pairs: pd.DataFrame, column: str) -> np.ndarray:
 
 def notation_mask(pairs: pd.DataFrame) -> np.ndarray:
     """Pairs whose names differ but every name comparison is at an agreeing ('explained') level."""
-    kanji = pairs["level_name_kanji"].to_numpy(dtype=object)
-    kana = pairs["level_name_kana"].to_numpy(dtype=object)
-    alpha = pairs["level_name_alpha"].to_numpy(dtype=object)
-    explained = np.isin(kanji, list(_EXPLAINED["name_kanji"]))
+    kanji, kana, alpha = pairs["level_name_kanji"], pairs["level_name_kana"], pairs["level_name_alpha"]
+    kanji_null, kana_null, alpha_null = _level_in(kanji, ["null"]), _level_in(kana, ["null"]), _level_in(alpha, ["null"])
+    explained = _level_in(kanji, _EXPLAINED["name_kanji"])
     # A married name: the kana surname differs too, explained by the kanji level.
     # A foreign name whose alphabet form agrees: the two katakana are two transliterations of it.
-    alpha_agrees = np.isin(alpha, list(NAME_ALPHA.agreeing_codes))
-    explained &= (np.isin(kana, list(_EXPLAINED["name_kana"])) | ((kana == "surname_differs") & np.isin(kanji, _SURNAME_CHANGES))
+    alpha_agrees = _level_in(alpha, NAME_ALPHA.agreeing_codes)
+    explained &= (_level_in(kana, _EXPLAINED["name_kana"])
+                  | (_level_in(kana, ["surname_differs"]) & _level_in(kanji, _SURNAME_CHANGES))
                   | alpha_agrees)
     # Katakana held against the alphabet name that failed to romanise alike: the registered
     # reading agreeing with the katakana is the more direct evidence.
-    kana_agrees = np.isin(kana, list(NAME_KANA.agreeing_codes))
+    kana_agrees = _level_in(kana, NAME_KANA.agreeing_codes)
     one_alpha = pairs["alpha_tokens_l"].notna().to_numpy() != pairs["alpha_tokens_r"].notna().to_numpy()
-    explained &= np.isin(alpha, list(_EXPLAINED["name_alpha"])) | (kana_agrees & one_alpha)
+    explained &= _level_in(alpha, _EXPLAINED["name_alpha"]) | (kana_agrees & one_alpha)
     # Kanji not comparable (alphabet vs kanji / katakana): the alphabet comparison, or the
     # registered reading, must have judged it.
     latin_l, latin_r = pairs["latin_l"].to_numpy(dtype=bool), pairs["latin_r"].to_numpy(dtype=bool)
-    script = ((kanji == "null") & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
+    script = (kanji_null & pairs["kanji_key_l"].notna().to_numpy() & pairs["kanji_key_r"].notna().to_numpy()
               & (latin_l != latin_r))
-    explained &= ~script | np.isin(alpha, list(NAME_ALPHA.agreeing_codes)) | kana_agrees
-    some_name = (kanji != "null") | (kana != "null") | (alpha != "null")
-    differs = (np.isin(kanji, list(_DIFFERS["name_kanji"])) | np.isin(kana, list(_DIFFERS["name_kana"]))
-               | np.isin(alpha, list(_DIFFERS["name_alpha"])) | script
+    explained &= ~script | alpha_agrees | kana_agrees
+    some_name = ~kanji_null | ~kana_null | ~alpha_null
+    differs = (_level_in(kanji, _DIFFERS["name_kanji"]) | _level_in(kana, _DIFFERS["name_kana"])
+               | _level_in(alpha, _DIFFERS["name_alpha"]) | script
                # width or spacing in names the levels treat as equal (an alphabet name in full width)
                | _raw_differs(pairs, "kanji_raw") | _raw_differs(pairs, "kana_raw"))
     return explained & some_name & differs
@@ -406,9 +414,12 @@ _CHAIN = {"name_kanji": KANJI_STEPS, "name_kana": KANA_STEPS}
 _CHAIN_EQUAL = {"gaiji": wildcard_equal, "variant_set": variants_equal}
 
 
-def notation_reasons(pair: Any, member: Any, resident: Any) -> list[str]:
+def notation_reasons(pair: Any, member: Any, resident: Any,
+                     chain_reasons: dict[str, list[str]] | None = None) -> list[str]:
     """Reason codes that explain the notation difference of one pair: the reason each level
-    declares, and for the key levels the normalisation steps that were needed."""
+    declares, and for the key levels the normalisation steps that were needed
+    (``chain_reasons``: field → :func:`matchers.normalise.explain` of the pair's names at that
+    field's level, when already computed for many pairs at once — :func:`explain_many`)."""
     reasons: list[str] = []
     for comparison in NAME_COMPARISONS:
         code = pair[f"level_{comparison.field}"]
@@ -420,6 +431,9 @@ def notation_reasons(pair: Any, member: Any, resident: Any) -> list[str]:
         steps = _CHAIN.get(comparison.field)
         if steps and code in ("notation", *_CHAIN_EQUAL):
             column = comparison.field
+            if chain_reasons and column in chain_reasons:
+                reasons += chain_reasons[column]
+                continue
             reasons += explain(_text(member.get(column)), _text(resident.get(column)), steps,
                                equal=_CHAIN_EQUAL.get(code))
     kanji, alpha = pair["level_name_kanji"], pair["level_name_alpha"]
@@ -481,8 +495,8 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     rows = _pair_positions(resolution, same["member_pos"].to_numpy(), same["linked_pos"].to_numpy())
     # Judge on the few columns the mask reads; take whole pair rows only for the kept ones.
     judged = resolution.pairs[_NOTATION_COLUMNS].iloc[rows].reset_index(drop=True)
-    keep = notation_mask(judged) & (judged["level_birth_date"].to_numpy(dtype=object) == "exact") \
-        & (judged["level_sex"].to_numpy(dtype=object) == "exact")
+    keep = notation_mask(judged) & _level_in(judged["level_birth_date"], ["exact"]) \
+        & _level_in(judged["level_sex"], ["exact"])
     same = same[keep].reset_index(drop=True)
     pairs = resolution.pairs.iloc[rows[keep]].reset_index(drop=True)
     if same.empty:
@@ -505,6 +519,16 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
     insurers = same["insurer_number"].tolist()
     member_ids = same["member_id"].tolist()
     p_same = same["p_same_linked"].to_numpy(dtype=float)
+    # The normalisation steps behind the key levels, for every pair at once (one Arrow chain
+    # per reason left out), not step by step per pair.
+    chained: dict[tuple[str, str], dict[int, list[str]]] = {}
+    for column, steps in _CHAIN.items():
+        for code in ("notation", *_CHAIN_EQUAL):
+            at = np.flatnonzero(p_cols[f"level_{column}"] == code)
+            if len(at):
+                found = explain_many([_text(v) for v in m_cols[column][at]], [_text(v) for v in r_cols[column][at]],
+                                     steps, equal=_CHAIN_EQUAL.get(code))
+                chained[(column, code)] = dict(zip(at.tolist(), found))
     cache: dict[tuple, list[str]] = {}
     records = []
     for i in range(len(same)):
@@ -515,7 +539,8 @@ def notation_difference(resolution: Resolution, settings: dict) -> pd.DataFrame:
                resident["name_kana"], resident["name_alpha"], pair["level_name_kanji"], pair["level_name_kana"],
                pair["level_name_alpha"])
         if key not in cache:
-            cache[key] = notation_reasons(pair, member, resident)
+            cache[key] = notation_reasons(pair, member, resident,
+                                          {c: found[i] for (c, _), found in chained.items() if i in found})
         reasons = cache[key]
         member_name = _text(member["name_kanji"]) or _text(member["name_alpha"]) or _text(member["name_kana"])
         resident_name = _text(resident["name_kanji"]) or _text(resident["name_alpha"]) or _text(resident["name_kana"])

@@ -90,6 +90,19 @@ def test_explain_names_only_the_needed_steps(case):
     assert explain(case["left"], case["right"], case["steps"]) == case["reasons"]
 
 
+def test_explaining_many_pairs_at_once_gives_each_pair_its_own_reasons():
+    from matchers.comparisons import wildcard_equal
+    from matchers.normalise import explain_many
+
+    extra = [("山田 太郎", "山田 太郎"), ("山田 太郎", "佐藤 花子"), ("ＹＡＭＡＤＡ　Ｔａｒｏ", "YAMADA Taro"), ("", "")]
+    for steps in (KANJI_STEPS, KANA_STEPS):
+        pairs = [(c["left"], c["right"]) for c in EXPLAIN_CASES if c["steps"] is steps] + extra
+        assert explain_many([a for a, _ in pairs], [b for _, b in pairs], steps) == [explain(a, b, steps) for a, b in pairs]
+    wild = [("〓橋 一郎", "高橋 一郎"), ("髙〓 一郎", "高橋 一郎"), ("〓橋", "山田")]
+    assert explain_many([a for a, _ in wild], [b for _, b in wild], KANJI_STEPS, equal=wildcard_equal) == \
+        [explain(a, b, KANJI_STEPS, equal=wildcard_equal) for a, b in wild]
+
+
 def test_bulk_features_match_the_step_chains():
     names = ["髙橋 一郎", "渡邉　恵", "〓田 花子", "NGUYEN VAN AN"]
     bulk = kanji_features(names)
