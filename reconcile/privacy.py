@@ -150,6 +150,7 @@ def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes, known: KnownH
         as_int = np.asarray(pc.cast(present, pa.int64()), dtype=np.int64)
         distinct, first, inverse = np.unique(as_int, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
+        distinct_texts = pc.take(present, pa.array(first))   # each distinct number's 12 ASCII digits
         distinct_hashes = np.zeros(len(distinct), dtype="S32")
         found, at = known.find(distinct, assume_sorted=True) if known is not None else \
             (np.zeros(len(distinct), dtype=bool), None)
@@ -157,12 +158,19 @@ def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes, known: KnownH
             distinct_hashes[found] = known.hashes[at[found]]
         new = np.flatnonzero(~found)
         if len(new):
-            computed = _hmac_hex(pc.take(present, pa.array(first[new])).to_pylist(), key)
+            computed = _hmac_hex(distinct_texts.take(pa.array(new)).to_pylist(), key)
             distinct_hashes[new] = computed
             if known is not None:
                 known.add(distinct[new], computed, assume_sorted=True)
         hashes = distinct_hashes[inverse]
-        digits = (distinct[:, None] // _POWERS_OF_TEN) % 10   # (distinct, 12), most significant first
+        # (distinct, 12) digits straight from the string bytes (exactly 12 ASCII digits each)
+        offsets = np.frombuffer(distinct_texts.buffers()[1], dtype=np.int32)[
+            distinct_texts.offset:distinct_texts.offset + len(distinct) + 1]
+        if int(offsets[-1] - offsets[0]) == 12 * len(distinct):
+            digits = np.frombuffer(distinct_texts.buffers()[2], dtype=np.uint8)[
+                int(offsets[0]):int(offsets[-1])].reshape(-1, 12) - 48
+        else:  # not canonical text: the digits of the integer
+            digits = (distinct[:, None] // _POWERS_OF_TEN) % 10
         valid = digits[:, 11] == check_digits(digits[:, :11])
         status[has_full] = np.where(valid[inverse], 1, 2)
         # 32 bytes per row that has a number, laid out as Arrow string data; nulls elsewhere

@@ -342,12 +342,20 @@ def _key_frame(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     if not key:
         return frame.iloc[:0, :0]
     complete = frame[key].notna().all(axis=1).to_numpy()
-    codes = np.zeros(int(complete.sum()), dtype=np.int64)
+    everything = bool(complete.all())
+    codes, distinct = None, 1
     for column in key:
-        column_codes, uniques = pd.factorize(frame[column][complete])
-        # renumber densely after each step so the product never overflows int64
-        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
-    return pd.DataFrame({KEY_FINGERPRINT: codes.astype(np.int64)}, index=frame.index[complete])
+        values = frame[column] if everything else frame[column][complete]
+        column_codes, uniques = pd.factorize(values)
+        if codes is None:
+            codes, distinct = column_codes.astype(np.int64), len(uniques)
+        elif distinct * max(len(uniques), 1) < 1 << 62:
+            codes, distinct = codes * len(uniques) + column_codes, distinct * max(len(uniques), 1)
+        else:  # renumber densely so the product never overflows int64
+            codes, first = pd.factorize(codes * len(uniques) + column_codes)
+            distinct = len(first)
+    index = frame.index if everything else frame.index[complete]
+    return pd.DataFrame({KEY_FINGERPRINT: np.asarray(codes, dtype=np.int64)}, index=index)
 
 
 # A value column with at most this many distinct values is checked in the small frame; longer
@@ -366,12 +374,16 @@ def _distinct_frames(frame: pd.DataFrame, value_columns: list[str], presence_col
     to their frame's length by repeating their first value."""
     parts: dict[str, pd.Series] = {}
     for column in value_columns:
-        parts[column] = frame[column].drop_duplicates()
+        # first-occurrence order, like drop_duplicates (Arrow's / numpy's hash table, no filter)
+        values = frame[column]
+        parts[column] = pd.Series(pd.unique(values.array), dtype=values.dtype)
     for column in presence_columns:
         values = frame[column]
-        present, missing = values.notna(), values.isna()
-        picks = [values[present].iloc[:1], values[missing].iloc[:1]]
-        parts[column] = pd.concat([p for p in picks if len(p)]) if any(len(p) for p in picks) else values.iloc[:0]
+        missing = values.isna().to_numpy()
+        picks = [int(np.argmin(missing))] if len(missing) and not missing.all() else []
+        if missing.any():
+            picks.append(int(np.argmax(missing)))
+        parts[column] = values.iloc[picks]
     long_columns = [c for c in all_columns if c in parts and len(parts[c]) > SHORT_COLUMN_VALUES]
     short = {c: parts[c] if c in parts and c not in long_columns else frame[c].iloc[:1] for c in all_columns}
     frames = [(_padded(short, all_columns, empty=len(frame) == 0), set(all_columns) - set(long_columns))]

@@ -168,14 +168,27 @@ _ERA_LAST = np.array([(era.end + dt.timedelta(days=1) if era.also_valid_on_next_
 _NAT_NS = np.datetime64("NaT", "ns")
 
 
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
 def _calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(real date and representable as datetime64[ns], the dates as datetime64[D])."""
+    """(real date and representable as datetime64[ns], the dates as datetime64[D]).
+
+    Integer calendar arithmetic (days from the civil date, proleptic Gregorian), ~10x faster
+    than numpy's datetime64[M] → [D] conversion."""
+    year, month, day = (np.asarray(v, dtype=np.int64) for v in (year, month, day))
     # datetime64[ns] spans 1677–2262 and numpy wraps silently outside it
     ok = (year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1)
-    month_start = ((np.where(ok, year, 1970) - 1970) * 12 + np.where(ok, month, 1) - 1).astype("datetime64[M]")
-    first_day = month_start.astype("datetime64[D]")
-    ok &= day <= ((month_start + 1).astype("datetime64[D]") - first_day).astype(np.int64)
-    return ok, first_day + np.where(ok, day - 1, 0)
+    year, month = np.where(ok, year, 1970), np.where(ok, month, 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= day <= _MONTH_DAYS[month] + (leap & (month == 2))
+    day = np.where(ok, day, 1)
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return ok, (era * 146097 + day_of_era - 719468).astype("datetime64[D]")
 
 
 def _numbers(parts, *names: str) -> np.ndarray:
@@ -229,6 +242,54 @@ def _vectorised_dates(texts) -> tuple[np.ndarray, np.ndarray]:
     return done, out
 
 
+# (byte − 48) of the date separators - / . (uint8 arithmetic wraps), as a 256-entry table
+_IS_SEPARATOR = np.zeros(256, dtype=bool)
+_IS_SEPARATOR[[(ord(c) - 48) % 256 for c in "-/."]] = True
+
+
+def _fixed_width_dates(array) -> tuple[np.ndarray, np.ndarray]:
+    """(rows in a fixed-width ASCII Gregorian form, their datetime64[ns] — NaT where not a real
+    date) of an Arrow string array; other rows are not done (NaT)."""
+    n = len(array)
+    out = np.full(n, _NAT_NS)
+    done = np.zeros(n, dtype=bool)
+    if n == 0 or array.null_count == n:
+        return done, out
+    import pyarrow as pa
+
+    wide = pa.types.is_large_string(array.type)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if wide else np.int32)[array.offset:array.offset + n + 1]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
+    lengths = np.diff(offsets)
+    if array.null_count:
+        lengths = np.where(np.asarray(array.is_valid(), dtype=bool), lengths, -1)
+    for width, month_at, day_at in ((10, 5, 8), (8, 4, 6)):
+        rows = np.flatnonzero(lengths == width)
+        if not len(rows):
+            continue
+        if len(data) < width:
+            continue
+        # each row's bytes, one row copy per value (a window view over the data, indexed by start)
+        windows = np.lib.stride_tricks.as_strided(data, shape=(len(data) - width + 1, width), strides=(1, 1))
+        chars = windows[offsets[rows]] - np.uint8(48)   # digits 0..9; anything else wraps above 9
+        digit_at = [0, 1, 2, 3, month_at, month_at + 1, day_at, day_at + 1]
+        ok = (chars[:, digit_at] <= 9).all(axis=1)
+        if width == 10:
+            ok &= (chars[:, 4] == chars[:, 7]) & _IS_SEPARATOR[chars[:, 4]]
+        if not ok.all():
+            rows, chars = rows[ok], chars[ok]
+        if not len(rows):
+            continue
+        digits = chars[:, digit_at].astype(np.int64)
+        year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+        month = digits[:, 4] * 10 + digits[:, 5]
+        day = digits[:, 6] * 10 + digits[:, 7]
+        valid, dates = _calendar_dates(year, month, day)
+        out[rows] = np.where(valid, dates.astype("datetime64[ns]"), _NAT_NS)
+        done[rows] = True
+    return done, out
+
+
 class DateNormaliser:
     """Dates of one feed: each distinct string is parsed once and remembered across chunks and
     columns (a 1M-row file is read in ~8 chunks of ~20 date columns that share ~50k strings)."""
@@ -258,12 +319,28 @@ class DateNormaliser:
         return pd.Series(parsed, index=values.index), pd.Series(bad, index=values.index)
 
     def arrow(self, array) -> tuple[np.ndarray, np.ndarray]:
-        """The same on an Arrow string array → (datetime64[ns] values, bad mask), numpy."""
+        """The same on an Arrow string array → (datetime64[ns] values, bad mask), numpy.
+
+        The fixed-width ASCII forms (``YYYY-MM-DD``, ``YYYY/MM/DD``, ``YYYY.MM.DD``, ``YYYYMMDD``:
+        nearly every date of a feed) are read straight from the string bytes, with the same
+        calendar check as :func:`_vectorised_dates`; only the other rows are hashed to their
+        distinct values and parsed once each."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(array)
+        done, dates = _fixed_width_dates(array)
+        present = np.asarray(array.is_valid(), dtype=bool)
+        rest = np.flatnonzero(present & ~done)
+        if not len(rest):
+            return dates, done & np.isnat(dates)
+        bad = done & np.isnat(dates)
+        subset = array.take(pa.array(rest))
+        encoded = pc.dictionary_encode(subset)
         codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-        return self._lookup(codes, pd.array(encoded.dictionary, dtype=_STRING_DTYPE))
+        parsed, rest_bad = self._lookup(codes, pd.array(encoded.dictionary, dtype=_STRING_DTYPE))
+        dates[rest] = parsed
+        bad[rest] = rest_bad
+        return dates, bad
 
     def _lookup(self, codes: np.ndarray, uniques) -> tuple[np.ndarray, np.ndarray]:
         known = self._known

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -195,6 +196,57 @@ def test_date_normaliser_agrees_with_parse_date_on_every_spelling():
             date = values.parse_date(text)
             expected = date if date is not None and 1678 <= date.year <= 2261 else None
             assert (None if pd.isna(got) else got.date(), is_bad) == (expected, expected is None), text
+
+
+def _fixed_width_spellings() -> list:
+    """Fixed-width ASCII spellings (the byte-level fast path) — real dates, impossible ones, edge
+    years of datetime64[ns], leap days, mixed separators — beside other forms and missing values."""
+    import random
+
+    rng = random.Random(12)
+    texts = ["2024-02-29", "2023-02-29", "2000-02-29", "1900-02-29", "1678-01-01", "1677-12-31", "2261-12-31",
+             "2262-01-01", "0000-01-01", "2026-00-10", "2026-13-01", "2026-12-32", "2026-04-31", "2026/04/30",
+             "2026.04.30", "2026-04/30", "2026/4/30", "20260430", "20261301", "2026043", "202604301", "2026-4-3",
+             "S45.03.12", "R06.04.01", "２０２６－０１－０１", "2026-01-01 00:00:00", "abcd-ef-gh", "2026-0a-01",
+             "2026--01-1", "9999/99/99", None]
+    for _ in range(3000):
+        year, month, day = rng.randint(1600, 2300), rng.randint(0, 13), rng.randint(0, 32)
+        separator = rng.choice(["-", "/", ".", ""])
+        texts.append(f"{year:04d}{separator}{month:02d}{separator}{day:02d}")
+    return texts
+
+
+def test_date_normaliser_fast_path_agrees_with_parse_date():
+    import pyarrow as pa
+
+    texts = _fixed_width_spellings()
+    for normaliser_input in (texts, texts[::-1]):
+        parsed, bad = values.DateNormaliser().arrow(pa.array(normaliser_input, type=pa.string()))
+        for text, got, is_bad in zip(normaliser_input, parsed, bad):
+            if text is None:
+                assert np.isnat(got) and not is_bad
+                continue
+            date = values.parse_date(text)
+            expected = date if date is not None and 1678 <= date.year <= 2261 else None
+            assert (None if np.isnat(got) else pd.Timestamp(got).date(), bool(is_bad)) == (expected, expected is None), text
+    # the pandas entry point gives the same values
+    series_parsed, series_bad = values.DateNormaliser()(pd.Series(texts, dtype="string"))
+    arrow_parsed, arrow_bad = values.DateNormaliser().arrow(pa.array(texts, type=pa.string()))
+    assert np.array_equal(series_parsed.to_numpy(), arrow_parsed, equal_nan=True)
+    assert np.array_equal(series_bad.to_numpy(), arrow_bad)
+
+
+def test_calendar_dates_agree_with_the_standard_library():
+    years, months, days = np.meshgrid(np.r_[0:3, 1670:2270], np.arange(-1, 15), np.arange(-1, 34), indexing="ij")
+    ok, dates = values._calendar_dates(years.ravel(), months.ravel(), days.ravel())
+    for year, month, day, good, date in zip(years.ravel(), months.ravel(), days.ravel(), ok, dates):
+        try:
+            real = dt.date(int(year), int(month), int(day)) if 1678 <= year <= 2261 else None
+        except ValueError:
+            real = None
+        assert bool(good) == (real is not None), (year, month, day)
+        if real is not None:
+            assert date == np.datetime64(real), (year, month, day)
 
 
 def test_known_hashes_give_the_keyed_hash_of_numbers_met_in_an_earlier_file():
