@@ -49,7 +49,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -120,6 +122,9 @@ def _jsonable(value: Any) -> Any:
 
 def _py_strings(series: pd.Series) -> list:
     """A column as Python ``str`` values, NA as None (what every DB driver accepts)."""
+    arrow = getattr(series.array, "_pa_array", None)
+    if arrow is not None and (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+        return arrow.to_pylist()                   # Arrow-backed strings: nulls are None already
     notna = series.notna()
     return series.astype("string").astype(object).where(notna, None).tolist()
 
@@ -362,31 +367,53 @@ def _prepare_findings(findings: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-# The frame is staged in a temporary table (COPY on PostgreSQL, one executemany on SQLite) and
-# merged with set-based INSERT … SELECT / UPDATE … FROM: per-row executemany through psycopg
-# ran at ~1.5k rows/s, this at tens of thousands (see tests/store/test_merge_speed.py).
+# The frame's keys are staged in a temporary table (COPY on PostgreSQL, one executemany on
+# SQLite) and merged with set-based INSERT … SELECT / UPDATE … FROM: per-row executemany through
+# psycopg ran at ~1.5k rows/s, this at tens of thousands (see tests/store/test_merge_speed.py).
+# The wide text columns (evidence, summaries: ~2 KB a NOTATION finding) are written once: new
+# findings straight into ``findings``, known ones through a second stage holding only them.
 _STAGE = sa.Table(
     "reconcile_stage_findings", sa.MetaData(),
     sa.Column("finding_id", sa.String(24), primary_key=True),
-    *(sa.Column(c, _FINDINGS.c[c].type) for c in _STRING_FINDING_COLUMNS if c != "finding_id"),
-    sa.Column("score", sa.Float),
+    sa.Column("rule_id", _FINDINGS.c.rule_id.type),
+    sa.Column("insurer_number", _FINDINGS.c.insurer_number.type),
+    sa.Column("member_id", _FINDINGS.c.member_id.type),
     sa.Column("queue", sa.String(32)),
     sa.Column("priority", sa.Integer),
+    sa.Column("prev_candidate", sa.Integer),   # 1: an earlier verdict on this member + rule may exist
     prefixes=["TEMPORARY"],
 )
 _STAGE_COLUMNS = [c.name for c in _STAGE.columns]
-_STAGE_WORK_COLUMNS = ("queue", "priority")   # work-item fields, not findings columns
+# Columns a known finding's row is refreshed with (the rest of the row is its identity).
+_REFRESHED = ("severity", "score", "summary_ja", "summary_en", "evidence", "suggested_resident_id",
+              "suggested_individual_number_last4")
+_REFRESH = sa.Table(
+    "reconcile_stage_refresh", sa.MetaData(),
+    sa.Column("finding_id", sa.String(24), primary_key=True),
+    *(sa.Column(c, _FINDINGS.c[c].type) for c in _REFRESHED),
+    prefixes=["TEMPORARY"],
+)
+_INSERTED = [*_STRING_FINDING_COLUMNS, "score"]   # plus first_seen_scan, last_seen_scan
+
+
+def _create_temp(session: Session, table: sa.Table) -> None:
+    connection = session.connection()
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+    table.create(connection)
+
+
+def _drop_temp(session: Session, *tables: sa.Table) -> None:
+    for table in tables:
+        session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
 
 
 def _stage(session: Session, frame: pd.DataFrame) -> None:
-    """Load the prepared findings (plus their queue, priority, due date) into the stage table."""
-    connection = session.connection()
-    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
-    _STAGE.create(connection)
-    columns = {c: _py_strings(frame[c]) for c in _STRING_FINDING_COLUMNS}
-    columns["score"] = _py_floats(frame["score"])
+    """Load the prepared findings' keys (plus their queue and priority) into the stage table."""
+    _create_temp(session, _STAGE)
+    columns = {c: _py_strings(frame[c]) for c in ("finding_id", "rule_id", "insurer_number", "member_id")}
     columns["queue"] = frame["queue"].tolist()
     columns["priority"] = _py_ints(frame["priority"])
+    columns["prev_candidate"] = [0] * len(frame)
     _bulk_insert(session, _STAGE, {c: columns[c] for c in _STAGE_COLUMNS})
 
 
@@ -460,7 +487,8 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
     event_columns = ["work_item_id", "at", "actor", "action", "from_status", "to_status", "scan_id", "note"]
 
     # Counts before anything changes.
-    result.new = int(session.scalar(sa.select(sa.func.count()).select_from(S).where(~known_finding)) or 0)
+    known_ids = set(session.scalars(sa.select(S.c.finding_id).where(known_finding)))
+    result.new = result.total - len(known_ids)
     result.seen_again = result.total - result.new
     result.new_by_queue = {q: int(n) for q, n in session.execute(
         sa.select(S.c.queue, sa.func.count()).where(~has_item).group_by(S.c.queue).order_by(S.c.queue))}
@@ -494,18 +522,27 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
     session.execute(sa.update(W).where(marked_again).values(not_seen_since_scan=None, updated_at=at))
     result.carried = result.seen_again - result.reopened
 
-    # Findings: refresh the known ones, insert the new ones.
-    refreshed = ("severity", "score", "summary_ja", "summary_en", "evidence", "suggested_resident_id",
-                 "suggested_individual_number_last4")
-    session.execute(
-        sa.update(F).where(F.c.finding_id == S.c.finding_id)
-        .values(**{c: S.c[c] for c in refreshed},
-                # a late re-merge of an older scan must not move last_seen_scan backwards
-                last_seen_scan=sa.case((F.c.last_seen_scan > scan_id, F.c.last_seen_scan), else_=scan)))
-    columns = [c for c in _STAGE_COLUMNS if c not in _STAGE_WORK_COLUMNS]
-    session.execute(sa.insert(F).from_select(
-        [*columns, "first_seen_scan", "last_seen_scan"],
-        sa.select(*(S.c[c] for c in columns), scan, scan).where(~known_finding)))
+    # Findings: refresh the known ones, insert the new ones (the wide columns written once).
+    known = frame["finding_id"].isin(known_ids).to_numpy() if known_ids else np.zeros(len(frame), dtype=bool)
+    if known.any():
+        refresh = frame.loc[known]
+        _create_temp(session, _REFRESH)
+        columns = {c: _py_strings(refresh[c]) for c in ("finding_id", *_REFRESHED) if c != "score"}
+        columns["score"] = _py_floats(refresh["score"])
+        _bulk_insert(session, _REFRESH, {c.name: columns[c.name] for c in _REFRESH.columns})
+        R = _REFRESH
+        session.execute(
+            sa.update(F).where(F.c.finding_id == R.c.finding_id)
+            .values(**{c: R.c[c] for c in _REFRESHED},
+                    # a late re-merge of an older scan must not move last_seen_scan backwards
+                    last_seen_scan=sa.case((F.c.last_seen_scan > scan_id, F.c.last_seen_scan), else_=scan)))
+        _drop_temp(session, _REFRESH)
+    if not known.all():
+        fresh = frame.loc[~known]
+        columns = {c: _py_strings(fresh[c]) for c in _STRING_FINDING_COLUMNS}
+        columns["score"] = _py_floats(fresh["score"])
+        columns["first_seen_scan"] = columns["last_seen_scan"] = [int(scan_id)] * len(fresh)
+        _bulk_insert(session, F, {c: columns[c] for c in (*_INSERTED, "first_seen_scan", "last_seen_scan")})
 
     # Scan ↔ finding links, and one open work item for every finding that has none, linking the
     # latest earlier verdict on the same member + rule (a new finding id: the facts changed).
@@ -522,11 +559,15 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
     due = sa.case(*((S.c.queue == q, _lit(at + timedelta(days=d), W.c.due_at.type))
                     for q, d in sorted(config.sla_days.items())), else_=sa.null()) \
         if config.sla_days else sa.null()
+    # The earlier verdict is looked up only for members + rules that have one (usually few): the
+    # lookup per new item was a third of a fresh 1M merge.
+    _mark_previous_candidates(session, frame)
     session.execute(sa.insert(W).from_select(
         ["finding_id", "queue", "status", "insurer_number", "created_at", "updated_at", "priority", "due_at",
          "previous_finding_id"],
         sa.select(S.c.finding_id, S.c.queue, _lit(queues.OPEN), S.c.insurer_number, when, when,
-                  sa.func.coalesce(S.c.priority, 0), due, previous)
+                  sa.func.coalesce(S.c.priority, 0), due,
+                  sa.case((S.c.prev_candidate == 1, previous), else_=sa.null()))
         .where(~has_item)))
     Wp = W.alias("previous_item")
     new_linked = (sa.select(W.c.id, Wp.c.status, W.c.previous_finding_id)
@@ -549,8 +590,29 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
         _close_not_seen(session, scan_id, at=at, rules_run=rules_run, insurer_numbers=insurer_numbers,
                         protected_members=protected_members, present_members=present_members,
                         present_only_insurers=present_only_insurers, result=result)
-    session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGE.name}")
+    _drop_temp(session, _STAGE)
     return result
+
+
+def _mark_previous_candidates(session: Session, frame: pd.DataFrame) -> None:
+    """Stage rows whose member + rule has a finding with a steward's verdict (LINK_PREVIOUS) get
+    ``prev_candidate = 1``; only they can link an earlier verdict (the others' lookup is NULL)."""
+    F, W = _FINDINGS, _WORK_ITEMS
+    verdicts = session.execute(
+        sa.select(F.c.rule_id, F.c.insurer_number, F.c.member_id).distinct()
+        .join(W, W.c.finding_id == F.c.finding_id)
+        .where(W.c.status.in_(sorted(queues.LINK_PREVIOUS)), F.c.insurer_number.is_not(None),
+               F.c.member_id.is_not(None))).all()
+    if not verdicts:
+        return
+    triples = pd.MultiIndex.from_tuples([tuple(str(v) for v in row) for row in verdicts])
+    keys = frame[["rule_id", "insurer_number", "member_id"]].astype("string")
+    present = keys.notna().all(axis=1).to_numpy()
+    hit = present & pd.MultiIndex.from_frame(keys.fillna("")).isin(triples)
+    ids = frame.loc[hit, "finding_id"].astype(str).tolist()
+    S = _STAGE
+    for chunk in _chunks(ids):
+        session.execute(sa.update(S).where(S.c.finding_id.in_(list(chunk))).values(prev_candidate=1))
 
 
 def _member_keys(frame: pd.DataFrame | None) -> pd.Index:

@@ -180,3 +180,26 @@ def test_a_claim_committed_while_the_merge_runs_is_not_overwritten(db_url, db_en
         assert (w.status, w.assignee) == ("in_progress", "sato")
         assert w.not_seen_since_scan is not None
     assert (merged["result"].closed_not_seen, merged["result"].not_seen_in_progress) == (0, 1)
+
+
+def test_earlier_verdict_linked_only_for_the_same_rule_and_member_latest_first(db_session):
+    # The lookup runs only for members + rules with a verdict (merge_findings' candidates): a
+    # verdict on another rule of the same member, or on the same rule of another member, links nothing.
+    s = db_session
+    first = finding("MISLINK_SUSPECTED", "M5", facts="one")
+    other_rule = finding("QUAL_OVERLAP", "M5", facts="one")
+    no_member = finding("FEED_DRIFT", None, facts="drift")
+    store.merge_findings(s, new_scan(s), findings_input([first, other_rule, no_member]))
+    store.transition(s, first["finding_id"], "resolved_false_positive", "sato")
+    store.transition(s, no_member["finding_id"], "resolved_wont_fix", "sato")
+    second = finding("MISLINK_SUSPECTED", "M5", facts="two")
+    store.merge_findings(s, new_scan(s), findings_input([second, other_rule, no_member]))
+    store.transition(s, second["finding_id"], "resolved_wont_fix", "sato")
+    third = finding("MISLINK_SUSPECTED", "M5", facts="three")
+    sibling = finding("QUAL_OVERLAP", "M5", facts="two")
+    drift = finding("FEED_DRIFT", None, facts="drift-2")
+    result = store.merge_findings(s, new_scan(s), findings_input([third, sibling, drift]))
+    assert raw_item(s, third).previous_finding_id == second["finding_id"]      # the latest verdict
+    assert raw_item(s, sibling).previous_finding_id is None                   # no verdict on that rule
+    assert raw_item(s, drift).previous_finding_id is None                     # NULL member never matches
+    assert result.linked_previous == 1
