@@ -51,10 +51,12 @@ def _obj_at(pairs: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
     values = pairs[column]
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy()[rows]
-        # Every coded column of the two sides shares one dtype: its values are taken once.
-        categories = _cached(pairs, f"__categories__{id(values.dtype)}",
-                             lambda: np.append(values.cat.categories.to_numpy(dtype=object), None))
-        return categories[codes]   # code −1 → the appended None
+        if len(values.cat.categories) == 0:
+            return np.full(len(codes), None, dtype=object)
+        # Only the values asked for become Python objects (the vocabulary stays in Arrow).
+        out = values.cat.categories.take(np.maximum(codes, 0)).to_numpy(dtype=object)
+        out[codes < 0] = None
+        return out
     return _obj(pairs, column)[rows]
 
 

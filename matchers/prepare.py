@@ -49,39 +49,73 @@ def _factorise(values: pd.Series) -> tuple[np.ndarray, list]:
     return codes, uniques.tolist()
 
 
-def _unique_map(values: pd.Series, compute, factorised: tuple[np.ndarray, list] | None = None) -> dict[str, "_Spread"]:
-    """Run ``compute(uniques) -> {column: list aligned with uniques}`` once per unique value; each
-    result is kept per unique value with the rows' codes (:class:`_Spread`), spread over ``values``
-    (None where missing) only when asked."""
-    codes, uniques = factorised or _factorise(values)
-    columns = compute(uniques)
-    out = {}
-    for name, column in columns.items():
-        arr = np.empty(len(uniques) + 1, dtype=object)
-        arr[:-1] = column
-        arr[-1] = None
-        out[name] = _Spread(arr, codes)
-    return out
+def _arrow_strings(values) -> "pa.Array":
+    """A text column as one Arrow ``string`` array (nulls where missing)."""
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series):
+        values = pa.array(values, from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    return values
+
+
+def _dictionary(values) -> tuple[np.ndarray, "pa.Array"]:
+    """Rows' codes (−1 missing) into the distinct values, in Arrow (first-seen order)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(_arrow_strings(values))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary
+
+
+def _none_if_empty(arr):
+    """Empty strings as missing (what ``value or None`` does to one string)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(pc.fill_null(pc.equal(arr, ""), False), pa.scalar(None, pa.string()), arr)
 
 
 class _Spread:
-    """One derived column held per unique source value (``per_unique``, the last entry for a
-    missing source) and the rows' codes into it (−1 missing): rows are ``per_unique[codes]``."""
+    """One derived column held per unique source value (``per_unique``: an Arrow string array
+    or a numpy array) and the rows' codes into it (−1 missing): rows are ``per_unique[codes]``."""
 
-    def __init__(self, per_unique: np.ndarray, codes: np.ndarray):
+    def __init__(self, per_unique, codes: np.ndarray):
         self.per_unique = per_unique
         self.codes = codes
 
-    def rows(self) -> np.ndarray:
-        return self.per_unique[self.codes]
+    def objects(self) -> np.ndarray:
+        """The per-unique values as Python objects (None missing), the missing entry last."""
+        values = self.per_unique
+        if not isinstance(values, np.ndarray):
+            values = values.to_numpy(zero_copy_only=False)
+        out = np.empty(len(values) + 1, dtype=object)
+        out[:-1] = values
+        out[-1] = None
+        return out
 
-    def typed(self, convert, dtype) -> np.ndarray:
-        """Rows of ``convert(value)`` as a typed array (the conversion runs once per unique value)."""
-        return np.array([convert(v) for v in self.per_unique], dtype=dtype)[self.codes]
+    def rows(self) -> np.ndarray:
+        return self.objects()[self.codes]
+
+    def flags(self, missing=False, dtype=bool) -> np.ndarray:
+        """Rows of a per-unique numpy column (``missing`` where the source is missing)."""
+        return np.append(np.asarray(self.per_unique, dtype=dtype), np.asarray(missing, dtype=dtype))[self.codes]
 
     @classmethod
     def missing(cls, n: int) -> "_Spread":
-        return cls(np.array([None], dtype=object), np.full(n, -1, dtype=np.intp))
+        import pyarrow as pa
+        return cls(pa.nulls(0, pa.string()), np.full(n, -1, dtype=np.intp))
+
+
+def _unique_map(values, compute, factorised=None) -> dict[str, _Spread]:
+    """Run ``compute(uniques) -> {column: Arrow or numpy array aligned with uniques}`` once per
+    unique value (the uniques as an Arrow array); each result is kept per unique value with the
+    rows' codes (:class:`_Spread`), spread over the rows only when asked."""
+    codes, uniques = factorised or _dictionary(values)
+    return {name: _Spread(column, codes) for name, column in compute(uniques).items()}
 
 
 # Columns compared for equality, some across columns (kanji_key ~ alias_key, kanji_sur ~ former_key,
@@ -110,20 +144,24 @@ def code_columns(frame: pd.DataFrame) -> list[str]:
 
 def _encode(spreads: dict[str, _Spread]) -> tuple[dict[str, np.ndarray], pd.CategoricalDtype]:
     """One vocabulary over the spreads' values: int32 codes per row (−1 missing) and the
-    vocabulary as one categorical dtype (category ``k`` is the value of code ``k``)."""
+    vocabulary as one categorical dtype (category ``k`` is the value of code ``k``), in Arrow:
+    no Python object per value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     names = list(spreads)
-    joined = np.concatenate([spreads[n].per_unique for n in names]) if names else np.empty(0, dtype=object)
-    codes, uniques = pd.factorize(joined, use_na_sentinel=True)
-    codes = codes.astype(np.int32)
+    joined = pa.concat_arrays([_arrow_strings(spreads[n].per_unique) for n in names]) if names \
+        else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(joined)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     out, start = {}, 0
     for name in names:
         spread = spreads[name]
         size = len(spread.per_unique)
-        per_unique = codes[start:start + size]
-        # The spread's missing entry (its last) is None: code −1.
-        out[name] = per_unique[spread.codes]
+        # The spread's missing entry (code −1 of the rows) is the appended −1.
+        out[name] = np.append(codes[start:start + size], np.int32(-1))[spread.codes]
         start += size
-    return out, pd.CategoricalDtype(pd.Index(np.asarray(uniques, dtype=object), dtype=object))
+    return out, pd.CategoricalDtype(pd.Index(pd.array(encoded.dictionary, dtype="str")))
 
 
 def vocabulary_column(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Series:
@@ -152,89 +190,137 @@ def _list(arr) -> list:
     return arr.to_pylist()
 
 
-def _first_token_and_rest(spaced) -> tuple[list, list]:
+def _bools(arr) -> np.ndarray:
+    import pyarrow.compute as pc
+    return pc.fill_null(arr, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _first_token_and_rest(spaced):
     """Surname (first token) and given name (the other tokens joined) of space-separated parts;
-    None for a name of one part."""
+    missing for a name of one part (Arrow arrays)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if len(spaced) == 0:
-        return [], []
+        return spaced, spaced
     parts = pc.split_pattern(spaced, " ", max_splits=1)
     two = pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False)
-    first = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 0), None)
-    rest = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 1), None)
-    return _list(first), _list(pc.replace_substring(rest, " ", ""))
+    null = pa.scalar(None, pa.string())
+    first = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 0), null)
+    rest = pc.if_else(two, pc.list_element(pc.if_else(two, parts, None), 1), null)
+    return first, pc.replace_substring(rest, " ", "")
 
 
 _KANA_ONLY = r"^[\p{Katakana}\p{Hiragana}ー～ ]+$"
 
 
-def kanji_features(uniques: list[str]) -> dict[str, list]:
-    """Kanji name columns for unique names, in bulk: the KANJI_STEPS chain's Arrow interpretation
-    (``kanji_key`` = :func:`matchers.normalise.kanji_key` of each), its parts, whether the name
-    is in the Latin alphabet, whether it holds a rare variant compared by candidate sets, and —
-    for a name written in kana in the kanji field — its kana key."""
+def _scatter(values, hit: np.ndarray, n: int):
+    """An array of length ``n``: ``values`` (computed for the ``hit`` rows, in order) there, missing elsewhere."""
+    import pyarrow as pa
+
+    at = np.full(n, len(values), dtype=np.int64)
+    at[np.flatnonzero(hit)] = np.arange(len(values))
+    return pa.concat_arrays([values, pa.nulls(1, values.type)]).take(pa.array(at))
+
+
+def kanji_arrays(arr) -> dict[str, object]:
+    """Kanji name columns for unique names (an Arrow array), in bulk: the KANJI_STEPS chain's
+    Arrow interpretation (``kanji_key`` = :func:`matchers.normalise.kanji_key` of each), its parts,
+    whether the name is in the Latin alphabet, whether it holds a rare variant compared by
+    candidate sets, and — for a name written in kana in the kanji field — its kana key. Text
+    columns as Arrow arrays (missing for empty), flags as numpy booleans."""
     import pyarrow.compute as pc
 
-    arr = _arrow(uniques)
     spaced = arrow_chain(arr, KANJI_STEPS[:-1])
-    key = KANJI_STEPS[-1].arrow(spaced)
+    key = _none_if_empty(KANJI_STEPS[-1].arrow(spaced))
     sur, given = _first_token_and_rest(spaced)
     normal = pc.utf8_trim_whitespace(pc.utf8_normalize(arr, form="NFKC"))
-    latin = pc.fill_null(pc.match_substring_regex(normal, r"^[A-Za-z][A-Za-z .,'\-]*$"), False)
+    latin = _bools(pc.match_substring_regex(normal, r"^[A-Za-z][A-Za-z .,'\-]*$"))
     # Katakana / hiragana in the kanji field (a foreign name held in kana): the fold and 外字 steps
     # leave kana alone, so the spaced chain tells.
-    kana_like = pc.fill_null(pc.match_substring_regex(spaced, _KANA_ONLY), False).to_numpy(zero_copy_only=False)
-    keys = [v or None for v in _list(key)]
-    kana_keys = [None] * len(uniques)
-    if kana_like.any():
-        picked = [u for u, k in zip(uniques, kana_like) if k]
-        folded = _list(arrow_chain(_arrow(picked), KANA_STEPS))
-        it = iter(folded)
-        kana_keys = [(next(it) or None) if k else None for k in kana_like]
+    kana_like = _bools(pc.match_substring_regex(spaced, _KANA_ONLY))
+    folded = _none_if_empty(arrow_chain(arr.filter(kana_like), KANA_STEPS))
+    kana_keys = _scatter(folded, kana_like, len(arr))
     if AMBIGUOUS_CHARS and len(arr):
         pattern = "[" + "".join("\\x{%X}" % ord(c) for c in sorted(AMBIGUOUS_CHARS)) + "]"
-        ambiguous = _list(pc.fill_null(pc.match_substring_regex(key, pattern), False))
+        ambiguous = _bools(pc.match_substring_regex(key, pattern))
     else:
-        ambiguous = [False] * len(uniques)
-    return {"kanji_key": keys, "kanji_sur": [v or None for v in sur], "kanji_given": [v or None for v in given],
-            "latin": _list(latin), "kanji_kana_key": kana_keys, "kanji_ambiguous": ambiguous}
+        ambiguous = np.zeros(len(arr), dtype=bool)
+    return {"kanji_key": key, "kanji_sur": _none_if_empty(sur), "kanji_given": _none_if_empty(given),
+            "latin": latin, "kanji_kana_key": kana_keys, "kanji_ambiguous": ambiguous,
+            "kanji_wild": _bools(pc.match_substring(key, WILDCARD)),
+            "kanji_katakana": _bools(pc.match_substring_regex(key, r"^[ァ-ヶー]+$"))}
+
+
+def _plain_lists(columns: dict[str, object]) -> dict[str, list]:
+    return {name: (column.tolist() if isinstance(column, np.ndarray) else column.to_pylist())
+            for name, column in columns.items()}
+
+
+def kanji_features(uniques: list[str]) -> dict[str, list]:
+    """:func:`kanji_arrays` of a list of names, as lists."""
+    columns = kanji_arrays(_arrow(uniques))
+    return _plain_lists({c: columns[c] for c in ("kanji_key", "kanji_sur", "kanji_given", "latin",
+                                                 "kanji_kana_key", "kanji_ambiguous")})
+
+
+def kana_arrays(arr) -> dict[str, object]:
+    """Kana name columns for unique readings (an Arrow array), in bulk: the KANA_STEPS chain's
+    Arrow interpretation (``kana_key`` = :func:`matchers.normalise.kana_key` of each), its
+    tokens (space-separated, empty ones dropped), their number, surname / given name (two or
+    more tokens) and the tokens sorted (by code point, as Python sorts strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    spaced = pc.utf8_trim(arrow_chain(arr, KANA_STEPS[:-1]), " ")
+    tokens = pc.replace_substring_regex(spaced, " +", " ")
+    parts = pc.split_pattern(tokens, " ")
+    empty = _bools(pc.equal(tokens, ""))
+    ntok = np.where(empty, 0, pc.fill_null(pc.list_value_length(parts), 0).to_numpy(zero_copy_only=False))
+    many = ntok >= 2
+    null = pa.scalar(None, pa.string())
+    sur, given = _first_token_and_rest(tokens)
+    # Tokens sorted within each name: sort (name, token) once over all the tokens.
+    flat = pc.list_flatten(parts)
+    parent = pc.list_parent_indices(parts)
+    order = pc.sort_indices(pa.table({"p": parent, "t": flat}), sort_keys=[("p", "ascending"), ("t", "ascending")])
+    offsets = parts.offsets if isinstance(parts, pa.ListArray) else pa.array(np.zeros(1, np.int32))
+    ordered = pc.binary_join(pa.ListArray.from_arrays(offsets, flat.take(order)), " ")
+    mask = pa.array(many)
+    return {"kana_key": _none_if_empty(pc.replace_substring(tokens, " ", "")),
+            "kana_sur": pc.if_else(mask, sur, null), "kana_given": pc.if_else(mask, given, null),
+            "kana_tokens": _none_if_empty(tokens), "kana_ntok": ntok.astype(np.int16),
+            "kana_sorted": _none_if_empty(ordered)}
 
 
 def kana_features(uniques: list[str]) -> dict[str, list]:
-    """Kana name columns for unique readings, in bulk: the KANA_STEPS chain's Arrow interpretation
-    (``kana_key`` = :func:`matchers.normalise.kana_key` of each), its tokens and parts."""
-    arr = _arrow(uniques)
-    spaced = _list(arrow_chain(arr, KANA_STEPS[:-1]))
-    keys, surs, givens, out_tokens, ntok, ordered = [], [], [], [], [], []
-    for t in spaced:
-        parts = t.split(" ") if t else []
-        parts = [p for p in parts if p]
-        keys.append("".join(parts) or None)
-        out_tokens.append(" ".join(parts) or None)
-        ntok.append(len(parts))
-        surs.append(parts[0] if len(parts) >= 2 else None)
-        givens.append("".join(parts[1:]) if len(parts) >= 2 else None)
-        ordered.append(" ".join(sorted(parts)) or None)
-    return {"kana_key": keys, "kana_sur": surs, "kana_given": givens, "kana_tokens": out_tokens, "kana_ntok": ntok,
-            "kana_sorted": ordered}
+    """:func:`kana_arrays` of a list of readings, as lists."""
+    return _plain_lists(kana_arrays(_arrow(uniques)))
+
+
+def address_arrays(arr):
+    """Vectorised :func:`address_key` (:data:`ADDRESS_RULES` on an Arrow array; missing for empty)."""
+    import pyarrow.compute as pc
+
+    arr = pc.utf8_normalize(arr, form="NFKC")
+    for pattern, repl in ADDRESS_RULES:
+        arr = pc.replace_substring_regex(arr, pattern, repl)
+    return _none_if_empty(pc.utf8_trim(arr, "-"))
 
 
 def address_keys(uniques: list[str]) -> list:
-    """Vectorised :func:`address_key` (:data:`ADDRESS_RULES` on an Arrow array)."""
-    import pyarrow.compute as pc
+    """Vectorised :func:`address_key` on a list."""
+    return address_arrays(_arrow(uniques)).to_pylist()
 
-    arr = pc.utf8_normalize(_arrow(uniques), form="NFKC")
-    for pattern, repl in ADDRESS_RULES:
-        arr = pc.replace_substring_regex(arr, pattern, repl)
-    arr = pc.utf8_trim(arr, "-")
-    return [v or None for v in _list(arr)]
+
+def alpha_arrays(arr) -> dict[str, object]:
+    tokens = [alpha_tokens(u) for u in arr.to_pylist()]
+    return {"alpha_tokens": _arrow([" ".join(t) or None for t in tokens]),
+            "alpha_sorted": _arrow([" ".join(sorted(t)) or None for t in tokens])}
 
 
 def alpha_features(uniques: list[str]) -> dict[str, list]:
-    tokens = [alpha_tokens(u) for u in uniques]
-    return {"alpha_tokens": [" ".join(t) or None for t in tokens],
-            "alpha_sorted": [" ".join(sorted(t)) or None for t in tokens]}
+    return _plain_lists(alpha_arrays(_arrow(uniques)))
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -256,52 +342,58 @@ def prepare_side(frame: pd.DataFrame, kind: str, *, codes: bool = False) -> pd.D
     n = len(frame)
     kanji, kana = _text(frame, "name_kanji"), _text(frame, "name_kana")
     spreads: dict[str, _Spread] = {}
-    kanji_codes, kanji_uniques = factorised = _factorise(kanji)
-    spreads["kanji_raw"] = _Spread(np.array([*kanji_uniques, None], dtype=object), kanji_codes)
-    spreads.update(_unique_map(kanji, kanji_features, factorised))
     out: dict[str, object] = {}
-    out["latin"] = spreads.pop("latin").typed(bool, bool)
-    out["kanji_ambiguous"] = spreads.pop("kanji_ambiguous").typed(bool, bool)
-    out["kanji_wild"] = spreads["kanji_key"].typed(lambda k: k is not None and WILDCARD in k, bool)
-    kana_codes, kana_uniques = factorised = _factorise(kana)
-    spreads["kana_raw"] = _Spread(np.array([*kana_uniques, None], dtype=object), kana_codes)
-    spreads.update(_unique_map(kana, kana_features, factorised))
-    out["kana_ntok"] = spreads.pop("kana_ntok").typed(lambda v: 0 if v is None else v, np.int16)
+    # Per distinct value, in Arrow (dictionary encoding): no Python string per name or row.
+    kanji_codes, kanji_uniques = factorised = _dictionary(kanji)
+    spreads["kanji_raw"] = _Spread(kanji_uniques, kanji_codes)
+    spreads.update(_unique_map(kanji, kanji_arrays, factorised))
+    flags = {c: spreads.pop(c) for c in ("latin", "kanji_ambiguous", "kanji_wild", "kanji_katakana")}
+    for column in ("latin", "kanji_ambiguous", "kanji_wild"):
+        out[column] = flags[column].flags()
+    kana_codes, kana_uniques = factorised = _dictionary(kana)
+    spreads["kana_raw"] = _Spread(kana_uniques, kana_codes)
+    spreads.update(_unique_map(kana, kana_arrays, factorised))
+    out["kana_ntok"] = spreads.pop("kana_ntok").flags(0, np.int16)
     alpha_source = _text(frame, "name_alpha")
     # Foreign residents' registered name is often the alphabet name in name_kanji.
     alpha_source = alpha_source.where(alpha_source.notna(), kanji.where(out["latin"]))
-    spreads.update(_unique_map(alpha_source, alpha_features))
+    spreads.update(_unique_map(alpha_source, alpha_arrays))
     if kind == "residents":
-        spreads["alias_key"] = _unique_map(_text(frame, "alias_name"), kanji_features)["kanji_key"]
-        spreads["former_key"] = _unique_map(_text(frame, "former_surname"), kanji_features)["kanji_key"]
-        municipality = frame["municipality_code"].to_numpy(dtype=object, na_value=None)
+        spreads["alias_key"] = _unique_map(_text(frame, "alias_name"), kanji_arrays)["kanji_key"]
+        spreads["former_key"] = _unique_map(_text(frame, "former_surname"), kanji_arrays)["kanji_key"]
     else:
         spreads["alias_key"] = _Spread.missing(n)
         spreads["former_key"] = _Spread.missing(n)
-        municipality = np.full(n, None, dtype=object)  # filled by the resolver (insurer's home)
-    spreads["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_keys(u)})["k"]
+    spreads["address_key"] = _unique_map(_text(frame, "address"), lambda u: {"k": address_arrays(u)})["k"]
     if codes:
         # One vocabulary: the coded columns are categoricals of it (codes, no object per row).
         coded, vocabulary = _encode({c: spreads[c] for c in CODED_COLUMNS})
         for column in CODED_COLUMNS:
             out[column] = vocabulary_column(coded[column], vocabulary)
+        # Compared only with themselves: each its own dictionary (also what the values hold).
+        last4_codes, last4_values = _dictionary(frame["number_last4"])
+        out["number_last4"] = vocabulary_column(last4_codes, pd.CategoricalDtype(pd.Index(pd.array(last4_values, dtype="str"))))
+        if kind == "residents":
+            muni_codes, muni_values = _dictionary(frame["municipality_code"])
+            out["municipality"] = vocabulary_column(muni_codes, pd.CategoricalDtype(pd.Index(pd.array(muni_values, dtype="str"))))
     for column, spread in spreads.items():
         if column not in out:
             out[column] = pd.Series(spread.rows(), dtype=object)
-    out["municipality"] = pd.Series(municipality, dtype=object)
+    if "municipality" not in out:
+        out["municipality"] = pd.Series(frame["municipality_code"].to_numpy(dtype=object, na_value=None)
+                                        if kind == "residents" else np.full(n, None, dtype=object),  # members: the
+                                        dtype=object)                                    # resolver fills the home
     out["sex"] = pd.Series(frame["sex"].astype("Int64").to_numpy(dtype=object, na_value=None), dtype=object)
-    out["number_last4"] = pd.Series(frame["number_last4"].to_numpy(dtype=object, na_value=None), dtype=object)
+    if "number_last4" not in out:
+        out["number_last4"] = pd.Series(frame["number_last4"].to_numpy(dtype=object, na_value=None), dtype=object)
     out["birth_date"] = pd.to_datetime(frame["birth_date"]).to_numpy()
     prepared = pd.DataFrame({c: out[c] for c in SIDE_COLUMNS}, copy=False)
     if codes:
-        # Compared only with themselves: their own factorisation (numeric or Arrow, no objects).
         coded["sex"] = pd.factorize(frame["sex"].astype("Int64"), use_na_sentinel=True)[0].astype(np.int32)
-        coded["number_last4"] = pd.factorize(frame["number_last4"], use_na_sentinel=True)[0].astype(np.int32)
-        coded["municipality"] = (pd.factorize(frame["municipality_code"], use_na_sentinel=True)[0].astype(np.int32)
-                                 if kind == "residents" else np.full(n, -1, dtype=np.int32))
+        coded["number_last4"] = last4_codes.astype(np.int32)
+        coded["municipality"] = (muni_codes.astype(np.int32) if kind == "residents" else np.full(n, -1, dtype=np.int32))
         extra = {CODE_PREFIX + c: coded[c] for c in [*CODED_COLUMNS, *SEPARATELY_CODED]}
-        extra["kanji_katakana"] = spreads["kanji_key"].typed(
-            lambda k: k is not None and _KATAKANA_KEY.fullmatch(k) is not None, bool)
+        extra["kanji_katakana"] = flags["kanji_katakana"].flags()
         prepared = pd.concat([prepared, pd.DataFrame(extra)], axis=1)
         prepared.attrs["vocabulary"] = next(_vocabularies)
     return prepared

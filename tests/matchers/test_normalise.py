@@ -156,6 +156,12 @@ def test_vectorised_keys_equal_the_per_string_chains_on_random_names(names):
     kana = kana_features(names)
     assert kana["kana_key"] == [kana_key(x) or None for x in names]
     assert kana["kana_tokens"] == [" ".join(t for t in n.kana_tokens(x).split(" ") if t) or None for x in names]
+    # The token columns computed in Arrow agree with splitting each reading in Python.
+    parts = [[t for t in n.kana_tokens(x).split(" ") if t] for x in names]
+    assert kana["kana_ntok"] == [len(t) for t in parts]
+    assert kana["kana_sur"] == [t[0] if len(t) >= 2 else None for t in parts]
+    assert kana["kana_given"] == ["".join(t[1:]) if len(t) >= 2 else None for t in parts]
+    assert kana["kana_sorted"] == [" ".join(sorted(t)) or None for t in parts]
 
 
 def test_every_step_is_used_by_a_chain():
