@@ -332,7 +332,14 @@ def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settin
     check_key(engine, key)
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    feed: Feed = load_feed(Path(feed_dir), key=key, as_of=as_of, progress=progress)
+    # The Dask engine starts work on the members and residents while the other files are read
+    # (load_feed's on_file hook, when the loader has it).
+    engine_object = getattr(evaluate, "__self__", None)
+    hook = {}
+    if hasattr(engine_object, "on_file") and _takes(load_feed, "on_file"):
+        engine_object.expect(_detector_settings(settings))
+        hook = {"on_file": engine_object.on_file}
+    feed: Feed = load_feed(Path(feed_dir), key=key, as_of=as_of, progress=progress, **hook)
     timings["ingest_and_validation"] = time.perf_counter() - started
     log.info("feed %s read: %s, %d rows quarantined", feed.path, feed.row_counts, len(feed.quarantine))
 
@@ -420,6 +427,14 @@ def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settin
         new_findings=int(merged.new), seen_again=int(merged.seen_again),
         skipped=evaluation.skipped, seconds=timings, reused_feed=existed,
         queue_counts=queue_counts, forced=refusals, insurers=members, rules_closing_nothing=deferred)
+
+
+def _takes(function: Callable, name: str) -> bool:
+    import inspect
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class AlreadyScanned(Refused):

@@ -101,9 +101,12 @@ class _DistributedRunner:
         futures = [self.client.submit(func, *args, pure=False) for args in arglists]
         return self.client.gather(futures)
 
-    def submit(self, func: Callable, *args) -> Any:
-        """Start one task now (the plan hands partitions over one by one)."""
-        return self.client.submit(func, *args, pure=False)
+    def submit(self, func: Callable, *args, worker: str | None = None) -> Any:
+        """Start one task now (the plan hands partitions over one by one); ``worker``: on that
+        worker only (where the partition's early resolution lives)."""
+        if worker is None:
+            return self.client.submit(func, *args, pure=False)
+        return self.client.submit(func, *args, pure=False, workers=[worker], allow_other_workers=False)
 
     def gather(self, futures: list) -> list:
         return self.client.gather(futures)
@@ -173,6 +176,9 @@ class DaskEngine:
         self.workers, self.scheduler = workers, scheduler
         self.last_run: dict[str, Any] = {}
         self._starting = None            # a Future of the runner, when start() was called
+        self._expected_settings = None   # detector settings of the scan, when expect() was called
+        self._arrived: dict[str, pd.DataFrame] = {}
+        self._early = None               # a Future of an EarlyStart (on_file)
 
     def start(self) -> None:
         """Bring the workers up in the background; :func:`reconcile.service.scan` calls it before
@@ -184,8 +190,57 @@ class DaskEngine:
             self._starting = pool.submit(self._runner)
             pool.shutdown(wait=False)
 
+    def expect(self, detector_settings: Mapping[str, Any] | None) -> None:
+        """The detector settings the scan will evaluate with: lets :meth:`on_file` start work."""
+        self._expected_settings = dict(detector_settings or {})
+
+    def on_file(self, kind: str, frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        """``load_feed``'s hook, called as each file's frame is complete. Once the members and the
+        residents are in (the first two files) and :meth:`expect` was called, a background thread
+        writes them out and starts every partition's resolution on its worker while the main
+        process reads the other files; :meth:`evaluate` uses that work only if it is handed the
+        very same frames and settings. Returns ``frame`` unchanged."""
+        if frame is not None and kind in ("members", "residents"):
+            self._arrived[kind] = frame
+        if (self._early is None and self._starting is not None and self._expected_settings is not None
+                and {"members", "residents"} <= set(self._arrived)):
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-dask-early")
+            self._early = pool.submit(self._start_early, self._arrived.pop("members"),
+                                      self._arrived.pop("residents"), self._expected_settings)
+            pool.shutdown(wait=False)
+        return frame
+
+    def _start_early(self, members: pd.DataFrame, residents: pd.DataFrame, settings: dict):
+        from reconcile.engines.plan import EarlyStart, frames_of, layout
+
+        runner = self._starting.result()
+        if getattr(runner, "files", None) is None:
+            return None                          # scattered to a remote cluster: nothing early
+        part.check_no_full_numbers({"members": members, "residents": residents})
+        insurers, plans = layout(members, runner.workers)
+        residents_handle = runner.put(residents)
+        workers = sorted(runner.client.scheduler_info().get("workers", {}))
+        handles, resolutions, pins = [], [], []
+        for i, (bin_, _, _) in enumerate(plans):
+            handle = runner.files.write(frames_of({"members": members}, bin_, insurers, only=("members",)))
+            pin = workers[i % len(workers)]
+            resolutions.append(runner.submit(part.resolve_partition, handle, residents_handle, settings, worker=pin))
+            handles.append(handle)
+            pins.append(pin)
+        return EarlyStart(members, residents, settings, insurers, plans, residents_handle, handles,
+                          resolutions, pins)
+
     def close(self) -> None:
         """Shut down a cluster started for a scan that then did not run (a refused feed)."""
+        self._arrived.clear()
+        early, self._early = self._early, None
+        if early is not None:
+            try:
+                early.result()
+            except Exception:  # noqa: BLE001 — the cluster is closed below either way
+                pass
         starting, self._starting = self._starting, None
         if starting is not None:
             try:
@@ -208,10 +263,23 @@ class DaskEngine:
         starting, self._starting = self._starting, None
         runner = starting.result() if starting is not None else self._runner()
         started = time.perf_counter() - step        # what was left to wait for
+        early_future, self._early = self._early, None
+        self._arrived.clear()
+        early = None
+        if early_future is not None:
+            try:
+                early = early_future.result()
+            except Exception:  # noqa: BLE001 — the early start failed: the plan does it all now
+                early = None
+            if early is not None and not early.fits(frames, detector_settings):
+                early = None                      # other frames or settings: its work does not apply
+            if early is not None:
+                early.members_frame = early.residents_frame = None    # the plan may release them
         evaluation, self.last_run = evaluate_plan(
             runner, frames, as_of=as_of, quarantine=quarantine, row_counts=row_counts,
             detector_settings=detector_settings, feed_history=feed_history, on_rule=on_rule,
-            release_frames=release_frames)
+            release_frames=release_frames, early=early)
         self.last_run["timings"]["dask:cluster_start"] = started
+        self.last_run["early_start"] = early is not None
         evaluation.seconds["dask:cluster_start"] = started
         return evaluation

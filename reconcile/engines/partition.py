@@ -152,12 +152,14 @@ def evaluate_partition(insurer_number: str, frames, residents: pd.DataFrame | No
                        as_of, settings: Mapping[str, Any], feed_history: pd.DataFrame | None,
                        overlap_mask: np.ndarray, number_mask: np.ndarray,
                        quarantine: pd.DataFrame | None = None,
-                       row_counts: Mapping[str, int] | None = None) -> PartitionResult:
+                       row_counts: Mapping[str, int] | None = None,
+                       resolution: tuple | None = None) -> PartitionResult:
     """Every rule on one partition's rows (residents whole), plus the rows the cross-insurer
     groups need from this partition. ``frames``: the partition's frames, or a callable giving
     them (the in-process runner slices them only when the partition runs, so one partition's
     copy is alive at a time). ``quarantine`` / ``row_counts``: the feed's, for the pipeline's
-    statistics that FEED_DRIFT reads."""
+    statistics that FEED_DRIFT reads. ``resolution``: :func:`resolve_partition`'s result for
+    these members and residents, computed earlier (None, or its failure: computed here)."""
     import detectors.rules  # noqa: F401  (registers every rule module on the worker)
     from reconcile.engines.spill import value
 
@@ -168,6 +170,9 @@ def evaluate_partition(insurer_number: str, frames, residents: pd.DataFrame | No
     all_frames = {**frames, "residents": residents}
     check_no_full_numbers(all_frames)
     inputs = scan_inputs(all_frames, as_of, settings, feed_history)
+    if resolution is not None and resolution[0] is not None:
+        inputs.values[RESOLUTION] = resolution[0]
+        inputs.seconds.update(resolution[1])
     skipped: list[tuple[str, str]] = []
     findings: dict[str, pd.DataFrame] = {}
     members = frames["members"]
@@ -218,6 +223,27 @@ def evaluate_partition(insurer_number: str, frames, residents: pd.DataFrame | No
     result.extra.update({"load_seconds": loaded, "wall_seconds": time.perf_counter() - task_started,
                          "cpu_seconds": time.process_time() - task_cpu})
     return result
+
+
+RESOLUTION = "resolution"
+
+
+def resolve_partition(frames, residents, settings: Mapping[str, Any]) -> tuple:
+    """The ``resolution`` provider on one partition's members and the residents, computed before
+    the rest of the partition's frames exist (the Dask engine starts it while the feed is still
+    read). Exactly the provider's call through :class:`Inputs`, on frames read back from the
+    same files the partition's task reads; ``(None, {})`` when it needs anything else (then the
+    partition computes it itself)."""
+    import detectors.rules  # noqa: F401
+    from reconcile.engines.spill import value
+
+    frames = frames() if callable(frames) else frames
+    inputs = Inputs({"members": frames["members"], "residents": value(residents)},
+                    {"settings": dict(settings or {})})
+    try:
+        return inputs.get(RESOLUTION), {f"early:{k}": v for k, v in inputs.seconds.items()}
+    except (KeyError, MissingInput):
+        return None, {}
 
 
 def _runs(inputs: Inputs, rule_id: str) -> bool:

@@ -68,6 +68,24 @@ class InlineRunner:
             self.files.close()
 
 
+class EarlyStart:
+    """What the Dask engine started while the feed was still being read (see
+    :meth:`reconcile.engines.dask.DaskEngine.on_file`): from the members and residents frames,
+    the partition layout, their files and each partition's resolution (a future on the worker
+    that will run the partition). Valid only for those very frames and detector settings."""
+
+    def __init__(self, members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[str, Any],
+                 insurers: list[str], plans: list, residents_handle: Any, member_handles: list,
+                 resolutions: list, workers: list):
+        self.members_frame, self.residents_frame, self.settings = members, residents, dict(settings)
+        self.insurers, self.plans, self.residents = insurers, plans, residents_handle
+        self.members, self.resolutions, self.workers = member_handles, resolutions, workers
+
+    def fits(self, frames: Mapping[str, pd.DataFrame | None], settings: Mapping[str, Any] | None) -> bool:
+        return (frames.get("members") is self.members_frame and frames.get("residents") is self.residents_frame
+                and dict(settings or {}) == self.settings)
+
+
 def bins(groups: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
     """Insurers in at most ``n`` partitions of about equal member count (largest first into the
     lightest): each partition prepares the whole residents again, so more partitions than
@@ -81,12 +99,28 @@ def bins(groups: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
     return [sorted(b) for b in out if b]
 
 
-def frames_of(frames: Mapping[str, pd.DataFrame | None], bin_: list[str], insurers: list[str]) -> dict:
+def layout(members: pd.DataFrame, n: int) -> tuple[list[str], list[tuple[list[str], np.ndarray, np.ndarray]]]:
+    """``(insurers, plans)``: the feed's insurers and, per partition, ``(insurers of the
+    partition, its members in a cross-insurer QUAL_OVERLAP group, … in a cross-insurer number
+    group)`` — a function of the members frame alone."""
+    groups = members.groupby(members["insurer_number"].astype("string"), sort=True).indices
+    insurers = sorted(groups)
+    overlap_mask, number_mask = part.cross_masks(members)
+    plans = []
+    for bin_ in bins(groups, max(1, n)):
+        rows = np.sort(np.concatenate([np.asarray(groups[i], dtype=np.int64) for i in bin_]))
+        plans.append((bin_, overlap_mask[rows], number_mask[rows]))
+    return insurers, plans
+
+
+def frames_of(frames: Mapping[str, pd.DataFrame | None], bin_: list[str], insurers: list[str],
+              only: tuple[str, ...] = part.MEMBER_FRAMES) -> dict:
     """The rows of the insurers ``bin_`` in every member-keyed frame (rows of an insurer
-    without members go with the first insurer's partition, so no row is lost)."""
+    without members go with the first insurer's partition, so no row is lost); ``only``: just
+    these member-keyed frames (and no other)."""
     out: dict[str, pd.DataFrame | None] = {}
     known = set(insurers)
-    for name in part.MEMBER_FRAMES:
+    for name in only:
         frame = frames.get(name)
         if frame is None:
             out[name] = None
@@ -103,7 +137,7 @@ def frames_of(frames: Mapping[str, pd.DataFrame | None], bin_: list[str], insure
         else:
             out[name] = frame.take(rows).reset_index(drop=True)
     for name, frame in frames.items():
-        if name not in out and name != "residents":
+        if name not in out and name != "residents" and only == part.MEMBER_FRAMES:
             out[name] = frame
     return out
 
@@ -137,14 +171,18 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
                   detector_settings: Mapping[str, Any] | None = None,
                   feed_history: pd.DataFrame | None = None,
                   on_rule: Callable[[str], None] | None = None,
-                  partitions: int | None = None, release_frames: bool = False):
+                  partitions: int | None = None, release_frames: bool = False, early=None):
     """:func:`reconcile.pipeline.evaluate`'s result, computed by the partition plan on ``runner``
     (at most ``partitions`` partitions, default one per worker). Returns ``(Evaluation, last_run)``.
 
     ``release_frames``: once the runner holds its own copy of every partition's rows (files or
     workers: ``runner.ships_copies``), every entry of the mutable mapping ``frames`` is set to
     None, so the caller's frames can be freed while the rules run (the caller must not read them
-    afterwards; :func:`reconcile.service.scan` does not)."""
+    afterwards; :func:`reconcile.service.scan` does not).
+
+    ``early``: an :class:`EarlyStart` made while the feed was read (the Dask engine, from the
+    members and residents frames as they arrived): its layout, members' and residents' files
+    and each partition's resolution, computing on its worker, are used instead of doing them now."""
     from reconcile.pipeline import DRIFT_RULE, Evaluation
 
     settings = dict(detector_settings or {})
@@ -154,16 +192,13 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
     try:
         part.check_no_full_numbers(frames)
         started = time.perf_counter()
-        groups = members.groupby(members["insurer_number"].astype("string"), sort=True).indices
-        insurers = sorted(groups)
-        overlap_mask, number_mask = part.cross_masks(members)
-        plans = []
-        for bin_ in bins(groups, max(1, partitions or runner.workers)):
-            rows = np.sort(np.concatenate([np.asarray(groups[i], dtype=np.int64) for i in bin_]))
-            plans.append((bin_, overlap_mask[rows], number_mask[rows]))
+        if early is not None:
+            insurers, plans = early.insurers, early.plans
+        else:
+            insurers, plans = layout(members, partitions or runner.workers)
         timings["plan:split"] = time.perf_counter() - started
         step = time.perf_counter()
-        residents = runner.put(frames.get("residents"), broadcast=True)
+        residents = early.residents if early is not None else runner.put(frames.get("residents"), broadcast=True)
         quarantine_shipped = runner.put(quarantine)
         if on_rule:
             on_rule(f"{runner.kind}: {len(plans)} partitions on {runner.workers} workers")
@@ -172,12 +207,21 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         # are written, so the feed's frames can be released first.
         submit = getattr(runner, "submit", None)
         shipped, pending = [], []
-        for bin_, om, nm in plans:
-            f = runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers))
+        for i, (bin_, om, nm) in enumerate(plans):
+            if early is not None:
+                # members went out while the feed was read; the other member-keyed files now
+                rest = tuple(n for n in part.MEMBER_FRAMES if n != "members")
+                f = early.members[i].join(runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers, only=rest)))
+            else:
+                f = runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers))
             shipped.append(f)
             args = (",".join(bin_), f, residents, as_of, settings, feed_history, om, nm, quarantine_shipped,
                     dict(row_counts))
-            pending.append(submit(part.evaluate_partition, *args) if submit else args)
+            if early is not None:
+                pending.append(runner.submit(part.evaluate_partition, *args, early.resolutions[i],
+                                             worker=early.workers[i]))
+            else:
+                pending.append(submit(part.evaluate_partition, *args) if submit else args)
         timings["plan:scatter"] = time.perf_counter() - step
         if release_frames and getattr(runner, "ships_copies", False):
             for name in list(frames):
@@ -187,6 +231,9 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         step = time.perf_counter()
         results: list[part.PartitionResult] = (runner.gather(pending) if submit else
                                                runner.map(part.evaluate_partition, pending))
+        del pending
+        if early is not None:
+            early.resolutions = []              # the workers may drop the resolutions now
         timings["plan:partitions"] = time.perf_counter() - step
 
         step = time.perf_counter()

@@ -51,6 +51,10 @@ class Spilled:
         out.update(self.passed)
         return out
 
+    def join(self, other: "Spilled") -> "Spilled":
+        """Both handles' frames in one (``other``'s win on equal names)."""
+        return Spilled({**self.paths, **other.paths}, {**self.passed, **other.passed})
+
     def frame(self, name: str) -> pd.DataFrame | None:
         import pyarrow.feather as feather
 

@@ -119,6 +119,33 @@ def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefe
     assert len(set(truth["shared"]) & shared) >= len(truth["shared"]) - 1
 
 
+@pytest.mark.timeout(180)
+def test_resolution_started_while_the_feed_is_read_gives_the_same_findings(prefecture):
+    # load_feed's on_file hook hands the engine each frame as it lands: with the members and the
+    # residents in, every partition's resolution starts on its worker; the findings are the same.
+    need_distributed()
+    feed, _, local = prefecture
+    engine = DaskEngine(workers=2)
+    engine.start()
+    engine.expect({})
+    for kind, frame in feed.frames.items():           # the loader's order: members, residents, ...
+        assert engine.on_file(kind, frame) is frame
+    dask_run = evaluate_with(engine.evaluate, feed)
+    assert engine.last_run["early_start"] is True
+    assert any(k.startswith("early:provider:resolution") for k in dask_run.seconds)
+    assert columns_of(dask_run.findings) == columns_of(local.findings)
+    assert stats(dask_run) == stats(local)
+    # Other frames than those announced (or other settings): the early work is not used.
+    engine = DaskEngine(workers=2)
+    engine.start()
+    engine.expect({})
+    engine.on_file("members", feed.frames["members"].copy())
+    engine.on_file("residents", feed.frames["residents"])
+    dask_run = evaluate_with(engine.evaluate, feed)
+    assert engine.last_run["early_start"] is False
+    assert keys(dask_run.findings) == keys(local.findings)
+
+
 def columns_of(findings: pd.DataFrame) -> list:
     """Every column of every finding, in finding-id order (byte-identical, not only the keys)."""
     frame = findings.sort_values("finding_id").reset_index(drop=True)
