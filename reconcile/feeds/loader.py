@@ -226,17 +226,27 @@ class _FileLoader:
                     shown_name = f"{shown_name}_passthrough"
                 out[shown_name] = _mask_passthrough(_as_series(array, index), self.escape_controls).array
                 continue
-            text = values.strip_arrow(array, self.escape_controls)
-            del array
-            stripped[name] = text
-            if column.kind == spec.BENEFIT_VALUE:
-                continue  # needs the normalised item first
-            normalised, bad = self._normalise_column(column.kind, text, index)
+            if column.kind == spec.DATE or column.kind in _DISTINCT_KINDS:
+                # stripped per distinct raw value (codes) or only where not a fixed-width date
+                if column.kind == spec.DATE:
+                    normalised, bad, bad_texts = self.dates.arrow_raw(array, self.escape_controls)
+                else:
+                    convert, dtype = _DISTINCT_KINDS[column.kind]
+                    normalised, bad, bad_texts = values.map_distinct_raw(array, convert, dtype, self.escape_controls)
+                del array
+            else:
+                text = values.strip_arrow(array, self.escape_controls)
+                del array
+                stripped[name] = text
+                if column.kind == spec.BENEFIT_VALUE:
+                    continue  # needs the normalised item first
+                normalised, bad = self._normalise_column(column.kind, text, index)
+                bad_texts = (lambda text=text, bad=bad: text.filter(pa.array(bad)).to_pylist())
             if name in self.feed_file.defaults:
                 normalised = pd.Series(normalised).fillna(self.feed_file.defaults[name]).array
             out[name] = normalised
             if bad is not None and bad.any():
-                self._report(lines, bad, name, text, column.kind)
+                self._report(lines, bad, name, bad_texts(), column.kind)
         for name, default in self.feed_file.defaults.items():  # e.g. insurer_type absent → kokuho
             if name not in out:
                 out[name] = pd.array([default] * n, dtype=_STRING)
@@ -259,11 +269,6 @@ class _FileLoader:
         """One stripped column → (normalised values as a pandas/numpy array, bad mask or None)."""
         if kind == spec.TEXT:
             return mask_series(_as_series(text, index)).array, None
-        if kind == spec.DATE:
-            return self.dates.arrow(text)
-        if kind in _DISTINCT_KINDS:
-            convert, dtype = _DISTINCT_KINDS[kind]
-            return values.map_distinct_arrow(text, convert, dtype)
         normalised, bad = _SERIES_NORMALISERS[kind](_as_series(text, index))
         return normalised.array, bad.to_numpy(dtype=bool)
 
@@ -281,13 +286,13 @@ class _FileLoader:
             normalised, bad = normaliser(original[rows])
             result[rows] = normalised.astype("string")
             if bad.any():
-                self._report(lines, bad.reindex(original.index, fill_value=False).to_numpy(dtype=bool), "value",
-                             text, spec.BENEFIT_VALUE)
+                mask = bad.reindex(original.index, fill_value=False).to_numpy(dtype=bool)
+                self._report(lines, mask, "value", text.filter(pa.array(mask)).to_pylist(), spec.BENEFIT_VALUE)
         return result.array
 
-    def _report(self, lines: np.ndarray, bad: np.ndarray, name: str, text: pa.Array, kind: str) -> None:
+    def _report(self, lines: np.ndarray, bad: np.ndarray, name: str, raw_values: list[str], kind: str) -> None:
+        """Row errors of one column: ``bad`` rows, ``raw_values`` their stripped texts in row order."""
         mask = np.asarray(bad, dtype=bool)
-        raw_values = text.filter(pa.array(mask)).to_pylist()
         if kind in (spec.NUMBER, spec.LAST4):
             shown = [values.masked(v) for v in raw_values]
         else:

@@ -438,8 +438,11 @@ def _csv_tables(source: Source) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
                                        encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding),
         parse_options=pacsv.ParseOptions(newlines_in_values=source.quoted_newlines,
                                          invalid_row_handler=on_invalid),
+        # check_utf8 off: the line scan validated the whole file as UTF-8 (or it is transcoded from
+        # the detected legacy encoding, which yields UTF-8)
         convert_options=pacsv.ConvertOptions(column_types={name: pa.string() for name in positional},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                             check_utf8=False),
     )
     # Data record ordinals (1-based, header = 1) consumed so far; skipped (invalid) ones excluded.
     next_ordinal = 2

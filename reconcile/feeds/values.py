@@ -103,6 +103,28 @@ def map_distinct_arrow(array, convert: Callable[[str], Any], dtype: str):
     return pd.array(good, dtype=dtype).take(codes), bad_unique[codes]
 
 
+def map_distinct_raw(raw, convert: Callable[[str], Any], dtype: str, escape: bool = True):
+    """:func:`map_distinct_arrow` of :func:`strip_arrow` of ``raw``, with the strip done on the
+    distinct raw values only → (pandas array, numpy bad mask, callable giving the stripped texts
+    of the bad rows). The same values: a distinct raw value's stripped form is the same whichever
+    row holds it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    encoded = pc.dictionary_encode(raw)
+    codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+    dictionary = strip_arrow(encoded.dictionary, escape)
+    converted = [None if entry is None else convert(entry) for entry in dictionary.to_pylist()]
+    bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
+    good = [None if c is _BAD else c for c in converted] + [None]
+    bad = bad_unique[codes]
+    # codes == -1 (missing) pick the trailing None
+    return (pd.array(good, dtype=dtype).take(codes), bad,
+            lambda: dictionary.take(pa.array(codes[bad])).to_pylist())
+
+
 # ---------------------------------------------------------------------------- dates (日付)
 _ERA_NAMES = "|".join(e.name for e in eras.ERAS)
 _ERA_LETTERS = "".join(e.letter for e in eras.ERAS)
@@ -166,6 +188,7 @@ _ERA_START = np.array([era.start for era in eras.ERAS], dtype="datetime64[D]")
 _ERA_LAST = np.array([(era.end + dt.timedelta(days=1) if era.also_valid_on_next_start else era.end)
                       if era.end is not None else dt.date(9999, 12, 31) for era in eras.ERAS], dtype="datetime64[D]")
 _NAT_NS = np.datetime64("NaT", "ns")
+_NS_PER_DAY = 86_400 * 10**9
 
 
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
@@ -285,7 +308,12 @@ def _fixed_width_dates(array) -> tuple[np.ndarray, np.ndarray]:
         month = digits[:, 4] * 10 + digits[:, 5]
         day = digits[:, 6] * 10 + digits[:, 7]
         valid, dates = _calendar_dates(year, month, day)
-        out[rows] = np.where(valid, dates.astype("datetime64[ns]"), _NAT_NS)
+        # days → nanoseconds in int64 (the years are inside datetime64[ns]'s range)
+        nanoseconds = np.where(valid, dates.view(np.int64) * _NS_PER_DAY, _NAT_NS.view(np.int64)).view("datetime64[ns]")
+        if len(rows) == n:
+            out = nanoseconds
+        else:
+            out[rows] = nanoseconds
         done[rows] = True
     return done, out
 
@@ -341,6 +369,23 @@ class DateNormaliser:
         dates[rest] = parsed
         bad[rest] = rest_bad
         return dates, bad
+
+    def arrow_raw(self, raw, escape: bool = True):
+        """:meth:`arrow` of :func:`strip_arrow` of ``raw`` → (dates, bad mask, callable giving the
+        stripped texts of the bad rows): the fixed-width forms are read from the raw bytes (a
+        value in one of them has nothing to strip), only the other rows are stripped."""
+        import pyarrow as pa
+
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        done, dates = _fixed_width_dates(raw)
+        bad = done & np.isnat(dates)
+        rest = np.flatnonzero(np.asarray(raw.is_valid(), dtype=bool) & ~done)
+        if len(rest):
+            parsed, rest_bad = self.arrow(strip_arrow(raw.take(pa.array(rest)), escape))
+            dates[rest] = parsed
+            bad[rest] = rest_bad
+        return dates, bad, lambda: strip_arrow(raw.filter(pa.array(bad)), escape).to_pylist()
 
     def _lookup(self, codes: np.ndarray, uniques) -> tuple[np.ndarray, np.ndarray]:
         known = self._known
@@ -479,8 +524,60 @@ def identifier(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 _MONEY_NOISE = r"[,\s円¥\\]"
 
 
+def ascii_digit_rows(values: pd.Series, width: int | None = None) -> np.ndarray:
+    """Mask of present values made only of ASCII digits (at least one; exactly ``width`` when
+    given), from the string bytes: the canonical spelling, which needs no regex, no NFKC."""
+    import pyarrow as pa
+
+    array = pa.array(values, type=pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n = len(array)
+    if n == 0 or array.null_count == n:
+        return np.zeros(n, dtype=bool)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + n + 1]
+    start, stop = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[start:stop] if stop > start else np.zeros(0, np.uint8)
+    non_digits = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum((data - np.uint8(48)) > 9, out=non_digits[1:])
+    relative = offsets - start
+    lengths = np.diff(offsets)
+    ok = (non_digits[relative[1:]] == non_digits[relative[:-1]]) & (lengths > 0 if width is None else lengths == width)
+    if array.null_count:
+        ok &= np.asarray(array.is_valid(), dtype=bool)
+    return ok
+
+
+def _with_fast_rows(values: pd.Series, fast: np.ndarray, fast_values: pd.Series,
+                    slow: Callable[[pd.Series], tuple[pd.Series, pd.Series]]) -> tuple[pd.Series, pd.Series]:
+    """Combine a normaliser's fast rows (``fast_values``, already final) with ``slow`` run on the
+    other present rows only."""
+    rest = values.notna().to_numpy() & ~fast
+    if not rest.any():
+        return fast_values, pd.Series(False, index=values.index)
+    slow_values, slow_bad = slow(values[rest])
+    out = fast_values.copy()
+    out[rest] = slow_values
+    bad = np.zeros(len(values), dtype=bool)
+    bad[rest] = slow_bad.to_numpy(dtype=bool)
+    return out, pd.Series(bad, index=values.index)
+
+
 def money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Yen amounts: commas, spaces, 円 and ¥ allowed; full-width digits through NFKC."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fast = ascii_digit_rows(values)
+    if fast.any():
+        # plain digit strings: the cast below would give exactly this for them
+        parsed = pc.cast(pc.if_else(pa.array(fast), _arrow(values), None), pa.float64())
+        numbers = pd.Series(pd.array(parsed.to_numpy(zero_copy_only=False), dtype="Float64"), index=values.index)
+        return _with_fast_rows(values, fast, numbers, _money)
+    return _money(values)
+
+
+def _money(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -525,6 +622,11 @@ def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     check digit is *not* judged here: a 12-digit number with a wrong check digit is a finding
     (number_status ``bad_check``), not a row error.
     """
+    fast = ascii_digit_rows(values, 12)
+    return _with_fast_rows(values, fast, values.where(pd.Series(fast, index=values.index)), _individual_number)
+
+
+def _individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     folded = _nfkc_values(values)
     ok = regex_fullmatch(folded, NUMBER_SHAPE)
     cleaned = regex_replace(folded, SEPARATOR_CLASS)
@@ -534,6 +636,11 @@ def individual_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def last4(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """個人番号の下4桁 / last four digits → 4 ASCII digits."""
+    fast = ascii_digit_rows(values, 4)
+    return _with_fast_rows(values, fast, values.where(pd.Series(fast, index=values.index)), _last4)
+
+
+def _last4(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     cleaned = _digits_only(values)
     ok = regex_fullmatch(cleaned, r"[0-9]{4}")
     return cleaned.where(ok), values.notna() & ~ok

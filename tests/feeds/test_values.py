@@ -264,3 +264,16 @@ def test_known_hashes_give_the_keyed_hash_of_numbers_met_in_an_earlier_file():
     assert first["number_last4"].tolist() == ["9018", "1234", "0018"]
     assert first["number_status"].tolist() == ["valid", "last4_only", "bad_check"]
     assert list(known.numbers) == sorted([123456789018, 18, 999999999990])
+
+
+@pytest.mark.parametrize("name", ["individual_number", "last4", "money"])
+def test_ascii_digit_fast_paths_agree_with_the_general_normaliser(name):
+    """Canonical digit strings skip NFKC and regexes; every value gives what the general path gives."""
+    texts = ["123456789018", "1234", "0", "007", "1234567890123", "12345678901", "1234-5678-9018", "１２３４",
+             "１２３４５６７８９０１８", "1234 5678 9018", "3,000,000", "12円", "¥1200", "-5", "1.5", "abc", "",
+             "12a4", "٣٤٥٦", None, "9999", "000000000000", "99999999999999999999"]
+    column = pd.Series(texts * 3, dtype="string")
+    fast, fast_bad = getattr(values, name)(column)
+    slow, slow_bad = getattr(values, f"_{name}")(column)
+    pd.testing.assert_series_equal(fast, slow, check_exact=True)
+    assert fast_bad.tolist() == slow_bad.tolist()
