@@ -51,3 +51,16 @@ def take(frame: pd.DataFrame, rows: np.ndarray, columns: list[str], suffix: str 
     """``frame``'s ``columns`` at positions ``rows`` (rows ≥ 0 only), index reset, names suffixed."""
     picked = frame[columns].iloc[rows].reset_index(drop=True)
     return picked.rename(columns={c: f"{c}{suffix}" for c in columns}) if suffix else picked
+
+
+def rows_of(frame: pd.DataFrame, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """``frame.loc[mask, columns]`` (the columns the frame has; labels kept): a rule judges on the
+    few columns it reads instead of copying every column of most members (Arrow strings included)
+    and picks its output columns for the failing rows only, with :func:`failing_rows`."""
+    return frame.loc[mask, [c for c in columns if c in frame.columns]]
+
+
+def failing_rows(frame: pd.DataFrame, mask: np.ndarray, failing: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """``frame.loc[mask].loc[failing, columns]`` without copying the judged rows first (positions,
+    so the result is the same whatever the index)."""
+    return frame[columns].iloc[np.flatnonzero(mask)[failing]]

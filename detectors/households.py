@@ -42,10 +42,14 @@ def column_present(frame: pd.DataFrame, column: str) -> bool:
     return column in frame.columns and bool(frame[column].notna().any())
 
 
-def household_codes(members: pd.DataFrame) -> np.ndarray:
-    """Integer household code per member (0..K−1): insurer + 世帯番号, a member without one alone."""
+def household_codes(members: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    """Integer household code per member (0..K−1, in order of first appearance): insurer +
+    世帯番号, a member without one alone. ``rows`` (a mask): the codes of those members only, as
+    if the frame held only them."""
     insurer = pd.factorize(members["insurer_number"])[0].astype(np.int64)
     household = pd.factorize(members["household_id"])[0].astype(np.int64)
+    if rows is not None:
+        insurer, household = insurer[rows], household[rows]
     alone = household < 0
     household[alone] = household.max(initial=-1) + 1 + np.arange(int(alone.sum()))
     combined = insurer * (int(household.max(initial=0)) + 1) + household
@@ -64,11 +68,12 @@ def household_income(members: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame
     ``household_members``.
     """
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    # Only the columns read here are taken (not a copy of every member column).
-    frame = members.loc[active, ["insurer_number", "household_id", "birth_date", "taxable_income",
-                                 "kyu_tadashigaki_income", "resident_tax_exempt"]]
+    mask = active.to_numpy(bool)
+    # Only the columns read here are taken (not a copy of every member column); the two string
+    # columns are factorised in place, not copied.
+    frame = members.loc[mask, ["birth_date", "taxable_income", "kyu_tadashigaki_income", "resident_tax_exempt"]]
     band = ages.age_band(frame["birth_date"], as_of)
-    code = household_codes(frame)
+    code = household_codes(members, mask)
     seventy_plus = band.isin([ages.ELDERLY, ages.LATE_ELDERLY]).fillna(False).to_numpy(bool)
     elderly = (band == ages.ELDERLY).fillna(False).to_numpy(bool)
     taxable = frame["taxable_income"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from detectors import ages
-from detectors.alignment import positions
+from detectors.alignment import failing_rows, positions, rows_of
 from detectors.households import (KOKUHO_TYPES, KOUKI_IPPAN_II_TAXABLE_MIN, column_present, geneki_verdict,
                                   insurer_types)
 from detectors.households import household_income as compute_household_income
@@ -114,8 +114,8 @@ def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_inco
     are possible (see QUAL_DATE_INVALID) are judged.
     """
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    frame = members.loc[(active & members["burden_ratio"].notna() & members["birth_date"].notna()).to_numpy(bool)
-                        & judgeable]
+    judged = (active & members["burden_ratio"].notna() & members["birth_date"].notna()).to_numpy(bool) & judgeable
+    frame = rows_of(members, judged, ["insurer_type", "burden_ratio"])
     if frame.empty:
         return frame.iloc[0:0]
     household = household_income.loc[frame.index]
@@ -151,10 +151,11 @@ def burden_ratio_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_inco
     first = masks.argmax(axis=1)[failing]
     codes = np.array([code for _, code, _ in conditions])[first]
     expected = np.array([e for _, _, e in conditions])[first]
-    rows = frame.loc[failing]
+    rows = failing_rows(members, judged, failing, [*KEY, "insurer_type", "household_id", "birth_date", "burden_ratio",
+                                                   "limit_category", "_line"])
     hh = household.loc[failing]
     # The category is evidence here: a category that only follows the wrong ratio is not a second finding.
-    out = rows[[*KEY, "insurer_type", "household_id", "birth_date", "burden_ratio", "limit_category", "_line"]].copy()
+    out = rows.copy()
     out["insurer_type"] = kind.loc[failing]
     out["reason_code"] = codes
     out["reason_ja"] = [RATIO_REASONS[c][0] for c in codes]

@@ -22,15 +22,19 @@ def _codes(values: pd.Series) -> np.ndarray:
     return pd.factorize(values)[0].astype(np.int64)
 
 
-def _differing_pairs(history: pd.DataFrame) -> np.ndarray:
+def _differing_pairs(history: pd.DataFrame, keep: np.ndarray | None = None) -> np.ndarray:
     """Row mask: the rows of (member, item) pairs present on both sides whose period sets differ.
 
     Both sides are sorted by (pair, valid_from, value, valid_to); equal sets then line up row by
-    row, so one vectorised comparison finds every pair worth segmenting.
+    row, so one vectorised comparison finds every pair worth segmenting. ``keep``: the rows to
+    judge (the others are as if absent; the result is False there), so the caller need not copy
+    the kept rows of a multi-million-row history first.
     """
     n = len(history)
     parts = [_codes(history[c]) for c in HISTORY_KEY]
     valid = np.all([p >= 0 for p in parts], axis=0)
+    if keep is not None:
+        valid &= keep
     combined = parts[0]
     for part in parts[1:]:
         combined = combined * (int(part.max(initial=0)) + 1) + part
@@ -44,8 +48,10 @@ def _differing_pairs(history: pd.DataFrame) -> np.ndarray:
     # Sort by (pair, start day) on one int64: equal period sets then line up row by row (ties in
     # start only ever send a pair to the detailed comparison, never hide a difference).
     start_day = (start // 86_400_000_000_000).astype(np.int64)
-    day_span = int(start_day.max(initial=0) - start_day.min(initial=0)) + 1
-    order_key = pair * day_span + (start_day - start_day.min(initial=0))
+    judged_days = start_day[valid]        # rows outside ``keep`` (NaT starts) must not widen the span
+    low = int(judged_days.min(initial=0))
+    day_span = int(judged_days.max(initial=0)) - low + 1
+    order_key = pair * day_span + (start_day - low)
     sides = []
     for name in ("insurer", "oqs"):
         code = int(np.flatnonzero(np.asarray(source_names) == name)[0]) if name in list(source_names) else -2
@@ -78,13 +84,15 @@ def history_segments(benefit_history: pd.DataFrame) -> pd.DataFrame:
     """
     empty = pd.DataFrame(columns=[*HISTORY_KEY, "segment_from", "segment_to", "value_insurer", "value_oqs",
                                   "compared_from"])
-    history = benefit_history.loc[benefit_history["source"].isin(["insurer", "oqs"]) & benefit_history["valid_from"].notna(),
-                                  [*HISTORY_KEY, "source", "value", "valid_from", "valid_to"]]
-    if history.empty:
+    columns = [*HISTORY_KEY, "source", "value", "valid_from", "valid_to"]
+    keep = (benefit_history["source"].isin(["insurer", "oqs"]) & benefit_history["valid_from"].notna()).to_numpy(bool)
+    if not keep.any():
         return empty
     # Identical histories (the vast majority) cannot diverge: keep only (member, item) pairs whose
-    # two sides differ as sets of periods, decided on integer codes before any per-pair work.
-    history = history.loc[_differing_pairs(history)]
+    # two sides differ as sets of periods, decided on integer codes before any per-pair work (and
+    # before any rows are copied: only the differing ones are).
+    history = benefit_history[columns]
+    history = history.loc[_differing_pairs(history, keep)]
     if history.empty:
         return empty
     history = history.assign(hk=history.groupby(HISTORY_KEY, sort=False).ngroup().to_numpy())

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from detectors import ages
+from detectors.alignment import failing_rows, rows_of
 from detectors.codes import GENEKI_NAMI, LIMIT_CATEGORIES, SEVENTY_PLUS, UNDER_70
 from detectors.households import (KOKUHO_TYPES, column_present, expected_seventy_plus_category,
                                   expected_under_70_category, geneki_verdict, insurer_types)
@@ -69,8 +70,8 @@ def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_in
     Under 70 the ratio does not depend on the category. Members without a category are not judged.
     """
     active = ages.active_on(members["acquisition_date"], members["loss_date"], as_of)
-    frame = members.loc[(active & members["limit_category"].notna() & members["birth_date"].notna()).to_numpy(bool)
-                        & judgeable]
+    judged = (active & members["limit_category"].notna() & members["birth_date"].notna()).to_numpy(bool) & judgeable
+    frame = rows_of(members, judged, ["limit_category", "insurer_type", "burden_ratio"])
     if frame.empty:
         return frame.iloc[0:0]
     household = household_income.loc[frame.index]
@@ -123,9 +124,10 @@ def limit_category_rule(members: pd.DataFrame, as_of: pd.Timestamp, household_in
     if not failing.any():
         return frame.iloc[0:0]
     codes = np.array([code for _, code in conditions])[masks.argmax(axis=1)[failing]]
-    rows = frame.loc[failing]
+    rows = failing_rows(members, judged, failing, [*KEY, "household_id", "birth_date", "limit_category", "burden_ratio",
+                                                   "_line"])
     hh = household.loc[failing]
-    out = rows[[*KEY, "household_id", "birth_date", "limit_category", "burden_ratio", "_line"]].copy()
+    out = rows.copy()
     out["label"] = _label(out["limit_category"])
     out["reason_code"] = codes
     out["reason_ja"] = [LIMIT_REASONS[c][0] for c in codes]

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from detectors import ages
+from detectors.alignment import failing_rows, rows_of
 from detectors.codes import LOSS_REASONS
 from detectors.registry import provider, rule
 from detectors.schema import KEY
@@ -308,8 +309,8 @@ def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp, judge
     国保法); 被用者保険 and 後期 are not judged here.
     """
     kind = members["insurer_type"].fillna("kokuho")
-    frame = members.loc[kind.isin(["kokuho", "kumiai"]).to_numpy(bool) & members["birth_date"].notna().to_numpy(bool)
-                        & judgeable]
+    judged = kind.isin(["kokuho", "kumiai"]).to_numpy(bool) & members["birth_date"].notna().to_numpy(bool) & judgeable
+    frame = rows_of(members, judged, ["birth_date", "loss_date"])
     latest = ages.kokuho_age_loss_latest(frame["birth_date"])
     past = (as_of > latest).to_numpy(bool)
     loss = frame["loss_date"]
@@ -317,7 +318,8 @@ def qual_active_past_age_limit(members: pd.DataFrame, as_of: pd.Timestamp, judge
     late = (loss > latest).fillna(False).to_numpy(bool)
     # Joining 国保 after 75 does not make it right: past the day after the birthday, active is wrong.
     fires = past & (active_now | late)
-    out = frame.loc[fires, [*KEY, "insurer_type", "birth_date", "acquisition_date", "loss_date", "loss_reason", "_line"]].copy()
+    out = failing_rows(members, judged, fires,
+                       [*KEY, "insurer_type", "birth_date", "acquisition_date", "loss_date", "loss_reason", "_line"]).copy()
     if out.empty:
         return out
     still = active_now[fires]
@@ -366,6 +368,20 @@ def _registry_lookalikes(pairs: pd.DataFrame, residents: pd.DataFrame) -> np.nda
     return flags
 
 
+def _shared_key(members: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
+    """Positions of the usable members whose (last four, birth date, sex) another usable member
+    has too — ``frame.duplicated(keep=False)`` of those three columns, in member order (a missing
+    sex is one value, as there)."""
+    rows = np.flatnonzero(usable)
+    if len(rows) == 0:
+        return rows
+    last4 = pd.factorize(members["number_last4"].iloc[rows])[0].astype(np.int64)
+    birth = pd.factorize(members["birth_date"].iloc[rows])[0].astype(np.int64)
+    sex = pd.factorize(members["sex"].iloc[rows], use_na_sentinel=False)[0].astype(np.int64)
+    key = (last4 * (int(birth.max()) + 1) + birth) * (int(sex.max()) + 1) + sex
+    return rows[pd.Series(key).duplicated(keep=False).to_numpy(bool)]
+
+
 def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | None = None,
                       residents: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pairs of member records (both orders) that are the same person holding one number.
@@ -389,8 +405,10 @@ def same_person_pairs(members: pd.DataFrame, member_resident: pd.DataFrame | Non
     cols = [*KEY, "number_hash", "number_last4", "birth_date", "sex", "insurer_type", "acquisition_date", "loss_date",
             "name_kanji", "name_kana", "name_alpha", "_line"]
     usable = (members["number_last4"].notna() & members["birth_date"].notna()).to_numpy(bool)
-    frame = members[cols].assign(_pos=np.arange(len(members))).loc[usable]
-    dup = frame[frame.duplicated(["number_last4", "birth_date", "sex"], keep=False)].copy()
+    # Records sharing last four, birth date and sex (few), found on integer codes; only those
+    # rows are copied (copying every usable member's 14 columns first was most of the cost).
+    shared = _shared_key(members, usable)
+    dup = members[cols].iloc[shared].assign(_pos=shared)
     if dup.empty:
         return dup.assign(**{f"{c}_other": dup[c] for c in cols})
     dup["kanji_key"] = _per_unique(dup["name_kanji"], kanji_key)
