@@ -18,6 +18,7 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
+from matchers.prepare import column_codes
 from matchers.normalise import (ALIAS, ALPHA_MIDDLE_NAME, ALPHA_ORDER, FORMER_SURNAME, HOUSEHOLD_SURNAME,
                                 KANA_IN_KANJI_FIELD, KANA_READING, KANA_TRANSLITERATION, KATAKANA_ALPHABET,
                                 VARIANT_KANJI, WILDCARD, katakana_tokens_romanised, phonetic_key, romanise_token, sounds_alike,
@@ -53,19 +54,18 @@ def _obj_at(pairs: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
         codes = values.cat.codes.to_numpy()[rows]
         if len(values.cat.categories) == 0:
             return np.full(len(codes), None, dtype=object)
-        # Only the values asked for become Python objects (the vocabulary stays in Arrow).
-        out = values.cat.categories.take(np.maximum(codes, 0)).to_numpy(dtype=object)
-        out[codes < 0] = None
-        return out
+        # Only the distinct values asked for become Python objects (the vocabulary stays in Arrow).
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        taken = np.empty(len(distinct), dtype=object)
+        taken[:] = values.cat.categories.take(np.maximum(distinct, 0)).to_numpy(dtype=object)
+        taken[distinct < 0] = None
+        return taken[inverse]
     return _obj(pairs, column)[rows]
 
 
 def _codes(pairs: pd.DataFrame, column: str) -> np.ndarray | None:
     """The integer codes of ``column`` (:data:`matchers.prepare.CODED_COLUMNS`), when the pairs carry them."""
-    code = "code_" + column
-    if code not in pairs:
-        return None
-    return _cached(pairs, f"__codes__{column}", lambda: pairs[code].to_numpy())
+    return _cached(pairs, f"__codes__{column}", lambda: column_codes(pairs, column))
 
 
 def present(pairs: pd.DataFrame, column: str) -> np.ndarray:
@@ -78,7 +78,7 @@ def present(pairs: pd.DataFrame, column: str) -> np.ndarray:
 def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
     """Both present and equal (integer codes where the pairs carry them, else object comparison)."""
     code_l, code_r = _codes(pairs, left), _codes(pairs, right)
-    if code_l is not None and code_r is not None:
+    if code_l is not None and code_r is not None and _one_vocabulary(pairs, left, right):
         return (code_l >= 0) & (code_l == code_r)
     both = present(pairs, left) & present(pairs, right)
     if pd.api.types.is_datetime64_any_dtype(pairs[left].dtype):
@@ -88,6 +88,15 @@ def equal(pairs: pd.DataFrame, left: str, right: str) -> np.ndarray:
     out = np.zeros(len(pairs), dtype=bool)
     out[both] = a[both] == b[both]
     return out
+
+
+def _one_vocabulary(pairs, left: str, right: str) -> bool:
+    """Two coded columns whose codes compare: ``code_`` columns (one factorisation of the two
+    sides) or categoricals of one vocabulary."""
+    if ("code_" + left in pairs) and ("code_" + right in pairs):
+        return True
+    a, b = pairs[left].dtype, pairs[right].dtype
+    return isinstance(a, pd.CategoricalDtype) and a is b
 
 
 def _distinct_rows(pairs: pd.DataFrame, left: str, right: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

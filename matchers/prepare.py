@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,33 @@ def code_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith(CODE_PREFIX)]
 
 
+def column_codes(frame, column: str) -> np.ndarray | None:
+    """The integer codes of ``column`` in a prepared side or pairs frame of one vocabulary (−1
+    missing): its ``code_<column>`` (:data:`SEPARATELY_CODED`), or the codes of the vocabulary
+    categorical that :data:`CODED_COLUMNS` are held in; None when the frame has no codes for it."""
+    if CODE_PREFIX + column in frame:
+        return frame[CODE_PREFIX + column].to_numpy()
+    if column in frame:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype) and _is_vocabulary(values.dtype):
+            return values.cat.codes.to_numpy()
+    return None
+
+
+# The vocabularies' categorical dtypes, by identity: their codes stand for the values.
+_VOCABULARY_DTYPES: dict[int, "weakref.ref"] = {}
+
+
+def _is_vocabulary(dtype) -> bool:
+    ref = _VOCABULARY_DTYPES.get(id(dtype))
+    return ref is not None and ref() is dtype
+
+
+def _register_vocabulary(dtype) -> None:
+    key = id(dtype)
+    _VOCABULARY_DTYPES[key] = weakref.ref(dtype, lambda _, key=key: _VOCABULARY_DTYPES.pop(key, None))
+
+
 def _encode(spreads: dict[str, _Spread]) -> tuple[dict[str, np.ndarray], pd.CategoricalDtype]:
     """One vocabulary over the spreads' values: int32 codes per row (−1 missing) and the
     vocabulary as one categorical dtype (category ``k`` is the value of code ``k``), in Arrow:
@@ -161,7 +189,9 @@ def _encode(spreads: dict[str, _Spread]) -> tuple[dict[str, np.ndarray], pd.Cate
         # The spread's missing entry (code −1 of the rows) is the appended −1.
         out[name] = np.append(codes[start:start + size], np.int32(-1))[spread.codes]
         start += size
-    return out, pd.CategoricalDtype(pd.Index(pd.array(encoded.dictionary, dtype="str")))
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(encoded.dictionary, dtype="str")))
+    _register_vocabulary(dtype)
+    return out, dtype
 
 
 def vocabulary_column(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Series:
@@ -392,7 +422,8 @@ def prepare_side(frame: pd.DataFrame, kind: str, *, codes: bool = False) -> pd.D
         coded["sex"] = pd.factorize(frame["sex"].astype("Int64"), use_na_sentinel=True)[0].astype(np.int32)
         coded["number_last4"] = last4_codes.astype(np.int32)
         coded["municipality"] = (muni_codes.astype(np.int32) if kind == "residents" else np.full(n, -1, dtype=np.int32))
-        extra = {CODE_PREFIX + c: coded[c] for c in [*CODED_COLUMNS, *SEPARATELY_CODED]}
+        # The coded columns' codes are their categoricals' (column_codes); the others get their own.
+        extra = {CODE_PREFIX + c: coded[c] for c in SEPARATELY_CODED}
         extra["kanji_katakana"] = flags["kanji_katakana"].flags()
         prepared = pd.concat([prepared, pd.DataFrame(extra)], axis=1)
         prepared.attrs["vocabulary"] = next(_vocabularies)
@@ -420,6 +451,14 @@ def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.Da
     return m, both.iloc[len(members):].reset_index(drop=True)
 
 
+def drop_codes(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs without the columns that only served the comparisons as codes: ``code_<column>``
+    and, of one vocabulary, the :data:`CODES_ONLY_IN_PAIRS` columns."""
+    one_vocabulary = "kanji_raw_l" in pairs and _is_vocabulary(pairs["kanji_raw_l"].dtype)
+    only = {f"{c}{suffix}" for c in CODES_ONLY_IN_PAIRS for suffix in ("_l", "_r")} if one_vocabulary else set()
+    return pairs.drop(columns=code_columns(pairs) + [c for c in pairs.columns if c in only])
+
+
 def pairs_frame(left: pd.DataFrame, right: pd.DataFrame, li: np.ndarray, ri: np.ndarray) -> pd.DataFrame:
     """Rows ``li`` of the prepared left side beside rows ``ri`` of the right side (``_l`` / ``_r``).
 
@@ -428,7 +467,12 @@ def pairs_frame(left: pd.DataFrame, right: pd.DataFrame, li: np.ndarray, ri: np.
     Then the columns of :data:`CODES_ONLY_IN_PAIRS` travel as their codes only."""
     vocabulary = left.attrs.get("vocabulary")
     same_vocabulary = vocabulary is not None and vocabulary == right.attrs.get("vocabulary")
-    left_out = set(SIDE_EXTRAS) | (set(CODES_ONLY_IN_PAIRS) if same_vocabulary else set())
+    # Of one vocabulary, the CODES_ONLY_IN_PAIRS columns travel as their categorical codes
+    # (no values taken) and are dropped with the codes (:func:`drop_codes`).
+    left_out = set(SIDE_EXTRAS)
+    if same_vocabulary:
+        # Compared by their own code_ column only: no values needed.
+        left_out |= {c for c in CODES_ONLY_IN_PAIRS if c in SEPARATELY_CODED}
 
     def side(frame: pd.DataFrame, rows: np.ndarray, suffix: str) -> pd.DataFrame:
         columns = [c for c in frame.columns if c not in left_out

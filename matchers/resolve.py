@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from matchers.comparisons import COMPARISONS, compare, names_agree
-from matchers.prepare import CODE_PREFIX, code_columns, pairs_frame, prepare_side, prepare_sides, recode
+from matchers.prepare import CODE_PREFIX, column_codes, drop_codes, pairs_frame, prepare_side, prepare_sides, recode
 from matchers.scorer import contributions, link_wrong_probability, load_model, pair_logit, sigmoid
 from matchers.settings import resolve_settings
 
@@ -124,9 +124,11 @@ def candidate_pairs(m: pd.DataFrame, r: pd.DataFrame, max_right: int,
     def key(left: str, right: str | None = None):
         right = right or left
         if (left, right) not in cache:
-            if coded and CODE_PREFIX + left in m and CODE_PREFIX + right in r:
+            code_l = column_codes(m, left) if coded else None
+            code_r = column_codes(r, right) if coded else None
+            if code_l is not None and code_r is not None:
                 # One vocabulary: the prepared codes are the block key's codes already.
-                a, b = m[CODE_PREFIX + left].to_numpy(np.int64), r[CODE_PREFIX + right].to_numpy(np.int64)
+                a, b = code_l.astype(np.int64), code_r.astype(np.int64)
                 size = int(max(a.max(initial=-1), b.max(initial=-1))) + 1
                 cache[(left, right)] = (a, b, size)
                 return cache[(left, right)]
@@ -363,7 +365,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
             all_links = pd.concat([links, pd.DataFrame({"li": li[by_last4], "ri": ri[by_last4], "linked_by": LINKED_BY_LAST4})],
                                   ignore_index=True)
     # The codes served the comparisons; the rules read values and levels.
-    pairs = pairs.drop(columns=code_columns(pairs))
+    pairs = drop_codes(pairs)
     return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
                       settings=conf, model=model)
 
@@ -592,4 +594,4 @@ def compare_members(members: pd.DataFrame, li: np.ndarray, lj: np.ndarray,
     compare(pairs, COMPARISONS)
     pairs["logit"] = pair_logit(pairs, model)
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
-    return pairs.drop(columns=code_columns(pairs))
+    return drop_codes(pairs)

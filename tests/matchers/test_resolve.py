@@ -103,7 +103,8 @@ def test_preparing_both_sides_at_once_equals_preparing_each():
 def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
     """Equal values, equal codes (also across columns: a member's kanji key against the resident's
     通称 key); missing values −1; codes of two vocabularies never reach one pairs frame."""
-    from matchers.prepare import CODE_PREFIX, CODED_COLUMNS, SEPARATELY_CODED, pairs_frame, prepare_sides, recode
+    from matchers.prepare import (CODE_PREFIX, CODED_COLUMNS, SEPARATELY_CODED, column_codes, pairs_frame, prepare_sides,
+                                  recode)
 
     members = members_frame([
         {"member_id": "M1", "number": None, "name_kanji": "王 明", "name_kana": "ワン ミン", "sex": 1},
@@ -120,7 +121,12 @@ def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
     recode(m, r, "municipality")
     values = pd.concat([m, r], ignore_index=True)
     columns = [*CODED_COLUMNS, *SEPARATELY_CODED]
-    codes = {c: values[CODE_PREFIX + c].to_numpy() for c in columns}
+
+    def side_codes(frame, c):
+        found = column_codes(frame, c)
+        return np.full(len(frame), -1) if found is None else found   # the members' 通称 / 旧氏: none
+
+    codes = {c: np.concatenate([side_codes(m, c), side_codes(r, c)]) for c in columns}
     plain = {c: values[c].to_numpy(dtype=object) for c in columns}
     for c in columns:
         assert ((codes[c] >= 0) == pd.notna(values[c]).to_numpy()).all(), c
@@ -131,11 +137,17 @@ def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
                 for j in range(len(values)):
                     if codes[a][i] >= 0 and codes[b][j] >= 0:
                         assert (codes[a][i] == codes[b][j]) == (plain[a][i] == plain[b][j]), (a, b, i, j)
-    assert m[CODE_PREFIX + "kanji_key"].iloc[0] == r[CODE_PREFIX + "alias_key"].iloc[0]
-    assert CODE_PREFIX + "kanji_key_l" in pairs_frame(m, r, np.array([0]), np.array([0]))
+    assert column_codes(m, "kanji_key")[0] == column_codes(r, "alias_key")[0]
+    together = pairs_frame(m, r, np.array([0]), np.array([0]))
+    assert column_codes(together, "kanji_key_l") is not None
+    assert together["kanji_key_l"].dtype is together["alias_key_r"].dtype
     apart = pairs_frame(prepare_side(members, "members", codes=True), prepare_side(residents, "residents", codes=True),
                         np.array([0]), np.array([0]))
+    # Two vocabularies: no code_ columns, and the categoricals' codes are never compared across.
     assert not [c for c in apart.columns if c.startswith(CODE_PREFIX)]
+    assert apart["kanji_key_l"].dtype is not apart["kanji_key_r"].dtype
+    from matchers.comparisons import PairView, equal
+    assert equal(PairView(apart), "kanji_key_l", "alias_key_r").tolist() == [True]
 
 
 def test_two_insurers_sharing_a_household_id_are_two_households():
