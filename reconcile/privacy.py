@@ -72,39 +72,81 @@ def _hmac_states(key: bytes):
 class KnownHashes:
     """Keyed hashes already computed while one feed is read, so that a number met again in
     another file (a member's number is in members, oqs and residents) is hashed once: HMAC has
-    no vectorised form and costs ~3 µs per number in Python, the look-up a few ns in numpy.
+    no vectorised form and costs ~1 µs per number in Python, the look-up a few ns in numpy.
 
-    Numbers are held as int64 (12 digits fit), sorted, beside their hashes (32 ASCII bytes) —
-    about 40 bytes a number — only for the duration of ``load_feed``; nothing here is stored.
+    Numbers are held as int64 (12 digits fit) in a few sorted runs beside their hashes (32 ASCII
+    bytes) — about 40 bytes a number — only for the duration of ``load_feed``; nothing here is
+    stored. Each ``add`` appends a run (no copy of what is known); runs are merged when they
+    become many, so memory copies stay linear in the feed instead of one per chunk.
     """
 
+    MAX_RUNS = 8
+
     def __init__(self) -> None:
-        self.numbers = np.zeros(0, dtype=np.int64)
-        self.hashes = np.zeros(0, dtype="S32")
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def numbers(self) -> np.ndarray:
+        self._merge()
+        return self._runs[0][0] if self._runs else np.zeros(0, dtype=np.int64)
+
+    @property
+    def hashes(self) -> np.ndarray:
+        self._merge()
+        return self._runs[0][1] if self._runs else np.zeros(0, dtype="S32")
+
+    def _merge(self) -> None:
+        if len(self._runs) > 1:
+            numbers = np.concatenate([r[0] for r in self._runs])
+            hashes = np.concatenate([r[1] for r in self._runs])
+            order = np.argsort(numbers, kind="stable")
+            self._runs = [(numbers[order], hashes[order])]
+
+    def lookup(self, numbers: np.ndarray, assume_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, their hashes — zero bytes where not found) for int64 ``numbers``."""
+        found = np.zeros(len(numbers), dtype=bool)
+        hashes = np.zeros(len(numbers), dtype="S32")
+        if not len(numbers):
+            return found, hashes
+        if not assume_sorted:
+            # sorted queries walk the runs in order (random ones miss the cache on every probe)
+            order = np.argsort(numbers, kind="stable")
+            sorted_found, sorted_hashes = self.lookup(numbers[order], assume_sorted=True)
+            found[order], hashes[order] = sorted_found, sorted_hashes
+            return found, hashes
+        for run_numbers, run_hashes in self._runs:
+            at = np.minimum(np.searchsorted(run_numbers, numbers), len(run_numbers) - 1)
+            hit = run_numbers[at] == numbers
+            found |= hit
+            hashes[hit] = run_hashes[at[hit]]
+        return found, hashes
 
     def find(self, numbers: np.ndarray, assume_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(found mask, positions into ``hashes``) for int64 ``numbers`` (``assume_sorted``: they
         are in ascending order already)."""
-        if not len(self.numbers):
+        self._merge()
+        known = self.numbers
+        if not len(known):
             return np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=np.int64)
         if assume_sorted:
-            at = np.searchsorted(self.numbers, numbers)
+            at = np.searchsorted(known, numbers)
         else:
-            # sorted queries walk the table in order (random ones miss the cache on every probe)
             order = np.argsort(numbers, kind="stable")
             at = np.empty(len(numbers), dtype=np.int64)
-            at[order] = np.searchsorted(self.numbers, numbers[order])
-        clipped = np.minimum(at, len(self.numbers) - 1)
-        return self.numbers[clipped] == numbers, clipped
+            at[order] = np.searchsorted(known, numbers[order])
+        clipped = np.minimum(at, len(known) - 1)
+        return known[clipped] == numbers, clipped
 
     def add(self, numbers: np.ndarray, hashes: np.ndarray, assume_sorted: bool = False) -> None:
         """Remember distinct new ``numbers`` (int64, none already known) with their hashes."""
+        if not len(numbers):
+            return
         if not assume_sorted:
             order = np.argsort(numbers, kind="stable")
             numbers, hashes = numbers[order], hashes[order]
-        at = np.searchsorted(self.numbers, numbers)
-        self.numbers = np.insert(self.numbers, at, numbers)
-        self.hashes = np.insert(self.hashes, at, hashes)
+        self._runs.append((np.asarray(numbers, dtype=np.int64), np.asarray(hashes, dtype="S32")))
+        if len(self._runs) > self.MAX_RUNS:
+            self._merge()
 
 
 def _hmac_hex(numbers, key: bytes) -> np.ndarray:
@@ -151,11 +193,8 @@ def protect_numbers(full: pd.Series, last4: pd.Series, key: bytes, known: KnownH
         distinct, first, inverse = np.unique(as_int, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         distinct_texts = pc.take(present, pa.array(first))   # each distinct number's 12 ASCII digits
-        distinct_hashes = np.zeros(len(distinct), dtype="S32")
-        found, at = known.find(distinct, assume_sorted=True) if known is not None else \
-            (np.zeros(len(distinct), dtype=bool), None)
-        if found.any():
-            distinct_hashes[found] = known.hashes[at[found]]
+        found, distinct_hashes = known.lookup(distinct, assume_sorted=True) if known is not None else \
+            (np.zeros(len(distinct), dtype=bool), np.zeros(len(distinct), dtype="S32"))
         new = np.flatnonzero(~found)
         if len(new):
             computed = _hmac_hex(distinct_texts.take(pa.array(new)).to_pylist(), key)

@@ -28,6 +28,7 @@ from reconcile.privacy import (CONTROL_RE2, NUMBER_SHAPE, SEPARATOR_CLASS, escap
 
 _STRING_DTYPE = pd.StringDtype("pyarrow")
 _BAD = object()  # sentinel: the distinct value could not be normalised
+BAD = _BAD
 
 
 def nfkc(text: str) -> str:
@@ -191,27 +192,23 @@ _NAT_NS = np.datetime64("NaT", "ns")
 _NS_PER_DAY = 86_400 * 10**9
 
 
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+# Every month datetime64[ns] can hold whole (1678-01 .. 2261-12): its first day (days since
+# 1970-01-01) and its length, so a date is two table look-ups and a comparison.
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
+_MONTHS = np.arange(f"{_FIRST_YEAR}-01", f"{_LAST_YEAR + 1}-02", dtype="datetime64[M]")
+_MONTH_FIRST_DAY = _MONTHS.astype("datetime64[D]").view(np.int64)
+_MONTH_LENGTH = np.diff(_MONTH_FIRST_DAY)
+_MONTH_FIRST_DAY = _MONTH_FIRST_DAY[:-1]
 
 
 def _calendar_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(real date and representable as datetime64[ns], the dates as datetime64[D]).
-
-    Integer calendar arithmetic (days from the civil date, proleptic Gregorian), ~10x faster
-    than numpy's datetime64[M] → [D] conversion."""
+    """(real date and representable as datetime64[ns], the dates as datetime64[D])."""
     year, month, day = (np.asarray(v, dtype=np.int64) for v in (year, month, day))
     # datetime64[ns] spans 1677–2262 and numpy wraps silently outside it
-    ok = (year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1)
-    year, month = np.where(ok, year, 1970), np.where(ok, month, 1)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    ok &= day <= _MONTH_DAYS[month] + (leap & (month == 2))
-    day = np.where(ok, day, 1)
-    shifted = year - (month <= 2)
-    era = shifted // 400
-    year_of_era = shifted - era * 400
-    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return ok, (era * 146097 + day_of_era - 719468).astype("datetime64[D]")
+    ok = (year >= _FIRST_YEAR) & (year <= _LAST_YEAR) & (month >= 1) & (month <= 12) & (day >= 1)
+    at = np.where(ok, (year - _FIRST_YEAR) * 12 + month - 1, 0)
+    ok &= day <= _MONTH_LENGTH[at]
+    return ok, (_MONTH_FIRST_DAY[at] + np.where(ok, day - 1, 0)).astype("datetime64[D]")
 
 
 def _numbers(parts, *names: str) -> np.ndarray:
