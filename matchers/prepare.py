@@ -204,8 +204,16 @@ def recode(left: pd.DataFrame, right: pd.DataFrame, column: str) -> None:
     rewritten (in place; the resolver fills the members' municipality after preparing)."""
     if CODE_PREFIX + column not in left or CODE_PREFIX + column not in right:
         return
-    values = np.concatenate([left[column].to_numpy(dtype=object), right[column].to_numpy(dtype=object)])
-    codes, _ = pd.factorize(values, use_na_sentinel=True)
+
+    def values(frame: pd.DataFrame) -> np.ndarray:
+        # A categorical side (the residents' municipality codes) only as its distinct values.
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            distinct = np.append(series.cat.categories.to_numpy(dtype=object), None)
+            return distinct[series.cat.codes.to_numpy()]
+        return series.to_numpy(dtype=object)
+
+    codes, _ = pd.factorize(np.concatenate([values(left), values(right)]), use_na_sentinel=True)
     codes = codes.astype(np.int32)
     left[CODE_PREFIX + column] = codes[:len(left)]
     right[CODE_PREFIX + column] = codes[len(left):]

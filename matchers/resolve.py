@@ -81,14 +81,24 @@ def _block(left: list[tuple[np.ndarray, np.ndarray, int]], max_right: int,
         valid_r &= cb >= 0
         key_l = key_l * (size + 1) + np.maximum(ca, 0)
         key_r = key_r * (size + 1) + np.maximum(cb, 0)
-    rk = key_r[valid_r]
-    # Block sizes on the resident side; oversized blocks (common names without birth date) dropped.
-    uniq, inverse, counts = np.unique(rk, return_inverse=True, return_counts=True)
-    keep_r = counts[inverse] <= max_right
-    rf = pd.DataFrame({"k": rk[keep_r], "ri": np.flatnonzero(valid_r)[keep_r]})
-    lf = pd.DataFrame({"k": key_l[valid_l], "li": np.flatnonzero(valid_l)})
-    merged = lf.merge(rf, on="k", how="inner")
-    return merged["li"].to_numpy(np.int64), merged["ri"].to_numpy(np.int64)
+    r_pos, l_pos = np.flatnonzero(valid_r), np.flatnonzero(valid_l)
+    # One hash pass over both sides' keys: the residents' keys first, so a member's key is some
+    # resident's exactly when its code is below the residents' number of distinct keys.
+    codes, uniques = pd.factorize(np.concatenate([key_r[r_pos], key_l[l_pos]]))
+    n_blocks = int(codes[:len(r_pos)].max(initial=-1)) + 1
+    code_r, code_l = codes[:len(r_pos)], codes[len(r_pos):]
+    sizes = np.bincount(code_r, minlength=n_blocks)
+    grouped = r_pos[np.argsort(code_r)]             # the residents block by block
+    starts = np.cumsum(sizes) - sizes
+    # Each member meets every resident of its block; oversized blocks (common names without
+    # birth date) are dropped.
+    hit = code_l < n_blocks
+    l_pos, code_l = l_pos[hit], code_l[hit]
+    reps = np.where(sizes[code_l] <= max_right, sizes[code_l], 0)
+    offsets = np.arange(int(reps.sum()), dtype=np.int64) - np.repeat(np.cumsum(reps) - reps, reps)
+    li = np.repeat(l_pos, reps).astype(np.int64)
+    ri = grouped[np.repeat(starts[code_l], reps) + offsets].astype(np.int64)
+    return li, ri
 
 
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:
