@@ -103,7 +103,6 @@ def member_resident(members: pd.DataFrame, resolution: Resolution) -> pd.DataFra
     suggested[pos[suggest]] = other_pos[suggest]
 
     residents = resolution.residents
-    rid = residents["resident_id"].to_numpy(dtype=object)
     has = resident_pos >= 0
     at = np.maximum(resident_pos, 0)
     same_birth = members["birth_date"].to_numpy() == residents["birth_date"].to_numpy()[at] if len(residents) \
@@ -120,14 +119,24 @@ def member_resident(members: pd.DataFrame, resolution: Resolution) -> pd.DataFra
         "insurer_number": members["insurer_number"].to_numpy(dtype=object),
         "member_id": members["member_id"].to_numpy(dtype=object),
         "resident_pos": resident_pos,
-        "resident_id": np.where(has, rid[at] if len(rid) else None, None),
+        "resident_id": _ids_at(residents["resident_id"], np.where(has, resident_pos, -1)),
         "linked_by": linked_by,
         "birth_sex_agree": has & same_birth & (sex_m == sex_r),
         "mislink_suspected": suspected,
         "suggested_resident_pos": suggested,
-        "suggested_resident_id": np.where(suggested >= 0, rid[np.maximum(suggested, 0)] if len(rid) else None, None),
+        "suggested_resident_id": _ids_at(residents["resident_id"], suggested),
         "not_found": not_found,
     })[MEMBER_RESIDENT_COLUMNS]
+
+
+def _ids_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
+    """Values of ``column`` at ``positions`` as objects, None where the position is −1 (only the
+    taken values become Python objects, not the whole 1M-row column)."""
+    out = np.full(len(positions), None, dtype=object)
+    present = positions >= 0
+    if present.any():
+        out[present] = column.take(positions[present]).to_numpy(dtype=object, na_value=None)
+    return out
 
 
 def _pair_positions(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:

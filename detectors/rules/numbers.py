@@ -66,12 +66,15 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
     from matchers.settings import resolve_settings
 
     conf = resolve_settings(settings)
-    hashes_all = members["number_hash"].to_numpy(dtype=object, na_value=None)
-    has = members["number_hash"].notna().to_numpy()
-    dup_mask = has & pd.Series(hashes_all).duplicated(keep=False).to_numpy()
+    # Numbers as integer codes (no Python string per member); values only for the shared ones.
+    codes, _ = pd.factorize(members["number_hash"], use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=int(codes.max(initial=-1)) + 1)
+    dup_mask = (codes >= 0) & (counts[np.maximum(codes, 0)] >= 2 if len(counts) else False)
     if not dup_mask.any():
         return pd.DataFrame(columns=SHARED_COLUMNS)
     dup_pos = np.flatnonzero(dup_mask)
+    hashes_all = np.full(len(members), None, dtype=object)
+    hashes_all[dup_pos] = _values_at(members["number_hash"], dup_pos)
     groups = pd.DataFrame({"number_hash": hashes_all[dup_pos], "pos": dup_pos})
     pairs = groups.merge(groups, on="number_hash", suffixes=("_a", "_b"))
     pairs = pairs[pairs["pos_a"] < pairs["pos_b"]]
@@ -117,7 +120,7 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
     wrong_pos = np.flatnonzero(wrong)
     if len(wrong_pos) == 0:
         return pd.DataFrame(columns=SHARED_COLUMNS)
-    refs = (members["insurer_number"].astype("string") + ":" + members["member_id"].astype("string")).to_numpy(dtype=object)
+    refs = _refs(members, dup_pos)
     judged: dict[int, list[dict]] = {}
     for x, y, p, kanji, birth, sex in zip(a, b, compared["p_same"], compared["label_name_kanji"],
                                           compared["label_birth_date"], compared["label_sex"]):
@@ -134,7 +137,7 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
     return pd.DataFrame({
         "member_pos": wrong_pos,
         "number_hash": hashes_all[wrong_pos],
-        "number_last4": members["number_last4"].to_numpy(dtype=object, na_value=None)[wrong_pos],
+        "number_last4": _values_at(members["number_last4"], wrong_pos),
         "resident_pos": linked_of[wrong_pos],
         "suggested_resident_pos": np.where(suggest, other_of[wrong_pos], -1),
         "p_same_suggested": np.where(suggest, p_other[wrong_pos], np.nan),
@@ -142,6 +145,28 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
         "score": [max((1 - c["p_same"] for c in judged.get(int(p), []) if c["different_person"]), default=1.0)
                   for p in wrong_pos],
     })[SHARED_COLUMNS]
+
+
+def _values_at(column: pd.Series, positions: np.ndarray, size: int | None = None) -> np.ndarray:
+    """``column.to_numpy(dtype=object, na_value=None)[positions]`` for a few positions, without
+    converting the whole column; a negative position (none) gives None."""
+    positions = np.asarray(positions, dtype=np.int64)
+    out = np.full(len(positions), None, dtype=object)
+    present = positions >= 0
+    if present.any() and (size is None or size > 0):
+        out[present] = column.take(positions[present]).to_numpy(dtype=object, na_value=None)
+    return out
+
+
+def _refs(members: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """``insurer_number:member_id`` of the members at ``positions`` (None elsewhere), by position."""
+    refs = np.full(len(members), None, dtype=object)
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions):
+        sub = members[["insurer_number", "member_id"]].take(positions)
+        refs[positions] = (sub["insurer_number"].astype("string") + ":" + sub["member_id"].astype("string")).to_numpy(
+            dtype=object)
+    return refs
 
 
 @rule("NUMBER_SHARED", category="mislink", severity="high", requires=("members", "residents"),
@@ -156,33 +181,39 @@ def number_shared(members: pd.DataFrame, residents: pd.DataFrame, shared_numbers
     """
     if shared_numbers.empty:
         return pd.DataFrame(columns=[*KEY, "number_last4"])
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     pos = shared_numbers["member_pos"].to_numpy(np.int64)
-    refs = (members["insurer_number"].astype("string") + ":" + members["member_id"].astype("string")).to_numpy(dtype=object)
-    hashes = members["number_hash"].to_numpy(dtype=object, na_value=None)
     # Every holder of the shared numbers, sorted once by (number, member): a per-group sort over
-    # every number of the feed took seconds for the handful of numbers that are shared.
+    # every number of the feed took seconds for the handful of numbers that are shared. Values
+    # are taken for those holders only (no Python string per member of the feed).
     own_hashes = shared_numbers["number_hash"].to_numpy(dtype=object)
-    rows = np.flatnonzero(pd.Index(pd.unique(own_hashes)).get_indexer(hashes) >= 0)
+    held = pc.is_in(pa.array(members["number_hash"], from_pandas=True),
+                    value_set=pa.array(pd.unique(own_hashes).tolist(), type=pa.string()))
+    rows = np.flatnonzero(pc.fill_null(held, False).to_numpy(zero_copy_only=False))
+    refs = _refs(members, np.union1d(rows, pos))
+    hashes = np.full(len(members), None, dtype=object)
+    hashes[rows] = _values_at(members["number_hash"], rows)
     table = pd.DataFrame({"number_hash": hashes[rows], "ref": refs[rows]}).sort_values(["number_hash", "ref"],
                                                                                         kind="stable")
     holders: dict[str, list[str]] = {}
     for number_hash, ref in zip(table["number_hash"].tolist(), table["ref"].tolist()):
         holders.setdefault(number_hash, []).append(ref)
-    rid = residents["resident_id"].to_numpy(dtype=object)
-    last4 = residents["number_last4"].to_numpy(dtype=object, na_value=None)
     sug = shared_numbers["suggested_resident_pos"].to_numpy(np.int64)
     res = shared_numbers["resident_pos"].to_numpy(np.int64)
     own_hash = shared_numbers["number_hash"].to_numpy(dtype=object)
-    suggested_id = np.where(sug >= 0, rid[np.maximum(sug, 0)], None) if len(rid) else np.full(len(sug), None)
-    suggested_last4 = np.where(sug >= 0, last4[np.maximum(sug, 0)], None) if len(rid) else np.full(len(sug), None)
+    n_res = len(residents)
+    suggested_id = _values_at(residents["resident_id"], sug, n_res)
+    suggested_last4 = _values_at(residents["number_last4"], sug, n_res)
     out = pd.DataFrame({
-        "insurer_number": members["insurer_number"].to_numpy(dtype=object)[pos],
-        "member_id": members["member_id"].to_numpy(dtype=object)[pos],
+        "insurer_number": _values_at(members["insurer_number"], pos),
+        "member_id": _values_at(members["member_id"], pos),
         "number_last4": shared_numbers["number_last4"].to_numpy(dtype=object),
         "birth_date": members["birth_date"].to_numpy()[pos],
-        "sex": members["sex"].to_numpy(dtype=object)[pos],
-        "line": members["_line"].to_numpy(dtype=object)[pos],
-        "number_resident_id": np.where(res >= 0, rid[np.maximum(res, 0)], None) if len(rid) else None,
+        "sex": members["sex"].take(pos).to_numpy(dtype=object),
+        "line": members["_line"].take(pos).to_numpy(dtype=object),
+        "number_resident_id": _values_at(residents["resident_id"], res, n_res) if n_res else None,
     })
     out["member_count"] = [len(holders[h]) for h in own_hash]
     out["other_members"] = [", ".join(r for r in holders[h] if r != own) for h, own in zip(own_hash, refs[pos])]
