@@ -237,13 +237,44 @@ def resolve_partition(frames, residents, settings: Mapping[str, Any]) -> tuple:
     import detectors.rules  # noqa: F401
     from reconcile.engines.spill import value
 
-    frames = frames() if callable(frames) else frames
-    inputs = Inputs({"members": frames["members"], "residents": value(residents)},
-                    {"settings": dict(settings or {})})
+    # It runs while the main process reads the feed — the longer path: it yields the CPU to it
+    # (measured at 1M on 2 cores: at equal priority the two workers' resolutions stretched the
+    # read from 36 to 86 s). Linux: the priority of this thread, which is the task's.
+    before = _lower_priority(EARLY_NICE)
     try:
-        return inputs.get(RESOLUTION), {f"early:{k}": v for k, v in inputs.seconds.items()}
-    except (KeyError, MissingInput):
-        return None, {}
+        frames = frames() if callable(frames) else frames
+        inputs = Inputs({"members": frames["members"], "residents": value(residents)},
+                        {"settings": dict(settings or {})})
+        try:
+            return inputs.get(RESOLUTION), {f"early:{k}": v for k, v in inputs.seconds.items()}
+        except (KeyError, MissingInput):
+            return None, {}
+    finally:
+        _restore_priority(before)
+
+
+#: How much lower the early resolution runs than the rest (``nice`` steps).
+EARLY_NICE = 10
+
+
+def _lower_priority(steps: int) -> int | None:
+    import os
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, min(before + steps, 19))
+        return before
+    except (OSError, AttributeError):
+        return None
+
+
+def _restore_priority(before: int | None) -> None:
+    import os
+    if before is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+    except OSError:
+        pass        # raising it back needs privileges: the worker's thread stays polite
 
 
 def _runs(inputs: Inputs, rule_id: str) -> bool:

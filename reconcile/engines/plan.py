@@ -12,7 +12,9 @@ in its own process for feeds too large to hold every rule's working set at once.
    household-swap partner).
 
 A runner says where tasks run: ``put(obj)`` makes a value available to tasks, ``frames(fn)``
-hands a partition's frames (built by ``fn``) to its tasks, ``map(func, arglists)`` runs them.
+hands a partition's frames (built by ``fn``) to its tasks, ``map(func, arglists)`` runs them
+(a cluster's runner also has ``submit``/``gather``: each partition starts once handed over).
+Frames go through Arrow IPC files (:mod:`reconcile.engines.spill`) except to a remote cluster.
 :class:`InlineRunner` runs them one after the other in this process and builds each
 partition's frames only when the partition runs, so one partition's copy is alive at a time.
 """

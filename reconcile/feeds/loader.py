@@ -484,7 +484,8 @@ def _release_memory() -> None:
         pass
 
 
-def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], None] | None = None) -> Feed:
+def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], None] | None = None,
+              on_file: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None) -> Feed:
     """フィードを取り込む / Read, normalise, protect and validate one feed directory.
 
     ``as_of``: the argument, else manifest ``as_of``, else today. Raises :class:`FeedRejected`
@@ -492,6 +493,9 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     unknown encoding, or a required column is missing; a required file holds no data row; a
     manifest value has the wrong type. ``feed.validation["warnings"]`` (only when there is one)
     holds feed-level warnings such as an ``as_of`` far from the feed's own dates.
+    ``on_file(kind, frame)`` (scale, #12: the Dask engine starts work on the members and
+    residents while the other files are read) is called as each file's frame is complete;
+    the frame kept is what it returns.
     """
     import hashlib
 
@@ -529,7 +533,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
             known_hashes=known_hashes)
         if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
             summary["ignored"] = f"{feed_file.stem}.csv"
-        frames[feed_file.kind] = frame
+        frames[feed_file.kind] = frame if on_file is None else on_file(feed_file.kind, frame)
         quarantines.append(quarantine)
         if len(keys):
             quarantined_keys.append(keys)

@@ -233,15 +233,18 @@ def test_scan_on_dask_starts_the_workers_while_the_feed_is_read_and_stops_them_w
     from reconcile.errors import FeedRejected
 
     monkeypatch.setenv("RECONCILE_DASK_RUNNER", "processes")      # dask's process pool: no cluster to wait for
-    calls = []
-    real_start, real_close = DaskEngine.start, DaskEngine.close
+    calls, arrived = [], []
+    real_start, real_close, real_on_file = DaskEngine.start, DaskEngine.close, DaskEngine.on_file
     monkeypatch.setattr(DaskEngine, "start", lambda self: (calls.append("start"), real_start(self))[1])
     monkeypatch.setattr(DaskEngine, "close", lambda self: (calls.append("close"), real_close(self))[1])
+    monkeypatch.setattr(DaskEngine, "on_file",
+                        lambda self, kind, frame: (arrived.append(kind), real_on_file(self, kind, frame))[1])
     settings = lambda name: Settings(database_url=f"sqlite:///{tmp_path / name}", secret_key=KEY.decode(),  # noqa: E731
                                      config_path=tmp_path / "none.toml")
     feed_dir = parts[1][0]
     on_dask = service.scan(feed_dir, as_of=AS_OF, settings=settings("dask.db"), engine="dask", workers=2)
     assert calls == ["start", "close"]
+    assert arrived[:2] == ["members", "residents"]      # load_feed handed each frame over as it landed
     local = service.scan(feed_dir, as_of=AS_OF, settings=settings("local.db"))
     assert on_dask.findings_by_rule == local.findings_by_rule and on_dask.total_findings > 20
     calls.clear()
