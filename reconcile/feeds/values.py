@@ -535,11 +535,19 @@ def ascii_digit_rows(values: pd.Series, width: int | None = None) -> np.ndarray:
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + n + 1]
     start, stop = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[start:stop] if stop > start else np.zeros(0, np.uint8)
-    non_digits = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum((data - np.uint8(48)) > 9, out=non_digits[1:])
     relative = offsets - start
     lengths = np.diff(offsets)
-    ok = (non_digits[relative[1:]] == non_digits[relative[:-1]]) & (lengths > 0 if width is None else lengths == width)
+    if width is not None:
+        # rows of that width: their bytes as one (rows, width) block, one row copy each
+        ok = lengths == width
+        rows = np.flatnonzero(ok)
+        if len(rows):
+            windows = np.lib.stride_tricks.as_strided(data, shape=(len(data) - width + 1, width), strides=(1, 1))
+            ok[rows] = ((windows[relative[rows]] - np.uint8(48)) <= 9).all(axis=1)
+    else:
+        non_digits = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 1 << 31 else np.int64)
+        np.cumsum((data - np.uint8(48)) > 9, out=non_digits[1:])
+        ok = (non_digits[relative[1:]] == non_digits[relative[:-1]]) & (lengths > 0)
     if array.null_count:
         ok &= np.asarray(array.is_valid(), dtype=bool)
     return ok
