@@ -280,6 +280,10 @@ class DaskEngine:
                 early = None                      # other frames or settings: its work does not apply
             if early is not None:
                 early.members_frame = early.residents_frame = None    # the plan may release them
+                try:
+                    runner.client.run(part.restore_priorities)        # the read is done: full speed
+                except Exception:  # noqa: BLE001 — they finish at the lower priority
+                    pass
         evaluation, self.last_run = evaluate_plan(
             runner, frames, as_of=as_of, quarantine=quarantine, row_counts=row_counts,
             detector_settings=detector_settings, feed_history=feed_history, on_rule=on_rule,

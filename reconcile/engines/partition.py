@@ -240,41 +240,62 @@ def resolve_partition(frames, residents, settings: Mapping[str, Any]) -> tuple:
     # It runs while the main process reads the feed — the longer path: it yields the CPU to it
     # (measured at 1M on 2 cores: at equal priority the two workers' resolutions stretched the
     # read from 36 to 86 s). Linux: the priority of this thread, which is the task's.
-    before = _lower_priority(EARLY_NICE)
+    # restore_priorities() gives it back once the read is done (DaskEngine.evaluate).
+    import threading
+
+    tid = threading.get_native_id()
+    before = _lower_priority(tid, EARLY_NICE)
+    cpu = time.process_time()
     try:
         frames = frames() if callable(frames) else frames
         inputs = Inputs({"members": frames["members"], "residents": value(residents)},
                         {"settings": dict(settings or {})})
         try:
-            return inputs.get(RESOLUTION), {f"early:{k}": v for k, v in inputs.seconds.items()}
+            found = inputs.get(RESOLUTION)
         except (KeyError, MissingInput):
             return None, {}
+        seconds = {f"early:{k}": v for k, v in inputs.seconds.items()}
+        seconds["early:cpu"] = time.process_time() - cpu        # of the worker process
+        return found, seconds
     finally:
-        _restore_priority(before)
+        _restore_priority(tid, _NICED.pop(tid, None))
 
 
-#: How much lower the early resolution runs than the rest (``nice`` steps).
+#: How much lower the early resolution runs while the feed is read (``nice`` steps).
 EARLY_NICE = 10
+_NICED: dict[int, int] = {}      # thread id → its priority before (this worker process)
 
 
-def _lower_priority(steps: int) -> int | None:
+def _lower_priority(tid: int, steps: int) -> int | None:
     import os
     try:
-        before = os.getpriority(os.PRIO_PROCESS, 0)
-        os.setpriority(os.PRIO_PROCESS, 0, min(before + steps, 19))
-        return before
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(before + steps, 19))
     except (OSError, AttributeError):
         return None
+    _NICED[tid] = before
+    return before
 
 
-def _restore_priority(before: int | None) -> None:
+def _restore_priority(tid: int, before: int | None) -> None:
     import os
     if before is None:
         return
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, before)
+        os.setpriority(os.PRIO_PROCESS, tid, before)
     except OSError:
         pass        # raising it back needs privileges: the worker's thread stays polite
+
+
+def restore_priorities() -> int:
+    """Run on every worker when the feed is read: the early resolutions still running get their
+    priority back (the main process waits for them now). Returns how many were raised."""
+    raised = 0
+    for tid, before in list(_NICED.items()):
+        _restore_priority(tid, before)
+        _NICED.pop(tid, None)
+        raised += 1
+    return raised
 
 
 def _runs(inputs: Inputs, rule_id: str) -> bool:
