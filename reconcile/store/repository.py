@@ -140,7 +140,7 @@ def _py_ints(series: pd.Series) -> list:
 
 
 def _bulk_insert(session: Session, table: sa.Table, columns: dict[str, list]) -> int:
-    """Insert column lists into ``table``: COPY on PostgreSQL, chunked executemany on SQLite.
+    """Insert column lists into ``table``: COPY on PostgreSQL, one streamed executemany on SQLite.
 
     Bypasses SQLAlchemy's per-row parameter processing (the slow part at 100k rows); values
     must already be plain Python (str, int, float, None) — see ``_py_strings`` and friends.
@@ -153,9 +153,10 @@ def _bulk_insert(session: Session, table: sa.Table, columns: dict[str, list]) ->
             process = table.c[name].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
             if process is not None:
                 columns[name] = [process(v) for v in columns[name]]
-    rows = list(zip(*columns.values()))
-    if not rows:
+    count = len(next(iter(columns.values()), ()))
+    if not count:
         return 0
+    rows = zip(*columns.values())                 # streamed: no list of row tuples is built
     quoted = ", ".join(connection.dialect.identifier_preparer.quote(n) for n in names)
     if connection.dialect.name == "postgresql":
         with connection.connection.driver_connection.cursor() as cursor:
@@ -163,10 +164,19 @@ def _bulk_insert(session: Session, table: sa.Table, columns: dict[str, list]) ->
                 for row in rows:
                     copy.write_row(row)
     else:
+        # One executemany on the session's own DBAPI connection (same transaction): sqlite3 binds
+        # row by row, so no parameter limit applies and SQLAlchemy's per-chunk handling is skipped.
         marks = ", ".join("?" for _ in names)
-        for chunk in _chunks(rows):
-            connection.exec_driver_sql(f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})", list(chunk))
-    return len(rows)
+        statement = f"INSERT INTO {table.name} ({quoted}) VALUES ({marks})"
+        dbapi = connection.dialect.dbapi
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(statement, rows)
+        except dbapi.Error as exc:      # as SQLAlchemy would raise it (e.g. OperationalError: disk full)
+            raise sa.exc.DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+        finally:
+            cursor.close()
+    return count
 
 
 def _frame(rows: Sequence[Sequence], columns: list[str]) -> pd.DataFrame:
@@ -572,7 +582,9 @@ def merge_findings(session: Session, scan_id: int, findings: pd.DataFrame, *,
     Wp = W.alias("previous_item")
     new_linked = (sa.select(W.c.id, Wp.c.status, W.c.previous_finding_id)
                   .join(Wp, Wp.c.finding_id == W.c.previous_finding_id)
-                  .where(in_stage, W.c.created_at == when, W.c.previous_finding_id.is_not(None)))
+                  # only a candidate's new item can link (see _mark_previous_candidates)
+                  .where(W.c.finding_id.in_(sa.select(S.c.finding_id).where(S.c.prev_candidate == 1)),
+                         W.c.created_at == when, W.c.previous_finding_id.is_not(None)))
     links = session.execute(new_linked).all()
     if links:
         result.linked_previous = len(links)
@@ -627,7 +639,10 @@ def _close_not_seen(session: Session, scan_id: int, *, at: datetime, rules_run: 
                     present_members: pd.DataFrame | None, present_only_insurers: Iterable[str],
                     result: MergeResult) -> None:
     F, W = _FINDINGS, _WORK_ITEMS
-    stale = sa.and_(F.c.finding_id == W.c.finding_id, F.c.last_seen_scan < scan_id,
+    # The staged findings were all seen now (last_seen_scan >= scan_id): skipping them before the
+    # findings lookup leaves the result as it is and spares a lookup per finding of this scan.
+    stale = sa.and_(W.c.finding_id.not_in(sa.select(_STAGE.c.finding_id)),
+                    F.c.finding_id == W.c.finding_id, F.c.last_seen_scan < scan_id,
                     _insurer_filter(F.c.insurer_number, insurer_numbers))
     if rules_run is not None:
         stale = sa.and_(stale, F.c.rule_id.in_(list(rules_run)))
