@@ -170,3 +170,29 @@ def test_every_step_is_used_by_a_chain():
     for name in ("strip_variation_selectors", "nfkc", "space_separators", "fold_variants", "mark_gaiji",
                  "hiragana_to_katakana", "vu_to_bu", "small_to_large", "drop_long_vowels", "drop_spaces"):
         assert getattr(n, name) in chained
+
+
+def test_two_address_passes_give_the_four_pass_keys():
+    """ADDRESS_RULES in two passes = the four passes they replace (prefix; 大字/字/spaces;
+    丁目・番地・号 → "-"; dash runs → "-"), for the single-string and the Arrow forms."""
+    import random
+    import re
+
+    from matchers.normalise import nfkc
+    from matchers.prepare import address_keys
+
+    four = ((r"^(北海道|東京都|京都府|大阪府|[^0-9 -]{2,3}県)", ""), ("(大字|字|[ \t\u3000])", ""),
+            (r"(丁目|番地の|番地|番|号|の)", "-"), (r"[‐－ー―-]+", "-"))
+
+    def four_pass(text: str) -> str:
+        key = nfkc(text)
+        for pattern, repl in four:
+            key = re.sub(pattern, repl, key)
+        return key.strip("-")
+
+    rng = random.Random(7)
+    alphabet = list("丁目番地の号ー―‐-－ 　\t大字県東京都北海道京府阪12３山田")
+    cases = [" 千葉県八千代市大和田1丁目2番3号", "　千葉県千葉市", "字山県X", "大字千葉県", "丁丁目", "センター1番地の2",
+             *("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(3000))]
+    assert [address_key(c) for c in cases] == [four_pass(c) for c in cases]
+    assert [k or "" for k in address_keys(cases)] == [four_pass(c) for c in cases]
