@@ -342,6 +342,7 @@ _AFTER_CLOSING = (0x2C, 0x0A, 0x0D, 0x22)
 _MAY_PRECEDE_OPENING = np.zeros(257, dtype=bool)   # index 256: start of file (previous_byte -1)
 _MAY_PRECEDE_OPENING[_BEFORE_OPENING] = True
 _MAY_PRECEDE_OPENING[256] = True
+_MAY_PRECEDE_OPENING_BYTE = _MAY_PRECEDE_OPENING[:256]
 _MAY_FOLLOW_CLOSING = np.zeros(256, dtype=bool)
 _MAY_FOLLOW_CLOSING[list(_AFTER_CLOSING)] = True
 
@@ -351,18 +352,23 @@ def _stray_quotes(array: np.ndarray, quotes: np.ndarray, parity: int, previous_b
     """(any stray quote in this block, a closing quote ends the block and needs the next byte)."""
     # quotes alternate opening / closing; parity 1: the block starts inside a quoted value
     opening_at, closing_at = quotes[parity::2], quotes[1 - parity::2]
-    prev = array[np.maximum(opening_at - 1, 0)].astype(np.int16)
-    if len(opening_at) and opening_at[0] == 0:
-        prev[0] = 256 if previous_byte == -1 else previous_byte
-    ok = _MAY_PRECEDE_OPENING[prev]
-    if bom and len(opening_at) and opening_at[0] == len(codecs.BOM_UTF8):
-        ok[0] = True
-    if not ok.all():
+    if len(opening_at):
+        first = 0
+        if opening_at[0] == 0:  # the byte before is the previous block's last (or the start of the file)
+            if not _MAY_PRECEDE_OPENING[256 if previous_byte == -1 else previous_byte]:
+                return True, False
+            first = 1
+        elif bom and opening_at[0] == len(codecs.BOM_UTF8):
+            first = 1
+        # the byte before each opening quote, looked up in the 256-entry table (no index copies)
+        if not _MAY_PRECEDE_OPENING_BYTE[array[opening_at[first:] - 1]].all():
+            return True, False
+    if not len(closing_at):
+        return False, False
+    at_end = int(closing_at[-1]) == len(array) - 1   # only the last quote can close the block
+    if not _MAY_FOLLOW_CLOSING[array[(closing_at[:-1] if at_end else closing_at) + 1]].all():
         return True, False
-    inside = closing_at < len(array) - 1
-    if not _MAY_FOLLOW_CLOSING[array[closing_at[inside] + 1]].all():
-        return True, False
-    return False, bool(len(closing_at) and not inside[-1])
+    return False, at_end
 
 
 def _detect_encoding(path: Path, utf8_ok: bool, first_bytes: bytes, utf8_bad_line: int | None = None) -> str:

@@ -175,3 +175,37 @@ def test_any_value_the_parser_rejects_is_shown_masked(value):
         assert len(re.sub(r"\D", "", shown)) <= 4
     assert guard.number_runs(values.shown(value)) == []
     assert CONTROL.search(values.shown(value)) is None
+
+
+def _stray_quotes_reference(data: bytes, parity: int, previous_byte: int, bom: bool) -> tuple[bool, bool]:
+    """One quote at a time: the k-th quote opens when k + parity is even (needs an allowed byte
+    before it), else closes (needs an allowed byte after it, or ends the block)."""
+    before, after = {0x2C, 0x0A, 0x0D, 0x22}, {0x2C, 0x0A, 0x0D, 0x22}
+    quotes = [i for i, b in enumerate(data) if b == 0x22]
+    for k, at in enumerate(quotes):
+        if (k + parity) % 2 == 0:
+            if at == 0:
+                if previous_byte != -1 and previous_byte not in before:
+                    return True, False
+            elif not (bom and at == 3) and data[at - 1] not in before:
+                return True, False
+        elif at < len(data) - 1 and data[at + 1] not in after:
+            return True, False
+    closing = quotes[1 - parity::2]
+    return False, bool(closing) and closing[-1] == len(data) - 1
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(min_size=1, max_size=16).map(lambda b: bytes(b"ab,\"\n\r x"[x % 8] for x in b)),
+       st.integers(0, 1), st.sampled_from([-1, 0x2C, 0x61, 0x0A, 0x22]), st.booleans())
+def test_stray_quote_scan_agrees_with_a_quote_by_quote_reading(data, parity, previous_byte, with_bom):
+    import codecs
+
+    if with_bom:
+        data = codecs.BOM_UTF8 + data
+    array = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(array == 0x22)
+    if not len(quotes):
+        return
+    assert reader._stray_quotes(array, quotes, parity, previous_byte, bom=with_bom) == \
+        _stray_quotes_reference(data, parity, previous_byte, with_bom)
