@@ -469,7 +469,10 @@ def finalise(rule: Rule, raw: pd.DataFrame) -> pd.DataFrame:
         encoded = evidence_json(evidence)
 
         def from_evidence(key: str) -> list:
-            return [_clean(e[key]) if key in e else _ABSENT for e in evidence]
+            values = [e.get(key, _ABSENT) for e in evidence]
+            if set(map(type, values)) <= _PLAIN:      # plain leaves are clean already
+                return values
+            return [v if v is _ABSENT else _clean(v) for v in values]
     else:
         evidence_cols = [c for c in frame.columns if c not in _RESERVED]
         if evidence_cols:

@@ -43,8 +43,7 @@ def _differing_pairs(history: pd.DataFrame, keep: np.ndarray | None = None) -> n
     value = _codes(history["value"])
     start = history["valid_from"].to_numpy(dtype="datetime64[ns]").view("int64")
     end = history["valid_to"].to_numpy(dtype="datetime64[ns]").view("int64")
-    source = _codes(history["source"])
-    source_names = pd.factorize(history["source"])[1]
+    source = history["source"]
     # Sort by (pair, start day) on one int64: equal period sets then line up row by row (ties in
     # start only ever send a pair to the detailed comparison, never hide a difference).
     start_day = (start // 86_400_000_000_000).astype(np.int64)
@@ -54,8 +53,7 @@ def _differing_pairs(history: pd.DataFrame, keep: np.ndarray | None = None) -> n
     order_key = pair * day_span + (start_day - low)
     sides = []
     for name in ("insurer", "oqs"):
-        code = int(np.flatnonzero(np.asarray(source_names) == name)[0]) if name in list(source_names) else -2
-        rows = np.flatnonzero((source == code) & valid)
+        rows = np.flatnonzero(source.eq(name).to_numpy(dtype=bool, na_value=False) & valid)
         rows = rows[np.argsort(order_key[rows], kind="stable")]
         count = np.bincount(pair[rows], minlength=n_pairs)
         sides.append((rows, count, np.cumsum(count) - count))
