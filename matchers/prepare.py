@@ -458,18 +458,24 @@ def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.Da
     m = both.iloc[:len(members)].reset_index(drop=True)
     for column in ("alias_key", "former_key", "municipality"):   # as prepare_side(…, "members") leaves them
         m[column] = pd.Series(np.full(len(m), None, dtype=object), dtype=object)
-    _release_arrow_memory()
+    release_memory()
     return m, both.iloc[len(members):].reset_index(drop=True)
 
 
-def _release_arrow_memory() -> None:
-    """Hand the Arrow pool's cached free memory back (the normalisation chains' temporaries:
-    ~100 MB at 250k members, which the allocator would otherwise keep for the whole scan)."""
+def release_memory() -> None:
+    """Hand freed memory back to the system: the Arrow pool's cache (the normalisation chains'
+    temporaries, ~100 MB at 250k members) and, on glibc, the heap's free pages (malloc_trim) —
+    which the allocators would otherwise keep resident through every later rule of the scan."""
     import pyarrow as pa
 
     release = getattr(pa.default_memory_pool(), "release_unused", None)
     if release is not None:
         release()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to trim
+        pass
 
 
 def drop_codes(pairs: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from matchers.comparisons import COMPARISONS, compare, names_agree
-from matchers.prepare import CODE_PREFIX, column_codes, drop_codes, pairs_frame, prepare_side, prepare_sides, recode
+from matchers.prepare import (CODE_PREFIX, column_codes, drop_codes, pairs_frame, prepare_side, prepare_sides, recode,
+                             release_memory)
 from matchers.scorer import contributions, link_wrong_probability, load_model, pair_logit, sigmoid
 from matchers.settings import resolve_settings
 
@@ -376,6 +377,8 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
                                   ignore_index=True)
     # The codes served the comparisons; the rules read values and levels.
     pairs = drop_codes(pairs)
+    del m, r
+    release_memory()   # the prepared sides and the comparisons' temporaries are gone
     return Resolution(verdicts=verdicts, pairs=pairs, members=members, residents=residents,
                       settings=conf, model=model)
 
