@@ -136,14 +136,12 @@ def test_resolution_started_while_the_feed_is_read_gives_the_same_findings(prefe
     assert columns_of(dask_run.findings) == columns_of(local.findings)
     assert stats(dask_run) == stats(local)
     # Other frames than those announced (or other settings): the early work is not used.
-    engine = DaskEngine(workers=2)
-    engine.start()
-    engine.expect({})
-    engine.on_file("members", feed.frames["members"].copy())
-    engine.on_file("residents", feed.frames["residents"])
-    dask_run = evaluate_with(engine.evaluate, feed)
-    assert engine.last_run["early_start"] is False
-    assert keys(dask_run.findings) == keys(local.findings)
+    from reconcile.engines.plan import EarlyStart
+
+    early = EarlyStart(feed.frames["members"], feed.frames["residents"], {}, [], [], None, [], [], [])
+    assert early.fits(feed.frames, {}) and early.fits(feed.frames, None)
+    assert not early.fits({**feed.frames, "members": feed.frames["members"].copy()}, {})
+    assert not early.fits(feed.frames, {"block_max_residents": 5})
 
 
 def columns_of(findings: pd.DataFrame) -> list:
@@ -159,7 +157,12 @@ def test_local_engine_runs_the_partition_plan_in_process_for_a_large_feed(prefec
 
     feed, truth, whole = prefecture
     monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "400")
-    run = evaluate_with(evaluator("local"), feed)
+    # scan releases the feed's frames to the plan (5M: they are most of the memory): the mapping
+    # is emptied once the partitions are written out.
+    frames = dict(feed.frames)
+    run = evaluator("local")(frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
+                             detector_settings={}, feed_history=None, release_frames=True)
+    assert all(v is None for v in frames.values()) and set(frames) == set(feed.frames)
     assert local.last_run["runner"] == "inline"
     assert local.last_run["partitions"] == 3              # 1,100 members, 400 a partition, 3 insurers
     assert local.last_run["shuffled_rows"] > 0           # the cross-insurer groups were gathered
@@ -167,30 +170,12 @@ def test_local_engine_runs_the_partition_plan_in_process_for_a_large_feed(prefec
     assert stats(run) == stats(whole)
     assert run.skipped == whole.skipped
     assert local.last_run["shipped_bytes"] > 0           # the partitions went through spill files
-    # Small feeds stay one partition: the whole pipeline.
-    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "100000")
-    evaluate_with(evaluator("local"), feed)
-    assert local.last_run == {}
-
-
-def test_a_partitioned_scan_may_release_the_feeds_frames(prefecture, monkeypatch):
-    # scan releases the feed's frames to the partitioned plan (5M: they are most of the memory):
-    # the mapping is emptied once the partitions are written out, and the findings do not change.
-    from reconcile.engines import local
-
-    feed, _, whole = prefecture
-    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "400")
-    frames = dict(feed.frames)
-    run = evaluator("local")(frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
-                             detector_settings={}, feed_history=None, release_frames=True)
-    assert local.last_run["partitions"] == 3
-    assert all(v is None for v in frames.values()) and set(frames) == set(feed.frames)
-    assert columns_of(run.findings) == columns_of(whole.findings)
-    # A feed that runs whole keeps its frames.
+    # Small feeds stay one partition: the whole pipeline, and the frames are kept.
     monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "100000")
     frames = dict(feed.frames)
     evaluator("local")(frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
                        release_frames=True)
+    assert local.last_run == {}
     assert all(frames[k] is feed.frames[k] for k in frames)
 
 
