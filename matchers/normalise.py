@@ -294,17 +294,31 @@ def explain_many(left: list[str], right: list[str], steps: tuple[Step, ...],
     pc = _pc()
     if not left:
         return []
-    a, b = pa.array(left, type=pa.string()), pa.array(right, type=pa.string())
+    # Each side after every prefix of the chain: a chain leaving a reason out shares the full
+    # chain's steps up to that reason's first step.
+    prefixes = []
+    for values in (left, right):
+        states = [pa.array(values, type=pa.string())]
+        for step in steps:
+            states.append(step.arrow(states[-1]))
+        prefixes.append(states)
 
-    def agree(chain: tuple[Step, ...]) -> np.ndarray:
-        x, y = arrow_chain(a, chain), arrow_chain(b, chain)
+    def agree(x, y) -> np.ndarray:
         if equal is not None:
             return np.array([equal(u, v) for u, v in zip(x.to_pylist(), y.to_pylist())], dtype=bool)
         return pc.equal(x, y).to_numpy(zero_copy_only=False)
 
-    full = agree(steps)
+    def without(side: list, reason: str):
+        skipped = [i for i, step in enumerate(steps) if step.reason == reason]
+        values = side[skipped[0]]
+        for i in range(skipped[0], len(steps)):
+            if i not in skipped:
+                values = steps[i].arrow(values)
+        return values
+
+    full = agree(prefixes[0][-1], prefixes[1][-1])
     order = list(dict.fromkeys(step.reason for step in steps))
-    needed = {reason: ~agree(tuple(step for step in steps if step.reason != reason)) for reason in order}
+    needed = {reason: ~agree(without(prefixes[0], reason), without(prefixes[1], reason)) for reason in order}
     out: list[list[str]] = []
     for i in range(len(left)):
         if not full[i]:

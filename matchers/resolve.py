@@ -543,7 +543,10 @@ def _column(frame: pd.DataFrame, column: str, rows: np.ndarray) -> list:
         taken = values.to_numpy()[rows]
         return [None if pd.isna(v) else str(v)[:10] for v in taken]
     # Take the rows first: converting the whole (1M-row) column to objects dominated evidence time.
-    return [_plain(v) for v in values.take(np.asarray(rows, dtype=np.int64)).to_numpy(dtype=object, na_value=None)]
+    taken = values.take(np.asarray(rows, dtype=np.int64)).to_numpy(dtype=object, na_value=None)
+    if isinstance(values.dtype, (pd.StringDtype, pd.Int64Dtype)):
+        return taken.tolist()   # str / int / None already: what _plain would leave
+    return [_plain(v) for v in taken]
 
 
 def field_evidence(resolution: Resolution, pair_rows: pd.DataFrame) -> list[dict[str, Any]]:
