@@ -31,7 +31,7 @@ RESIDENT_NOT_FOUND, NUMBER_INVALID ≥ 0.98.
 
 Usage: ``python benchmarks/match_quality.py [--members 20000] [--seeds 201 202 203]
 [--profiles default hard] [--independent-seeds 1] [--skip-independent] [--skip-held-out]
-[--speed 1000000]``
+[--speed 1000000] [--feed-cpu FEED_DIR [--feed-cache FRAMES.pkl] [--insurer N]]``
 """
 from __future__ import annotations
 
@@ -180,6 +180,80 @@ def speed(members: int, seed: int = 7) -> None:
           f"({ {k: round(v, 1) for k, v in run.seconds.items()} })", flush=True)
 
 
+def feed_cpu(feed: Path, cache: Path | None = None, insurer: str | None = None) -> None:
+    """CPU time of the matcher's rules (resolution, MISLINK_SUSPECTED, NOTATION_DIFFERENCE,
+    NUMBER_SHARED, RESIDENT_NOT_FOUND, with their providers and each rule's finalise) on a feed
+    directory read by ``load_feed`` (not timed; frames pickled to ``cache`` and read from there
+    next time), and the process's peak RSS during those rules (a /proc/self/statm sampler).
+    ``insurer``: only that insurer's members (and all residents)."""
+    import json
+    import os
+    import pickle
+    import resource
+    import threading
+
+    import detectors.engine as engine
+    import detectors.rules  # noqa: F401
+
+    if cache is not None and cache.exists():
+        frames = pickle.loads(cache.read_bytes())
+    else:
+        from reconcile.feeds import load_feed
+
+        frames = dict(load_feed(feed, key=KEY).frames)
+        if cache is not None:
+            cache.write_bytes(pickle.dumps(frames, protocol=5))
+    if insurer:
+        frames = {k: (v[v["insurer_number"] == insurer].reset_index(drop=True)
+                      if v is not None and k != "residents" and "insurer_number" in v else v) for k, v in frames.items()}
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * page / 2 ** 20
+
+    peak = [rss_mb()]
+    before = peak[0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_mb())
+            stop.wait(0.01)
+
+    finalise_cpu: dict[str, float] = {}
+    original = engine.finalise
+
+    def timed_finalise(rule, raw):
+        started = time.process_time()
+        out = original(rule, raw)
+        finalise_cpu[rule.rule_id] = time.process_time() - started
+        return out
+
+    threading.Thread(target=sample, daemon=True).start()
+    engine.finalise = timed_finalise
+    clock, engine.time.perf_counter = engine.time.perf_counter, time.process_time   # per-rule seconds as CPU
+    try:
+        started = time.process_time()
+        manifest = feed / "manifest.json"
+        as_of = json.loads(manifest.read_text())["as_of"] if manifest.exists() else AS_OF
+        run = engine.run_rules(frames, as_of=pd.Timestamp(as_of), rule_ids=[
+            "MISLINK_SUSPECTED", "NOTATION_DIFFERENCE", "NUMBER_SHARED", "RESIDENT_NOT_FOUND"])
+        total = time.process_time() - started
+    finally:
+        engine.time.perf_counter = clock
+        engine.finalise = original
+        stop.set()
+    print(f"\n== matcher rules CPU: {feed} ({len(frames['members']):,} members, "
+          f"{len(frames['residents']):,} residents) ==")
+    for name, seconds in run.seconds.items():
+        extra = f" (finalise {finalise_cpu[name]:.2f})" if name in finalise_cpu else ""
+        print(f"  {name:<28} {seconds:6.2f} s{extra}")
+    print(f"  total {total:.2f} s CPU; RSS {before:.0f} MiB before the rules, peak {peak[0]:.0f} MiB "
+          f"(+{peak[0] - before:.0f}); ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print("  findings", run.findings["rule_id"].value_counts().to_dict())
+
+
 def world_frames(world) -> dict:
     """Canonical frames straight from a World (no CSV round trip) — for the speed run only."""
     from detectors.schema import coerce
@@ -284,7 +358,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-independent", action="store_true")
     parser.add_argument("--skip-held-out", action="store_true")
     parser.add_argument("--speed", type=int, default=0, help="also time the matcher on this many members")
+    parser.add_argument("--feed-cpu", type=Path, default=None,
+                        help="CPU + peak RSS of the matcher's rules on this feed directory (read-only)")
+    parser.add_argument("--feed-cache", type=Path, default=None, help="pickle of the feed's frames (written once)")
+    parser.add_argument("--insurer", default=None, help="with --feed-cpu: only this insurer's members")
     args = parser.parse_args(argv)
+    if args.feed_cpu:
+        feed_cpu(args.feed_cpu, args.feed_cache, args.insurer)
+        return 0
 
     corpus = None if args.skip_corpus else corpus_evidence()
     with tempfile.TemporaryDirectory(prefix="match_quality_") as tmp:
