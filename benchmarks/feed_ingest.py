@@ -154,9 +154,15 @@ def main() -> None:
             continue  # feed-level entries (warnings, messages)
         print(f"{kind:16s} rows={summary['rows_read']:>9,d} kept={summary['rows_valid']:>9,d} "
               f"seconds={summary['seconds']}")
-    # CPU time of this process is what to compare on a shared machine; peak RSS is not load-dependent
+    # CPU time of this process is what to compare on a shared machine; RSS is not load-dependent
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"total load_feed: {total:.1f}s wall, {cpu:.1f}s CPU (GX import included); peak RSS {peak:,.0f} MB; "
+    import gc
+    gc.collect()
+    with open("/proc/self/statm") as statm:  # resident now, with the Feed held (what the rules start from)
+        resident = int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+    frames = sum(f.memory_usage(deep=True).sum() for f in feed.frames.values() if f is not None) / 2**20
+    print(f"total load_feed: {total:.1f}s wall, {cpu:.1f}s CPU (GX import included); RSS after ingest "
+          f"{resident:,.0f} MB (frames {frames:,.0f} MB), peak RSS {peak:,.0f} MB; "
           f"quarantine entries: {len(feed.quarantine)}")
 
 
