@@ -66,10 +66,22 @@ def _arrow_strings(values) -> "pa.Array":
 
 
 def _dictionary(values) -> tuple[np.ndarray, "pa.Array"]:
-    """Rows' codes (−1 missing) into the distinct values, in Arrow (first-seen order)."""
+    """Rows' codes (−1 missing) into the distinct values, in Arrow (first-seen order). The
+    column's chunks are encoded as they are (no combined or cast copy of the rows): Arrow
+    gives every chunk the one final dictionary."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(_arrow_strings(values))
+    arr = pa.array(values, from_pandas=True) if isinstance(values, pd.Series) else values
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 0 and \
+            (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        encoded = pc.dictionary_encode(arr)
+        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+        if all(len(chunk.dictionary) == len(dictionary) for chunk in encoded.chunks):
+            indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks], type=pa.int32())
+            codes = indices.fill_null(-1).to_numpy().astype(np.int64)
+            return codes, _arrow_strings(dictionary)
+    encoded = pc.dictionary_encode(_arrow_strings(arr))
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes, encoded.dictionary
 
