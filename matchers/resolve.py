@@ -403,6 +403,21 @@ def _rescore(pairs: pd.DataFrame, rows: np.ndarray, household: np.ndarray, model
             pairs[column] = array
 
 
+def pair_positions(pairs: pd.DataFrame, n_residents: int, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:
+    """Row positions in ``pairs`` of the pairs (member pos, resident pos) (−1 absent), on one
+    int64 key: the resolver's pairs are sorted by (member, resident), so a binary search finds
+    them without building a hash index over every pair."""
+    width = np.int64(n_residents + 1)
+    keys = pairs["li"].to_numpy(np.int64) * width + pairs["ri"].to_numpy(np.int64)
+    wanted = np.asarray(member_pos, dtype=np.int64) * width + np.asarray(resident_pos, dtype=np.int64)
+    if len(keys) and not (keys[1:] > keys[:-1]).all():
+        return pd.Index(keys).get_indexer(wanted)
+    at = np.searchsorted(keys, wanted)
+    found = at < len(keys)
+    found[found] = keys[at[found]] == wanted[found]
+    return np.where(found, at, -1)
+
+
 def _link_and_judge(pairs: pd.DataFrame, links: pd.DataFrame, is_linked: np.ndarray, last4_only: np.ndarray,
                     members: pd.DataFrame, residents: pd.DataFrame, model: Mapping[str, Any],
                     conf: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -429,9 +444,8 @@ def _suspected(pairs: pd.DataFrame, verdicts: pd.DataFrame, conf: Mapping[str, A
     linked = verdicts["linked_pos"].to_numpy(np.int64)
     rows = np.flatnonzero(suspected & (linked >= 0))
     if len(rows):
-        width = np.int64(int(pairs["ri"].max()) + 2 if len(pairs) else 1)
-        index = pd.Index(pairs["li"].to_numpy(np.int64) * width + pairs["ri"].to_numpy(np.int64))
-        at = index.get_indexer(verdicts["member_pos"].to_numpy(np.int64)[rows] * width + linked[rows])
+        at = pair_positions(pairs, int(pairs["ri"].max()) + 1 if len(pairs) else 0,
+                            verdicts["member_pos"].to_numpy(np.int64)[rows], linked[rows])
         linked_pairs = pairs.iloc[at]
         identity = (names_agree(linked_pairs) & (linked_pairs["level_birth_date"].to_numpy(dtype=object) == "exact")
                     & (linked_pairs["level_sex"].to_numpy(dtype=object) == "exact"))

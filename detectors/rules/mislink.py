@@ -25,7 +25,7 @@ from matchers.normalise import (ALPHA_CASE, ALPHA_MIDDLE_NAME, ALPHA_ORDER, KANA
                                 KATAKANA_ALPHABET, REASONS, alpha_tokens, explain, explain_many, variants_equal)
 from detectors.schema import NUMBER_VALID
 from matchers.resolve import (LINKED_BY_LAST4, LINKED_BY_NUMBER, Resolution, field_evidence,
-                             last4_only_members, member_households, resolve)
+                             last4_only_members, member_households, pair_positions, resolve)
 
 REASON_LABELS_JA = {
     "VARIATION_SELECTOR": "異体字セレクタ", "WIDTH": "全角半角", "SPACING": "空白・区切り",
@@ -141,10 +141,7 @@ def _ids_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
 
 def _pair_positions(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:
     """Row positions in ``res.pairs`` of the pairs (member pos, resident pos), on one int64 key."""
-    pairs = res.pairs
-    width = np.int64(len(res.residents) + 1)
-    index = pd.Index(pairs["li"].to_numpy(np.int64) * width + pairs["ri"].to_numpy(np.int64))
-    return index.get_indexer(np.asarray(member_pos, dtype=np.int64) * width + np.asarray(resident_pos, dtype=np.int64))
+    return pair_positions(res.pairs, len(res.residents), member_pos, resident_pos)
 
 
 def _pair_rows(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> pd.DataFrame:

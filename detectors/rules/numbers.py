@@ -7,7 +7,7 @@ import pandas as pd
 from detectors.registry import provider, rule
 from detectors.schema import KEY, NUMBER_BAD_CHECK, NUMBER_MISSING
 from matchers.comparisons import names_agree
-from matchers.resolve import Resolution
+from matchers.resolve import Resolution, pair_positions
 
 
 @rule("NUMBER_INVALID", category="mislink", severity="high", requires=("members",),
@@ -97,9 +97,7 @@ def shared_numbers(members: pd.DataFrame, resolution: Resolution, settings: dict
     rightful = np.zeros(len(members), dtype=bool)
     with_link = dup_pos[linked_of[dup_pos] >= 0]
     if len(with_link):
-        width = np.int64(len(resolution.residents) + 1)
-        index = pd.Index(resolution.pairs["li"].to_numpy(np.int64) * width + resolution.pairs["ri"].to_numpy(np.int64))
-        rows = index.get_indexer(with_link * width + linked_of[with_link])
+        rows = pair_positions(resolution.pairs, len(resolution.residents), with_link, linked_of[with_link])
         linked_pairs = resolution.pairs.iloc[rows]
         matches = (names_agree(linked_pairs)
                    & (linked_pairs["level_birth_date"].to_numpy(dtype=object) == "exact")
