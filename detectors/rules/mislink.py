@@ -116,8 +116,9 @@ def member_resident(members: pd.DataFrame, resolution: Resolution) -> pd.DataFra
     not_found = (((status == NUMBER_VALID) & members["number_hash"].notna().to_numpy() & ~has)
                  | (last4_only & ~matched_any))
     return pd.DataFrame({
-        "insurer_number": members["insurer_number"].to_numpy(dtype=object),
-        "member_id": members["member_id"].to_numpy(dtype=object),
+        # The members' own columns (no per-row conversion to Python strings).
+        "insurer_number": members["insurer_number"].reset_index(drop=True),
+        "member_id": members["member_id"].reset_index(drop=True),
         "resident_pos": resident_pos,
         "resident_id": _ids_at(residents["resident_id"], np.where(has, resident_pos, -1)),
         "linked_by": linked_by,
@@ -129,14 +130,16 @@ def member_resident(members: pd.DataFrame, resolution: Resolution) -> pd.DataFra
     })[MEMBER_RESIDENT_COLUMNS]
 
 
-def _ids_at(column: pd.Series, positions: np.ndarray) -> np.ndarray:
-    """Values of ``column`` at ``positions`` as objects, None where the position is −1 (only the
-    taken values become Python objects, not the whole 1M-row column)."""
-    out = np.full(len(positions), None, dtype=object)
-    present = positions >= 0
-    if present.any():
-        out[present] = column.take(positions[present]).to_numpy(dtype=object, na_value=None)
-    return out
+def _ids_at(column: pd.Series, positions: np.ndarray) -> pd.Series:
+    """Values of ``column`` at ``positions`` (missing where the position is −1), taken in Arrow:
+    no Python string per member of a 1M-row feed."""
+    import pyarrow as pa
+
+    values = pa.array(column, from_pandas=True)
+    if len(values) == 0:
+        return pd.Series(pd.array([None] * len(positions), dtype="str"))
+    taken = values.take(pa.array(np.maximum(positions, 0), mask=positions < 0))
+    return pd.Series(pd.array(taken, dtype="str"))
 
 
 def _pair_positions(res: Resolution, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:
