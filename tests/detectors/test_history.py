@@ -73,3 +73,19 @@ def test_history_before_the_online_side_starts_and_future_changes_are_not_compar
 
 def test_members_with_one_side_only_are_not_compared():
     assert findings(periods("insurer", SEED_000_INSURER)).empty
+
+
+def test_pairs_are_the_same_whether_keys_are_joined_or_coded_column_by_column():
+    # (insurer, member, item) are coded by one factorisation of the three joined with a
+    # separator; a value holding the separator takes the per-column path. Either way the same
+    # members diverge, and no two members run together ("M1" + "\x1fA" is not "M1\x1f" + "A").
+    rows = (periods("insurer", SEED_000_INSURER, member_id="M1") + periods("oqs", SEED_000_OQS, member_id="M1")
+            + periods("insurer", SEED_000_INSURER, member_id="M2") + periods("oqs", SEED_000_INSURER, member_id="M2")
+            + periods("insurer", [("20", "2023-08-01", None)], member_id="M3", item="limit_category")
+            + periods("oqs", [("20", "2023-08-01", None)], member_id="M3"))
+    plain = diverging_periods(benefit_history_frame(rows), pd.Timestamp(AS_OF))
+    assert plain["member_id"].tolist() == ["M1"]
+    tricky = [{**r, "member_id": r["member_id"] + "\x1fx"} for r in rows]
+    coded = diverging_periods(benefit_history_frame(tricky), pd.Timestamp(AS_OF))
+    assert coded["member_id"].tolist() == ["M1\x1fx"]
+    assert coded.drop(columns="member_id").equals(plain.drop(columns="member_id"))
