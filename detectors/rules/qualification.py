@@ -375,9 +375,10 @@ def _shared_key(members: pd.DataFrame, usable: np.ndarray) -> np.ndarray:
     rows = np.flatnonzero(usable)
     if len(rows) == 0:
         return rows
-    last4 = pd.factorize(members["number_last4"].iloc[rows])[0].astype(np.int64)
-    birth = pd.factorize(members["birth_date"].iloc[rows])[0].astype(np.int64)
-    sex = pd.factorize(members["sex"].iloc[rows], use_na_sentinel=False)[0].astype(np.int64)
+    # Coded on the whole columns (no copy of the usable rows first); codes are only compared.
+    last4 = pd.factorize(members["number_last4"])[0].astype(np.int64)[rows]
+    birth = pd.factorize(members["birth_date"])[0].astype(np.int64)[rows]
+    sex = pd.factorize(members["sex"], use_na_sentinel=False)[0].astype(np.int64)[rows]
     key = (last4 * (int(birth.max()) + 1) + birth) * (int(sex.max()) + 1) + sex
     return rows[pd.Series(key).duplicated(keep=False).to_numpy(bool)]
 
