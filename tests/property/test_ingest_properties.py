@@ -209,3 +209,18 @@ def test_stray_quote_scan_agrees_with_a_quote_by_quote_reading(data, parity, pre
         return
     assert reader._stray_quotes(array, quotes, parity, previous_byte, bom=with_bom) == \
         _stray_quotes_reference(data, parity, previous_byte, with_bom)
+
+
+
+_MASK_ALPHABET = ("0123456789０１２３４５６７８９ -‐–—−.ー山田タロウｱabc①⑩⑳㉑㊱㍘㎟㏠¼½¾⅐↉⒇⒛²³¹٣〇"
+                  "\u3000\u00a0\u2012\u2015")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=_MASK_ALPHABET, max_size=30)), min_size=1, max_size=40))
+def test_mask_series_masks_each_value_as_mask_text(texts):
+    """Column masking (RE2 on every row, or on the present rows of a mostly empty column) gives
+    what masking each value on its own gives."""
+    column = pd.Series(texts, dtype="string")
+    expected = [None if t is None else privacy.mask_text(t) for t in texts]
+    assert [None if pd.isna(v) else v for v in privacy.mask_series(column).tolist()] == expected
