@@ -344,7 +344,9 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
 
     pairs = pairs_frame(m, r, li, ri)
     households = household_codes(members, residents)
-    pairs["household_state"] = household_state(members, residents, links, li, ri, households)
+    # Kept as Python objects (three shared strings): the comparisons test it by ==, and a str
+    # column would be converted back to 1.7M objects for every test.
+    pairs["household_state"] = pd.Series(household_state(members, residents, links, li, ri, households), dtype=object)
     compare(pairs, COMPARISONS)
     pairs["logit"] = pair_logit(pairs, model)
     pairs["p_same"] = sigmoid(pairs["logit"].to_numpy())
@@ -386,7 +388,7 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
 def _rescore(pairs: pd.DataFrame, rows: np.ndarray, household: np.ndarray, model: Mapping[str, Any]) -> None:
     """Compare and score ``rows`` of ``pairs`` again with another household state (in place)."""
     sub = pairs.iloc[rows].copy()
-    sub["household_state"] = household
+    sub["household_state"] = pd.Series(household, index=sub.index, dtype=object)
     compare(sub, COMPARISONS)
     sub["logit"] = pair_logit(sub, model)
     sub["p_same"] = sigmoid(sub["logit"].to_numpy())
@@ -400,7 +402,7 @@ def _rescore(pairs: pd.DataFrame, rows: np.ndarray, household: np.ndarray, model
         else:
             array = values.to_numpy().copy()
             array[rows] = sub[column].to_numpy()
-            pairs[column] = array
+            pairs[column] = pd.Series(array, index=pairs.index, dtype=values.dtype)
 
 
 def pair_positions(pairs: pd.DataFrame, n_residents: int, member_pos: np.ndarray, resident_pos: np.ndarray) -> np.ndarray:
