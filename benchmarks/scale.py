@@ -14,7 +14,11 @@ stage timings, peak memory of the scanning process (ru_maxrss) and of its worker
 pool's children, or each distributed worker as the client reports it), and whether the two
 engines' findings are identical ((insurer_number, member_id, rule_id, finding_id) sets).
 Then the growth ratio for 10× data, the issue's targets and an extrapolation to 120M records on
-N workers from the measured per-partition cost and the rows gathered across insurers.
+N workers from the measured per-partition cost and the rows gathered across insurers. For a
+partitioned run (Dask, or the local engine above ``RECONCILE_PARTITION_MEMBERS``) it also prints
+the plan's steps in the main process and each partition's task: reading its frames, wall, CPU.
+The figures are saved as JSON to ``--results`` (default ``/tmp/scale/scale-results.json``;
+never under ``benchmarks/out/``, whose cached feeds are read-only); ``--report FILE`` prints them again.
 """
 from __future__ import annotations
 
