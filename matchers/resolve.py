@@ -327,9 +327,20 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
         same_birth = m["birth_date"].to_numpy()[l_li] == r["birth_date"].to_numpy()[l_ri]
         same_sex = m["sex"].to_numpy(dtype=object)[l_li] == r["sex"].to_numpy(dtype=object)[l_ri]
         agrees[l_li[same_birth & same_sex]] = True
-    if last4_only.any():
+    codes = [column_codes(side, column) for side in (m, r) for column in ("number_last4", "sex")]
+    if last4_only.any() and all(c is not None for c in codes):
         # A last-four-only member whose digits, birth date and sex a resident shares needs no
-        # search across birth dates either.
+        # search across birth dates either: one int64 key of the three (codes of one
+        # factorisation of both sides, day numbers), members' keys looked up among residents'.
+        def keys(l4: np.ndarray, sex: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            present = (l4 >= 0) & (sex >= 0) & (day >= 0)
+            return (l4.astype(np.int64) * 8 + sex) * np.int64(1 << 24) + day, present
+
+        key_m, ok_m = keys(codes[0], codes[1], _days(m["birth_date"]))
+        key_r, ok_r = keys(codes[2], codes[3], _days(r["birth_date"]))
+        rows = np.flatnonzero(last4_only & ok_m)
+        agrees[rows[np.isin(key_m[rows], key_r[ok_r])]] = True
+    elif last4_only.any():
         ml = pd.DataFrame({"l4": members["number_last4"].to_numpy(dtype=object)[last4_only],
                            "b": m["birth_date"].to_numpy()[last4_only], "s": m["sex"].to_numpy(dtype=object)[last4_only],
                            "li": np.flatnonzero(last4_only)}).dropna()
