@@ -87,7 +87,10 @@ def test_single_insurer_feed_gives_the_local_findings(single, monkeypatch):
 
 
 @pytest.mark.timeout(180)
-def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefecture):
+def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefecture, monkeypatch):
+    # Two partitions whatever this machine's cores (a LocalCluster's default leaves the core
+    # reading the feed): the cross-insurer groups span partitions.
+    monkeypatch.setenv("RECONCILE_DASK_PARTITIONS", "2")
     feed, truth, local = prefecture
     members = feed.frames["members"]
     assert members["insurer_number"].nunique() == 3
@@ -120,10 +123,11 @@ def test_prefecture_feed_gives_the_local_findings_with_cross_insurer_cases(prefe
 
 
 @pytest.mark.timeout(180)
-def test_resolution_started_while_the_feed_is_read_gives_the_same_findings(prefecture):
+def test_resolution_started_while_the_feed_is_read_gives_the_same_findings(prefecture, monkeypatch):
     # load_feed's on_file hook hands the engine each frame as it lands: with the members and the
     # residents in, every partition's resolution starts on its worker; the findings are the same.
     need_distributed()
+    monkeypatch.setenv("RECONCILE_DASK_PARTITIONS", "2")
     feed, _, local = prefecture
     engine = DaskEngine(workers=2)
     engine.start()
@@ -245,6 +249,24 @@ def test_no_full_number_is_shipped_to_workers(prefecture):
     with pytest.raises(ValueError, match="individual numbers never leave"):
         DaskEngine(workers=1).evaluate(frames, as_of=feed.as_of, quarantine=feed.quarantine,
                                        row_counts=feed.row_counts)
+
+
+def test_a_local_cluster_leaves_the_reading_core_to_the_main_process(monkeypatch):
+    from reconcile.engines.dask import _partitions
+
+    class Local:
+        cluster, workers = object(), 4
+
+    class Remote:
+        cluster, workers = None, 4
+
+    monkeypatch.delenv("RECONCILE_DASK_PARTITIONS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert _partitions(Local()) == 1 and _partitions(Remote()) == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert _partitions(Local()) == 4
+    monkeypatch.setenv("RECONCILE_DASK_PARTITIONS", "3")
+    assert _partitions(Local()) == 3 and _partitions(Remote()) == 3
 
 
 def test_engine_flags_are_checked():
