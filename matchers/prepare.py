@@ -76,8 +76,8 @@ def _dictionary(values) -> tuple[np.ndarray, "pa.Array"]:
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 0 and \
             (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         encoded = pc.dictionary_encode(arr)
-        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
-        if all(len(chunk.dictionary) == len(dictionary) for chunk in encoded.chunks):
+        dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary if encoded.num_chunks else None
+        if dictionary is not None and all(len(chunk.dictionary) == len(dictionary) for chunk in encoded.chunks):
             indices = pa.chunked_array([chunk.indices for chunk in encoded.chunks], type=pa.int32())
             codes = indices.fill_null(-1).to_numpy().astype(np.int64)
             return codes, _arrow_strings(dictionary)
