@@ -204,6 +204,8 @@ class DaskEngine:
         self._expected_settings = None   # detector settings of the scan, when expect() was called
         self._arrived: dict[str, pd.DataFrame] = {}
         self._early = None               # a Future of an EarlyStart (on_file)
+        self._early_pool = None          # its thread; later files' partitions are written there too
+        self._writes: list = []
 
     def start(self) -> None:
         """Bring the workers up in the background; :func:`reconcile.service.scan` calls it before
@@ -231,16 +233,49 @@ class DaskEngine:
                 and {"members", "residents"} <= set(self._arrived)):
             from concurrent.futures import ThreadPoolExecutor
 
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-dask-early")
-            self._early = pool.submit(self._start_early, self._arrived.pop("members"),
-                                      self._arrived.pop("residents"), self._expected_settings)
-            pool.shutdown(wait=False)
+            self._early_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconcile-dask-early")
+            self._early = self._early_pool.submit(self._start_early, self._starting, self._arrived.pop("members"),
+                                                  self._arrived.pop("residents"), self._expected_settings)
+        elif (self._early is not None and frame is not None and kind in part.MEMBER_FRAMES
+              and kind != "members"):
+            # The other member-keyed files' partitions are written as they land, on the same
+            # thread (after the early start), instead of after the whole feed is read.
+            self._writes.append(self._early_pool.submit(self._write_early, self._early, kind, frame))
         return frame
 
-    def _start_early(self, members: pd.DataFrame, residents: pd.DataFrame, settings: dict):
+    def _write_early(self, early_future, kind: str, frame: pd.DataFrame) -> None:
+        from reconcile.engines.plan import frames_of
+
+        early = early_future.result()
+        if early is None:
+            return
+        part.check_no_full_numbers({kind: frame})
+        early.written[kind] = (frame, [early.files.write(frames_of({kind: frame}, bin_, early.insurers, only=(kind,)))
+                                       for bin_, _, _ in early.plans])
+
+    def _finish_early(self):
+        """The early start and the files written since (waits for them), or None."""
+        early_future, self._early = self._early, None
+        pool, self._early_pool = self._early_pool, None
+        writes, self._writes = self._writes, []
+        self._arrived.clear()
+        if early_future is None:
+            return None
+        early = None
+        try:
+            early = early_future.result()
+            for write in writes:
+                write.result()
+        except Exception:  # noqa: BLE001 — the early start failed: the plan does it all now
+            early = None
+        finally:
+            pool.shutdown(wait=True)
+        return early
+
+    def _start_early(self, starting, members: pd.DataFrame, residents: pd.DataFrame, settings: dict):
         from reconcile.engines.plan import EarlyStart, frames_of, layout
 
-        runner = self._starting.result()
+        runner = starting.result()
         if getattr(runner, "files", None) is None:
             return None                          # scattered to a remote cluster: nothing early
         part.check_no_full_numbers({"members": members, "residents": residents})
@@ -254,18 +289,14 @@ class DaskEngine:
             resolutions.append(runner.submit(part.resolve_partition, handle, residents_handle, settings, worker=pin))
             handles.append(handle)
             pins.append(pin)
-        return EarlyStart(members, residents, settings, insurers, plans, residents_handle, handles,
-                          resolutions, pins)
+        early = EarlyStart(members, residents, settings, insurers, plans, residents_handle, handles,
+                           resolutions, pins)
+        early.files = runner.files
+        return early
 
     def close(self) -> None:
         """Shut down a cluster started for a scan that then did not run (a refused feed)."""
-        self._arrived.clear()
-        early, self._early = self._early, None
-        if early is not None:
-            try:
-                early.result()
-            except Exception:  # noqa: BLE001 — the cluster is closed below either way
-                pass
+        self._finish_early()
         starting, self._starting = self._starting, None
         if starting is not None:
             try:
@@ -288,15 +319,9 @@ class DaskEngine:
         starting, self._starting = self._starting, None
         runner = starting.result() if starting is not None else self._runner()
         started = time.perf_counter() - step        # what was left to wait for
-        early_future, self._early = self._early, None
-        self._arrived.clear()
-        early = None
-        if early_future is not None:
-            try:
-                early = early_future.result()
-            except Exception:  # noqa: BLE001 — the early start failed: the plan does it all now
-                early = None
-            if early is not None and not early.fits(frames, detector_settings):
+        early = self._finish_early()
+        if early is not None:
+            if not early.fits(frames, detector_settings):
                 early = None                      # other frames or settings: its work does not apply
             if early is not None:
                 early.members_frame = early.residents_frame = None    # the plan may release them

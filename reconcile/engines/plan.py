@@ -89,6 +89,8 @@ class EarlyStart:
         self.members_frame, self.residents_frame, self.settings = members, residents, dict(settings)
         self.insurers, self.plans, self.residents = insurers, plans, residents_handle
         self.members, self.resolutions, self.workers = member_handles, resolutions, workers
+        # frame name → (the frame, its partitions' handles): files written as they were read
+        self.written: dict[str, tuple[pd.DataFrame, list]] = {}
 
     def fits(self, frames: Mapping[str, pd.DataFrame | None], settings: Mapping[str, Any] | None) -> bool:
         return (frames.get("members") is self.members_frame and frames.get("residents") is self.residents_frame
@@ -216,11 +218,20 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         # are written, so the feed's frames can be released first.
         submit = getattr(runner, "submit", None)
         shipped, pending = [], []
+        done: dict[str, list] = {}
+        if early is not None:
+            # files written as they were read count only if they are these very frames
+            done = {k: h for k, (frame, h) in early.written.items() if frames.get(k) is frame}
+            early.written = {}                   # no reference left to the feed's frames
         for i, (bin_, om, nm) in enumerate(plans):
             if early is not None:
-                # members went out while the feed was read; the other member-keyed files now
-                rest = tuple(n for n in part.MEMBER_FRAMES if n != "members")
-                f = early.members[i].join(runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers, only=rest)))
+                # members (and the files written as they were read, if they are these very
+                # frames) went out while the feed was read; the other member-keyed files now
+                rest = tuple(n for n in part.MEMBER_FRAMES if n != "members" and n not in done)
+                f = early.members[i]
+                for handles in done.values():
+                    f = f.join(handles[i])
+                f = f.join(runner.frames(lambda bin_=bin_, rest=rest: frames_of(frames, bin_, insurers, only=rest)))
             else:
                 f = runner.frames(lambda bin_=bin_: frames_of(frames, bin_, insurers))
             shipped.append(f)
@@ -310,6 +321,7 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         "partition_seconds": {r.insurer_number: {k: round(float(v), 3) for k, v in r.extra.items()
                                                  if k.endswith("seconds")} for r in results},
         "shipped_bytes": int(getattr(getattr(runner, "files", None), "bytes_written", 0) or 0),
+        "written_while_read": sorted(done),
     }
     log.info("%s plan: %d partitions, %d rows gathered across insurers, %d partitions rerun MISLINK",
              runner.kind, len(plans), shuffled, len(redo))

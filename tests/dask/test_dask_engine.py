@@ -136,6 +136,9 @@ def test_resolution_started_while_the_feed_is_read_gives_the_same_findings(prefe
         assert engine.on_file(kind, frame) is frame
     dask_run = evaluate_with(engine.evaluate, feed)
     assert engine.last_run["early_start"] is True
+    # the other member-keyed files' partitions were written as they landed, not after the read
+    assert engine.last_run["written_while_read"] == sorted(
+        k for k in ("oqs", "benefit_history", "card_status") if feed.frames.get(k) is not None)
     assert any(k.startswith("early:provider:resolution") for k in dask_run.seconds)
     assert columns_of(dask_run.findings) == columns_of(local.findings)
     assert stats(dask_run) == stats(local)
