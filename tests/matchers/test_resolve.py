@@ -162,3 +162,12 @@ def test_two_insurers_sharing_a_household_id_are_two_households():
     state = household_state(members, RESIDENTS, links, np.array([1, 2]), np.array([1, 1]))
     # M2 shares insurer 131016's household H1 with the linked M1; M3 is alone in 272000's H1.
     assert state.tolist() == ["same", "unknown"]
+
+
+def test_header_only_frames_resolve_to_nothing():
+    """Empty Arrow-backed text columns (header-only files) prepare and resolve without error."""
+    members, residents = members_frame([]), residents_frame([])
+    members = members.astype({c: "string[pyarrow]" for c in members.columns if members[c].dtype == "string"})
+    residents = residents.astype({c: "string[pyarrow]" for c in residents.columns if residents[c].dtype == "string"})
+    res = resolve(members, residents)
+    assert len(res.verdicts) == 0 and len(res.pairs) == 0
