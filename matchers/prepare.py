@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from matchers.normalise import KANA_STEPS, KANJI_STEPS, WILDCARD, alpha_tokens, arrow_chain, nfkc
+from matchers.memory import release_memory
 from matchers.variants import AMBIGUOUS_CHARS
 
 SIDE_COLUMNS = [
@@ -482,22 +483,6 @@ def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.Da
         m[column] = pd.Series(np.full(len(m), None, dtype=object), dtype=object)
     release_memory()
     return m, both.iloc[len(members):].reset_index(drop=True)
-
-
-def release_memory() -> None:
-    """Hand freed memory back to the system: the Arrow pool's cache (the normalisation chains'
-    temporaries, ~100 MB at 250k members) and, on glibc, the heap's free pages (malloc_trim) —
-    which the allocators would otherwise keep resident through every later rule of the scan."""
-    import pyarrow as pa
-
-    release = getattr(pa.default_memory_pool(), "release_unused", None)
-    if release is not None:
-        release()
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc: nothing to trim
-        pass
 
 
 def drop_codes(pairs: pd.DataFrame) -> pd.DataFrame:

@@ -342,8 +342,8 @@ def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settin
     feed: Feed = load_feed(Path(feed_dir), key=key, as_of=as_of, progress=progress, **hook)
     # What reading freed (chunks, validation frames) goes back to the system before the rules
     # allocate theirs (Arrow's pool keeps it otherwise).
-    from reconcile.engines.spill import give_back_memory
-    give_back_memory()
+    from matchers.memory import release_memory
+    release_memory()
     timings["ingest_and_validation"] = time.perf_counter() - started
     log.info("feed %s read: %s, %d rows quarantined", feed.path, feed.row_counts, len(feed.quarantine))
 

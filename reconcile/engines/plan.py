@@ -61,12 +61,12 @@ class InlineRunner:
         return build                      # evaluate_partition / mislink_again call it
 
     def map(self, func: Callable, arglists: list[tuple]) -> list:
-        from reconcile.engines.spill import give_back_memory
+        from matchers.memory import release_memory
 
         out = []
         for args in arglists:
             out.append(func(*args))
-            give_back_memory()            # the partition's working set, before the next one
+            release_memory()            # the partition's working set, before the next one
         return out
 
     def worker_memory(self) -> dict[str, int]:
@@ -247,8 +247,8 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
             for name in list(frames):
                 frames[name] = None                 # type: ignore[index]
             del members
-            from reconcile.engines.spill import give_back_memory
-            give_back_memory()
+            from matchers.memory import release_memory
+            release_memory()
 
         step = time.perf_counter()
         results: list[part.PartitionResult] = (runner.gather(pending) if submit else

@@ -116,24 +116,5 @@ class FrameFiles:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def give_back_memory() -> None:
-    """Return freed memory to the system: Arrow's pool (mimalloc keeps what frames built by the
-    loader freed) and the C heap. Without it the memory of released frames stays resident and
-    what the rules allocate next comes on top (100k: a loaded feed's 706 MB stayed 706 MB after
-    its frames were dropped; 375 MB after this)."""
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except Exception:  # noqa: BLE001 — an older pyarrow or another pool: nothing to release
-        pass
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text))[:80]

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detectors.schema import FRAMES, coerce
+from matchers.memory import release_memory
 from reconcile.feeds import reader, spec, suites, values
 from reconcile.feeds.model import Feed, FeedRejected
 from reconcile.privacy import KnownHashes, mask_series, protect_numbers
@@ -471,19 +472,6 @@ def _quarantined_keys(feed_file: spec.FeedFile, file_name: str, frame: pd.DataFr
                                      "member_id": "string"})
 
 
-def _release_memory() -> None:
-    """Give the memory freed while reading (the parser's blocks, raw strings, temporaries) back to
-    the system: Arrow's allocator keeps freed pages for reuse, and so does glibc's malloc. Only
-    the frames are still needed (1M members: ~0.4 GB less resident after ingest)."""
-    pa.default_memory_pool().release_unused()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
-
-
 def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], None] | None = None,
               on_file: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None) -> Feed:
     """フィードを取り込む / Read, normalise, protect and validate one feed directory.
@@ -559,7 +547,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
         for warning in warnings:
             log.warning("%s", warning["message"])
     keys = pd.concat(quarantined_keys, ignore_index=True) if quarantined_keys else _empty_keys()
-    _release_memory()
+    release_memory()
     return Feed(path=directory, frames=frames, quarantine=quarantine, validation=validation, manifest=manifest,
                 as_of=resolved_as_of, period=period, fingerprint=fingerprint, row_counts=row_counts,
                 warnings=warnings, quarantined_keys=keys)
