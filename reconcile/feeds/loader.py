@@ -277,13 +277,10 @@ class _FileLoader:
     def _benefit_value(self, text: pa.Array, item: Any, lines: np.ndarray) -> Any:
         """``value`` read as a burden ratio or a limit category by the row's normalised ``item``
         (other items: the stripped text as is), converted once per distinct (item, value)."""
-        import pyarrow.compute as pc
-
         if item is None:
             return _as_series(text, pd.RangeIndex(len(text))).array
-        encoded = pc.dictionary_encode(text)
-        codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-        entries = encoded.dictionary.to_pylist() + [None]   # code -1 (missing value) → the last entry
+        dictionary, codes = values.dictionary_codes(text)
+        entries = dictionary.to_pylist() + [None]   # code -1 (missing value) → the last entry
         width = len(entries)
         item_values = pd.Series(item).to_numpy(dtype=object, na_value=None)
         # table of outputs: [kept as read | read as burden ratio | read as limit category] × entries

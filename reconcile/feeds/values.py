@@ -80,28 +80,35 @@ def escape_control_series(values: pd.Series) -> pd.Series:
     return out
 
 
-def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -> tuple[pd.Series, pd.Series]:
-    """Apply ``convert`` once per distinct non-missing value; ``convert`` returns ``_BAD`` on failure."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    converted = [convert(u) for u in uniques.tolist()]
-    bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
-    good = [None if c is _BAD else c for c in converted] + [None]
-    # codes == -1 (missing) picks the trailing None
-    out = pd.Series(pd.array(good, dtype=dtype).take(codes), index=values.index)
-    return out, pd.Series(bad_unique[codes], index=values.index)
-
-
-def map_distinct_arrow(array, convert: Callable[[str], Any], dtype: str):
-    """:func:`map_distinct` on an Arrow string array → (pandas array of ``dtype``, numpy bad mask)."""
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(array)
-    codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-    converted = [convert(u) for u in encoded.dictionary.to_pylist()]
+def _convert_distinct(distinct: list, codes: np.ndarray, convert: Callable[[str], Any], dtype: str):
+    """``convert`` once per distinct value (``None`` stays missing; ``_BAD`` marks a failure),
+    spread to the rows by ``codes`` (-1 = missing) → (pandas array of ``dtype``, numpy bad mask)."""
+    converted = [None if value is None else convert(value) for value in distinct]
     bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
     good = [None if c is _BAD else c for c in converted] + [None]
     # codes == -1 (missing) pick the trailing None
     return pd.array(good, dtype=dtype).take(codes), bad_unique[codes]
+
+
+def map_distinct(values: pd.Series, convert: Callable[[str], Any], dtype: str) -> tuple[pd.Series, pd.Series]:
+    """Apply ``convert`` once per distinct non-missing value; ``convert`` returns ``_BAD`` on failure."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    out, bad = _convert_distinct(uniques.tolist(), codes, convert, dtype)
+    return pd.Series(out, index=values.index), pd.Series(bad, index=values.index)
+
+
+def dictionary_codes(array):
+    """An Arrow string array's dictionary encoding → (dictionary, int64 codes with -1 for missing)."""
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(array)
+    return encoded.dictionary, np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+
+
+def map_distinct_arrow(array, convert: Callable[[str], Any], dtype: str):
+    """:func:`map_distinct` on an Arrow string array → (pandas array of ``dtype``, numpy bad mask)."""
+    dictionary, codes = dictionary_codes(array)
+    return _convert_distinct(dictionary.to_pylist(), codes, convert, dtype)
 
 
 def map_distinct_raw(raw, convert: Callable[[str], Any], dtype: str, escape: bool = True):
@@ -110,20 +117,13 @@ def map_distinct_raw(raw, convert: Callable[[str], Any], dtype: str, escape: boo
     of the bad rows). The same values: a distinct raw value's stripped form is the same whichever
     row holds it."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
-    encoded = pc.dictionary_encode(raw)
-    codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-    dictionary = strip_arrow(encoded.dictionary, escape)
-    converted = [None if entry is None else convert(entry) for entry in dictionary.to_pylist()]
-    bad_unique = np.array([c is _BAD for c in converted] + [False], dtype=bool)
-    good = [None if c is _BAD else c for c in converted] + [None]
-    bad = bad_unique[codes]
-    # codes == -1 (missing) pick the trailing None
-    return (pd.array(good, dtype=dtype).take(codes), bad,
-            lambda: dictionary.take(pa.array(codes[bad])).to_pylist())
+    dictionary, codes = dictionary_codes(raw)
+    dictionary = strip_arrow(dictionary, escape)
+    out, bad = _convert_distinct(dictionary.to_pylist(), codes, convert, dtype)
+    return out, bad, lambda: dictionary.take(pa.array(codes[bad])).to_pylist()
 
 
 # ---------------------------------------------------------------------------- dates (日付)
@@ -351,7 +351,6 @@ class DateNormaliser:
         calendar check as :func:`_vectorised_dates`; only the other rows are hashed to their
         distinct values and parsed once each."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         done, dates = _fixed_width_dates(array)
         present = np.asarray(array.is_valid(), dtype=bool)
@@ -360,9 +359,8 @@ class DateNormaliser:
             return dates, done & np.isnat(dates)
         bad = done & np.isnat(dates)
         subset = array.take(pa.array(rest))
-        encoded = pc.dictionary_encode(subset)
-        codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-        parsed, rest_bad = self._lookup(codes, pd.array(encoded.dictionary, dtype=_STRING_DTYPE))
+        dictionary, codes = dictionary_codes(subset)
+        parsed, rest_bad = self._lookup(codes, pd.array(dictionary, dtype=_STRING_DTYPE))
         dates[rest] = parsed
         bad[rest] = rest_bad
         return dates, bad
