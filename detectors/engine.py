@@ -85,8 +85,12 @@ def _clean(value: Any) -> Any:
     return value
 
 
+# The one evidence encoding (what json.dumps(..., ensure_ascii=False, sort_keys=True) writes).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=json_default).encode
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(_clean(value), ensure_ascii=False, sort_keys=True, default=json_default)
+    return _ENCODE(_clean(value))
 
 
 def fingerprint(rule_id: str, insurer_number: Any, member_id: Any, facts: str) -> str:
@@ -188,7 +192,6 @@ def _format_all(template: str, rows: list[dict], evidence: list[dict]) -> list[s
 # The text is exactly ``to_json(evidence)``: every leaf is ``to_json(leaf)`` and a dict is
 # ``{"key": value, ...}`` in sorted key order with json's default separators.
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=json_default).encode
 _QUOTE = json.encoder.encode_basestring            # the C quoter json.dumps uses (ensure_ascii=False)
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'                   # what that quoter rewrites inside a string
 _MAX_SHAPES = 8                                     # distinct evidence shapes tried before per-row
