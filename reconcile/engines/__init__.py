@@ -20,8 +20,8 @@ def evaluator(engine: str = "local", *, workers: int | None = None, scheduler: s
         if workers is not None or scheduler:
             raise InvalidInput("--workers と --scheduler は --engine dask のときだけ指定できます",
                                "--workers and --scheduler only go with --engine dask", field="--engine")
-        from reconcile.engines.local import evaluate
-        return evaluate
+        from reconcile.engines.local import LocalEngine
+        return LocalEngine().evaluate
     if engine == "dask":
         from reconcile.engines.dask import DaskEngine
         return DaskEngine(workers=workers, scheduler=scheduler).evaluate

@@ -237,7 +237,7 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
             shipped.append(f)
             args = (",".join(bin_), f, residents, as_of, settings, feed_history, om, nm, quarantine_shipped,
                     dict(row_counts))
-            if early is not None:
+            if early is not None and submit:
                 pending.append(runner.submit(part.evaluate_partition, *args, early.resolutions[i],
                                              worker=early.workers[i]))
             else:

@@ -132,21 +132,31 @@ def _resolve_period(period: Any, as_of: pd.Timestamp) -> str:
     return f"{match[1]}-{match[2]}"
 
 
-def _as_of_warnings(frames: dict[str, pd.DataFrame | None], as_of: pd.Timestamp) -> list[dict]:
-    """A warning when ``as_of`` lies far from the feed's own latest dates (a typo, a stale manifest)."""
+def _event_dates(kind: str, frame: pd.DataFrame | None) -> pd.Series:
+    """How many rows of one file carry each event date (its :data:`_EVENT_DATES` columns): what
+    :func:`_as_of_warnings` reads, kept as counts so a file's frame may be handed on (spilled by
+    the scan engine) before the feed is complete."""
     parts = []
-    for kind, columns in _EVENT_DATES.items():
-        frame = frames.get(kind)
-        if frame is None:
-            continue
-        for column in columns:
+    if frame is not None:
+        for column in _EVENT_DATES.get(kind, ()):
             if column in frame.columns:
-                parts.append(frame[column].dropna().to_numpy(dtype="datetime64[ns]"))
-    dates = np.concatenate(parts) if parts else np.zeros(0, dtype="datetime64[ns]")
-    if len(dates) == 0:
+                parts.append(frame[column].dropna().to_numpy(dtype="datetime64[ns]").view(np.int64))
+    values_ = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    distinct, counts = np.unique(values_, return_counts=True)
+    return pd.Series(counts, index=distinct, dtype=np.int64)
+
+
+def _as_of_warnings(dates: list[pd.Series], as_of: pd.Timestamp) -> list[dict]:
+    """A warning when ``as_of`` lies far from the feed's own latest dates (a typo, a stale
+    manifest): ``dates``, every file's :func:`_event_dates`."""
+    counts = pd.concat(dates).groupby(level=0).sum().sort_index() if dates else pd.Series(dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
         return []
-    rank = int(np.ceil(0.99 * (len(dates) - 1)))
-    latest = pd.Timestamp(np.partition(dates.view(np.int64), rank)[rank].astype("datetime64[ns]"))
+    # the 99th percentile of every date: the value at sorted rank ceil(0.99 (n - 1))
+    rank = int(np.ceil(0.99 * (total - 1)))
+    at = int(np.searchsorted(np.cumsum(counts.to_numpy()), rank, side="right"))
+    latest = pd.Timestamp(np.int64(counts.index[at]).astype("datetime64[ns]"))
     days = int((as_of - latest).days)
     if abs(days) <= AS_OF_DISTANCE_WARNING_DAYS:
         return []
@@ -504,6 +514,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     known_hashes = KnownHashes()
     validator = suites.Validator()
     frames: dict[str, pd.DataFrame | None] = {}
+    event_dates: list[pd.Series] = []
     quarantines, validation, row_counts, digests = [], {}, {}, []
     quarantined_keys: list[pd.DataFrame] = []
     if manifest_sha:
@@ -518,6 +529,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
             known_hashes=known_hashes)
         if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
             summary["ignored"] = f"{feed_file.stem}.csv"
+        event_dates.append(_event_dates(feed_file.kind, frame))
         frames[feed_file.kind] = frame if on_file is None else on_file(feed_file.kind, frame)
         quarantines.append(quarantine)
         if len(keys):
@@ -536,7 +548,7 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
                                    dtype="string")
     quarantine = quarantine.sort_values(["file", "line", "column"], kind="stable").reset_index(drop=True)
     fingerprint = hashlib.sha256("\n".join(sorted(digests)).encode()).hexdigest()
-    warnings = _as_of_warnings(frames, resolved_as_of)
+    warnings = _as_of_warnings(event_dates, resolved_as_of)
     if warnings:
         # feed-level warnings beside the per-file summaries; "messages" is what reports show
         validation["warnings"] = warnings

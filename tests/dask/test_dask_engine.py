@@ -186,6 +186,71 @@ def test_local_engine_runs_the_partition_plan_in_process_for_a_large_feed(prefec
     assert all(frames[k] is feed.frames[k] for k in frames)
 
 
+def test_local_engine_writes_a_large_feed_to_its_partitions_while_it_is_read(parts, prefecture, monkeypatch):
+    # service.scan hands load_feed the local engine's on_file hook: each member-keyed file goes
+    # to its partitions' files as soon as it is read, the feed keeps only the members' keys and
+    # empty frames, and the findings (every column), statistics and feed warnings are the same.
+    from reconcile.engines import local
+    from reconcile.engines.local import LocalEngine
+
+    root, _ = parts
+    _, _, whole = prefecture
+    monkeypatch.setenv("RECONCILE_PARTITION_MEMBERS", "400")
+    engine = LocalEngine()
+    engine.expect({})
+    feed = load_feed(root / "feed", key=KEY, as_of=AS_OF, on_file=engine.on_file)
+    reference = load_feed(root / "feed", key=KEY, as_of=AS_OF)
+    assert list(feed.frames["members"].columns) == local.MEMBER_KEYS
+    assert len(feed.frames["members"]) == len(reference.frames["members"])
+    for kind in ("oqs", "benefit_history", "card_status"):
+        assert len(feed.frames[kind]) == 0 and list(feed.frames[kind].columns) == list(reference.frames[kind].columns)
+    assert feed.frames["residents"] is not None and len(feed.frames["residents"]) == len(reference.frames["residents"])
+    timeless = lambda v: {k: {f: x for f, x in s.items() if f != "seconds"} if isinstance(s, dict) else s  # noqa: E731
+                          for k, s in v.items()}
+    assert feed.warnings == reference.warnings and timeless(feed.validation) == timeless(reference.validation)
+    folder = engine._early.runner.files.folder
+    assert folder.is_dir() and any(folder.iterdir())
+    frames = dict(feed.frames)
+    run = engine.evaluate(frames, as_of=feed.as_of, quarantine=feed.quarantine, row_counts=feed.row_counts,
+                          detector_settings={}, feed_history=None, release_frames=True)
+    assert local.last_run["runner"] == "inline" and local.last_run["partitions"] == 3
+    assert sorted(local.last_run["written_while_read"]) == ["benefit_history", "card_status", "oqs"]
+    assert columns_of(run.findings) == columns_of(whole.findings)
+    assert stats(run) == stats(whole) and run.skipped == whole.skipped
+    assert not folder.exists()                        # the partitions' files are removed
+    # handed other members than the ones it wrote, the engine refuses (and cleans up)
+    engine.on_file("members", reference.frames["members"])
+    folder = engine._early.runner.files.folder
+    with pytest.raises(RuntimeError):
+        engine.evaluate(dict(reference.frames), as_of=feed.as_of, quarantine=feed.quarantine,
+                        row_counts=feed.row_counts)
+    assert not folder.exists()
+
+
+def test_as_of_warning_is_the_same_from_date_counts():
+    # the loader keeps per-date counts of each file instead of the frames: the 99th percentile
+    # of every event date is the same one as from the dates themselves.
+    import numpy as np
+
+    from reconcile.feeds.loader import _as_of_warnings, _event_dates
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 200))
+        dates = pd.Series(pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 3000, n), unit="D"))
+        dates[rng.random(n) < 0.2] = pd.NaT
+        a = pd.DataFrame({"acquisition_date": dates.iloc[: n // 2].reset_index(drop=True)})
+        b = pd.DataFrame({"valid_from": dates.iloc[n // 2:].reset_index(drop=True)})
+        warned = _as_of_warnings([_event_dates("members", a), _event_dates("benefit_history", b)],
+                                 pd.Timestamp("2031-01-01"))
+        present = dates.dropna().to_numpy(dtype="datetime64[ns]")
+        if not len(present):
+            assert warned == []
+            continue
+        latest = pd.Timestamp(np.sort(present)[int(np.ceil(0.99 * (len(present) - 1)))])
+        assert warned[0]["feed_latest_date"] == latest.date().isoformat()
+
+
 def test_spilled_frames_read_back_equal_dtypes_included(prefecture, tmp_path):
     from reconcile.engines.spill import FrameFiles, value
 
