@@ -200,6 +200,7 @@ class _FileLoader:
         self.feed_file, self.file_name, self.key, self.dates = feed_file, file_name, key, dates
         # one number is in members, oqs and residents: hashed once per feed
         self.known_hashes = known_hashes
+        self.has_numbers = any(c.kind in (spec.NUMBER, spec.LAST4) for c in feed_file.columns)
         self.escape_controls = escape_controls
         # passthrough columns keep the name as written in the header (folded name → raw name)
         self.raw_names = raw_names or {}
@@ -264,6 +265,11 @@ class _FileLoader:
         if "value" in stripped and self.feed_file.kind == "benefit_history":
             out["value"] = self._benefit_value(stripped["value"], out.get("item"), lines)
 
+        out["_line"] = np.asarray(lines, dtype=np.int64)
+        if not self.has_numbers:
+            # benefit history, card status: no number columns in their contract, so no
+            # number_hash / number_last4 / number_status either (5M members: 0.9 GiB of NA)
+            return out
         # 個人番号: hash + last4 + status now; the raw column goes no further.
         full = out.pop("individual_number", None)
         given_last4 = out.pop("individual_number_last4", None)
@@ -272,9 +278,10 @@ class _FileLoader:
         protected = protect_numbers(pd.Series(full, index=index) if full is not None else missing,
                                     pd.Series(given_last4, index=index) if given_last4 is not None else missing,
                                     self.key, self.known_hashes)
+        line = out.pop("_line")
         for name in protected.columns:
             out[name] = protected[name].array
-        out["_line"] = np.asarray(lines, dtype=np.int64)
+        out["_line"] = line
         return out
 
     def _normalise_column(self, kind: str, text: pa.Array, index: pd.Index) -> tuple[Any, np.ndarray | None]:
