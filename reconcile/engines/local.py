@@ -89,6 +89,7 @@ class LocalEngine:
 
     def on_file(self, kind: str, frame: pd.DataFrame | None) -> pd.DataFrame | None:
         """``load_feed``'s hook: the frame the feed keeps for file ``kind``."""
+        from matchers.memory import release_memory
         from reconcile.engines import partition as part
         from reconcile.engines.plan import EarlyStart, InlineRunner, frames_of, layout
 
@@ -109,6 +110,8 @@ class LocalEngine:
                                [None] * len(plans), [None] * len(plans))
             early.runner = runner
             self._early = early
+            del frame
+            release_memory()          # the members' copies taken for the files, before the next file
             return kept
         if self._early is None or kind not in part.MEMBER_FRAMES:
             return frame
@@ -119,6 +122,8 @@ class LocalEngine:
                    for i, (bin_, _, _) in enumerate(early.plans)]
         placeholder = frame.iloc[:0].copy()
         early.written[kind] = (placeholder, handles)
+        del frame
+        release_memory()
         return placeholder
 
     def evaluate(self, frames, **kwargs) -> pipeline.Evaluation:
