@@ -439,11 +439,9 @@ def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: value
     keys = _quarantined_keys(feed_file, file_name, frame, quarantine)
     kept = survivors[~survivors["_line"].isin(gx_q["line"])] if gx_q is not None else survivors
     del frame, survivors, check_frame  # only kept is needed from here: peak memory is one copy less
-    release_memory()   # the chunks' and the joined frame's buffers, before coerce allocates
 
     canonical = coerce(feed_file.kind, kept).reset_index(drop=True)
     del kept
-    release_memory()
 
     gx_counts: dict[str, int] = {}
     if gx_q is not None:
