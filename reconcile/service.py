@@ -373,7 +373,9 @@ def _scan(evaluate: Callable, feed_dir: str | Path, *, as_of: str | None, settin
         step = time.perf_counter()
         # Persist needs only the members' keys of the frames: a partitioned scan releases the
         # feed's frames once every partition's rows are written out (release_frames), so the
-        # rules' working set does not come on top of the whole feed (5M members: ~10 GB of frames).
+        # rules' working set does not come on top of the whole feed (5M members: ~8 GB of frames;
+        # the local engine's on_file hook already wrote a large feed's member-keyed files out as
+        # they were read, and left only the members' keys in the feed).
         present_keys = member_frame[["insurer_number", "member_id"]]
         del member_frame
         evaluation = evaluate(
