@@ -244,14 +244,12 @@ class DaskEngine:
         return frame
 
     def _write_early(self, early_future, kind: str, frame: pd.DataFrame) -> None:
-        from reconcile.engines.plan import frames_of
+        from reconcile.engines.plan import write_partitions
 
         early = early_future.result()
         if early is None:
             return
-        part.check_no_full_numbers({kind: frame})
-        early.written[kind] = (frame, [early.files.write(frames_of({kind: frame}, bin_, early.insurers, only=(kind,)))
-                                       for bin_, _, _ in early.plans])
+        early.written[kind] = (frame, write_partitions(early.files, kind, frame, early.insurers, early.plans))
 
     def _finish_early(self):
         """The early start and the files written since (waits for them), or None."""

@@ -78,53 +78,39 @@ class LocalEngine:
     runs them (or, for a feed that fits, :func:`evaluate`)."""
 
     def __init__(self) -> None:
-        self.last_run = last_run
-        self._settings: dict | None = None
         self._early = None
 
     def expect(self, detector_settings: Mapping[str, Any] | None) -> None:
-        """The detector settings of the scan (accepted for the hook's protocol; partitions do not
-        depend on them)."""
-        self._settings = dict(detector_settings or {})
+        """The hook's protocol (:func:`reconcile.service.scan` names the detector settings first):
+        the partitions do not depend on them."""
 
     def on_file(self, kind: str, frame: pd.DataFrame | None) -> pd.DataFrame | None:
         """``load_feed``'s hook: the frame the feed keeps for file ``kind``."""
         from matchers.memory import release_memory
         from reconcile.engines import partition as part
-        from reconcile.engines.plan import EarlyStart, InlineRunner, frames_of, layout
+        from reconcile.engines.plan import EarlyStart, InlineRunner, layout, write_partitions
 
-        if frame is None:
-            return frame
         if kind == "members":
             self.close()
-            partitions = partitions_for(frame)
+            partitions = 1 if frame is None else partitions_for(frame)
             if partitions <= 1:
                 return frame
-            part.check_no_full_numbers({kind: frame})
             runner = InlineRunner(partitions, spill=True)
             insurers, plans = layout(frame, partitions)
-            handles = [runner.files.write(frames_of({kind: frame}, bin_, insurers, only=(kind,)), label=f"p{i}")
-                       for i, (bin_, _, _) in enumerate(plans)]
+            handles = write_partitions(runner.files, kind, frame, insurers, plans)
             kept = frame[MEMBER_KEYS].copy()
-            early = EarlyStart(kept, None, {}, insurers, plans, None, handles,
-                               [None] * len(plans), [None] * len(plans))
-            early.runner = runner
-            self._early = early
-            del frame
-            release_memory()          # the members' copies taken for the files, before the next file
-            return kept
-        if self._early is None or kind not in part.MEMBER_FRAMES:
+            self._early = EarlyStart(kept, None, {}, insurers, plans, None, handles,
+                                     [None] * len(plans), [None] * len(plans))
+            self._early.runner = runner
+        elif frame is not None and self._early is not None and kind in part.MEMBER_FRAMES:
+            early = self._early
+            kept = frame.iloc[:0].copy()
+            early.written[kind] = (kept, write_partitions(early.runner.files, kind, frame, early.insurers, early.plans))
+        else:
             return frame
-        part.check_no_full_numbers({kind: frame})
-        early = self._early
-        handles = [early.runner.files.write(frames_of({kind: frame}, bin_, early.insurers, only=(kind,)),
-                                            label=f"p{i}")
-                   for i, (bin_, _, _) in enumerate(early.plans)]
-        placeholder = frame.iloc[:0].copy()
-        early.written[kind] = (placeholder, handles)
         del frame
-        release_memory()
-        return placeholder
+        release_memory()          # the copies taken for the files, before the next file is read
+        return kept
 
     def evaluate(self, frames, **kwargs) -> pipeline.Evaluation:
         early, self._early = self._early, None

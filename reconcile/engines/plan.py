@@ -153,6 +153,13 @@ def frames_of(frames: Mapping[str, pd.DataFrame | None], bin_: list[str], insure
     return out
 
 
+def write_partitions(files, kind: str, frame: pd.DataFrame, insurers: list[str], plans: list) -> list:
+    """Frame ``kind`` written to ``files`` once per partition of ``plans`` (its insurers' rows,
+    :func:`frames_of`): the handles, in partition order. Refuses a full individual number."""
+    part.check_no_full_numbers({kind: frame})
+    return [files.write(frames_of({kind: frame}, bin_, insurers, only=(kind,))) for bin_, _, _ in plans]
+
+
 def _keyset(frame: pd.DataFrame | None) -> set:
     if frame is None or len(frame) == 0:
         return set()

@@ -265,10 +265,11 @@ class _FileLoader:
         if "value" in stripped and self.feed_file.kind == "benefit_history":
             out["value"] = self._benefit_value(stripped["value"], out.get("item"), lines)
 
-        out["_line"] = np.asarray(lines, dtype=np.int64)
+        line = np.asarray(lines, dtype=np.int64)
         if not self.has_numbers:
             # benefit history, card status: no number columns in their contract, so no
             # number_hash / number_last4 / number_status either (5M members: 0.9 GiB of NA)
+            out["_line"] = line
             return out
         # 個人番号: hash + last4 + status now; the raw column goes no further.
         full = out.pop("individual_number", None)
@@ -278,7 +279,6 @@ class _FileLoader:
         protected = protect_numbers(pd.Series(full, index=index) if full is not None else missing,
                                     pd.Series(given_last4, index=index) if given_last4 is not None else missing,
                                     self.key, self.known_hashes)
-        line = out.pop("_line")
         for name in protected.columns:
             out[name] = protected[name].array
         out["_line"] = line
