@@ -6,6 +6,7 @@ two prepared sides on (left position, right position) with ``_l`` / ``_r`` suffi
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import weakref
@@ -468,21 +469,106 @@ _SIDE_INPUTS = ("name_kanji", "name_kana", "name_alpha", "address", "sex", "numb
                 *_RESIDENT_ONLY)
 
 
-def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``prepare_side(members, "members")`` and ``prepare_side(residents, "residents")`` in one
-    pass: each distinct name and address is normalised once, although most members' names
-    are also residents' (a 1M-member feed saves the member side's whole normalisation)."""
-    def inputs(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
-        return pd.DataFrame({c: frame[c].reset_index(drop=True) for c in _SIDE_INPUTS
-                             if c in frame and (kind == "residents" or c not in _RESIDENT_ONLY)})
+def _side_inputs(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return pd.DataFrame({c: frame[c].reset_index(drop=True) for c in _SIDE_INPUTS
+                         if c in frame and (kind == "residents" or c not in _RESIDENT_ONLY)})
 
-    both = prepare_side(pd.concat([inputs(members, "members"), inputs(residents, "residents")],
-                                  ignore_index=True), "residents", codes=True)
-    m = both.iloc[:len(members)].reset_index(drop=True)
+
+def _as_members(m: pd.DataFrame) -> pd.DataFrame:
     for column in ("alias_key", "former_key", "municipality"):   # as prepare_side(…, "members") leaves them
         m[column] = pd.Series(np.full(len(m), None, dtype=object), dtype=object)
+    return m
+
+
+# Residents frames whose prepared side is kept while :func:`shared_residents` is open:
+# id → [the frame, its prepared side or None until the first resolution prepares it].
+_SHARED: dict[int, list] = {}
+
+
+@contextlib.contextmanager
+def shared_residents(residents: pd.DataFrame):
+    """While open, :func:`prepare_sides` prepares ``residents`` (this very frame) once: the
+    partitions of one feed, resolved one after the other against the same residents, then
+    prepare only their own members (5M x4: the 6.5M residents' names and addresses were
+    normalised again in every partition). The prepared side is dropped on leaving."""
+    key = id(residents)
+    _SHARED[key] = [residents, None]
+    try:
+        yield
+    finally:
+        _SHARED.pop(key, None)
+        release_memory()
+
+
+def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame, *,
+                  shared_as: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``prepare_side(members, "members")`` and ``prepare_side(residents, "residents")`` in one
+    pass: each distinct name and address is normalised once, although most members' names
+    are also residents' (a 1M-member feed saves the member side's whole normalisation).
+
+    ``shared_as``: the frame ``residents`` was taken from; when it is open in
+    :func:`shared_residents`, the residents' side prepared by an earlier call is reused and only
+    the members are prepared, their codes joined to its vocabulary (:func:`_join_members`)."""
+    entry = _SHARED.get(id(shared_as)) if shared_as is not None else None
+    if entry is not None and entry[0] is shared_as and entry[1] is not None:
+        return _join_members(prepare_side(_side_inputs(members, "members"), "members", codes=True),
+                             entry[1], members, residents)
+    both = prepare_side(pd.concat([_side_inputs(members, "members"), _side_inputs(residents, "residents")],
+                                  ignore_index=True), "residents", codes=True)
+    m = _as_members(both.iloc[:len(members)].reset_index(drop=True))
+    r = both.iloc[len(members):].reset_index(drop=True)
+    r.attrs = dict(both.attrs)
+    del both
     release_memory()
-    return m, both.iloc[len(members):].reset_index(drop=True)
+    if entry is not None and entry[0] is shared_as:
+        entry[1] = r
+        r = r.copy(deep=False)         # the caller may rewrite columns (recode); the kept side stays
+        r.attrs = dict(entry[1].attrs)
+    return m, r
+
+
+def _joined_categories(left, right) -> tuple[np.ndarray, "pa.Array"]:
+    """For categories ``left`` (a pandas Index or Arrow array of distinct strings): each one's
+    code among ``right``'s categories followed by the ones ``right`` lacks (−1 appended last, for
+    a missing value), and those joint categories."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    left, right = _arrow_strings(pa.array(left)), _arrow_strings(pa.array(right))
+    at = pc.index_in(left, value_set=right)
+    found = np.asarray(at.is_valid(), dtype=bool)
+    codes = at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    new = np.flatnonzero(~found)
+    codes[new] = len(right) + np.arange(len(new))
+    return np.append(codes, -1).astype(np.int32), pa.concat_arrays([right, left.take(pa.array(new))])
+
+
+def _join_members(m: pd.DataFrame, kept: pd.DataFrame, members: pd.DataFrame,
+                  residents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A members' side prepared alone beside a kept residents' side, both of one new vocabulary:
+    the residents' codes unchanged, the members' values coded as the residents' (the values the
+    residents lack after them) — what one :func:`prepare_side` of both gives, but for the codes'
+    numbering (only equal codes mean anything)."""
+    r = kept.copy(deep=False)
+    codes, categories = _joined_categories(m[CODED_COLUMNS[0]].cat.categories, kept[CODED_COLUMNS[0]].cat.categories)
+    vocabulary = _categorical_dtype(categories)
+    _register_vocabulary(vocabulary)
+    for column in CODED_COLUMNS:
+        m[column] = vocabulary_column(codes[m[column].cat.codes.to_numpy()], vocabulary)
+        r[column] = vocabulary_column(kept[column].cat.codes.to_numpy(), vocabulary)
+    codes, categories = _joined_categories(m["number_last4"].cat.categories, kept["number_last4"].cat.categories)
+    last4 = _categorical_dtype(categories)
+    m_last4 = codes[m["number_last4"].cat.codes.to_numpy()]
+    m["number_last4"] = vocabulary_column(m_last4, last4)
+    m[CODE_PREFIX + "number_last4"] = m_last4
+    r["number_last4"] = vocabulary_column(kept["number_last4"].cat.codes.to_numpy(), last4)
+    sex = pd.factorize(pd.concat([members["sex"], residents["sex"]], ignore_index=True).astype("Int64"),
+                       use_na_sentinel=True)[0].astype(np.int32)
+    m[CODE_PREFIX + "sex"] = sex[:len(m)]
+    r[CODE_PREFIX + "sex"] = sex[len(m):]
+    m = _as_members(m)
+    m.attrs["vocabulary"] = r.attrs["vocabulary"] = next(_vocabularies)
+    return m, r
 
 
 def drop_codes(pairs: pd.DataFrame) -> pd.DataFrame:

@@ -311,9 +311,11 @@ def resolve(members: pd.DataFrame, residents: pd.DataFrame, settings: Mapping[st
     """Resolve every member on both paths; see the module docstring."""
     conf = resolve_settings(settings)
     model = dict(model or load_model(conf.get("mislink_model_path")))
+    shared_as = residents            # the frame itself: its prepared side may be kept (shared_residents)
     members = members.reset_index(drop=True)
     residents = residents.reset_index(drop=True)
-    m, r = prepare_sides(members, residents)
+    m, r = prepare_sides(members, residents, shared_as=shared_as)
+    del shared_as
 
     links = number_links(members, residents)
     last4_only = last4_only_members(members)

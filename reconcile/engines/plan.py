@@ -20,6 +20,7 @@ partition's frames only when the partition runs, so one partition's copy is aliv
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any, Callable, Mapping
@@ -207,6 +208,7 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
     members = frames["members"]
     timings: dict[str, float] = {}
     worker_memory: dict[str, int] = {}
+    shared = contextlib.ExitStack()      # the residents' prepared side, while the partitions run
     try:
         part.check_no_full_numbers(frames)
         started = time.perf_counter()
@@ -218,6 +220,11 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         step = time.perf_counter()
         residents = early.residents if early is not None else runner.put(frames.get("residents"), broadcast=True)
         quarantine_shipped = runner.put(quarantine)
+        if isinstance(runner, InlineRunner) and isinstance(residents, pd.DataFrame):
+            # One after the other in this process against the same residents: their side is
+            # prepared for the resolver once, not once per partition.
+            from matchers.prepare import shared_residents
+            shared.enter_context(shared_residents(residents))
         if on_rule:
             on_rule(f"{runner.kind}: {len(plans)} partitions on {runner.workers} workers")
         # A cluster starts each partition as soon as its frames are handed over (the workers
@@ -300,6 +307,7 @@ def evaluate_plan(runner, frames: Mapping[str, pd.DataFrame | None], *, as_of: p
         timings["plan:mislink_again"] = time.perf_counter() - step
         worker_memory = runner.worker_memory()
     finally:
+        shared.close()
         runner.close()
 
     findings = assemble(results, cross)

@@ -100,6 +100,73 @@ def test_preparing_both_sides_at_once_equals_preparing_each():
     pd.testing.assert_frame_equal(values(r[SIDE_COLUMNS]), prepare_side(RESIDENTS, "residents"))
 
 
+SHARED_RESIDENTS = residents_frame([
+    {"resident_id": "R1", "number": "000000000011", "name_kanji": "WANG MING", "alias_name": "王 明",
+     "name_kana": "ワン ミン", "birth_date": "1960-04-01", "municipality_code": "131016"},
+    {"resident_id": "R2", "number": "000000000022", "name_kanji": "高橋 洋子", "former_surname": "高橋",
+     "birth_date": "1962-07-07", "sex": 2, "municipality_code": "131024"},
+    {"resident_id": "R3", "number": "000000000033", "name_kanji": "山田 太郎", "name_kana": "ヤマダ タロウ",
+     "birth_date": "1960-04-01", "sex": 1, "municipality_code": "131016"},
+])
+FIRST_MEMBERS = [
+    {"member_id": "A1", "number": "000000000011", "name_kanji": "王 明", "name_kana": "ワン ミン", "sex": 1},
+]
+LATER_MEMBERS = [   # values the residents and the first members lack: a new name, new last four, sex 9
+    {"member_id": "B1", "number_hash": None, "number_last4": "0022", "number_status": "last4_only", "name_kanji": "髙橋 洋子", "name_kana": "タカハシ ヨウコ",
+     "birth_date": "1962-07-07", "sex": 2},
+    {"member_id": "B2", "number": "000000000044", "name_kanji": "鈴木 一郎", "name_kana": "スズキ イチロウ", "sex": 9},
+    {"member_id": "B3", "number": "000000000033", "name_kanji": "山田 太郎", "name_kana": "ヤマダ タロウ",
+     "birth_date": "1960-04-01", "sex": 1},
+]
+
+
+def test_a_shared_residents_side_gives_the_later_partitions_the_same_sides_and_resolution():
+    """Under ``shared_residents`` a second members frame is prepared alone and joined to the kept
+    residents' vocabulary: the same values as preparing both at once, equal codes exactly for equal
+    values (also the separately coded sex and last four), the kept side untouched by the caller's
+    recode, and the same resolution as without sharing."""
+    from matchers.prepare import (CODE_PREFIX, SEPARATELY_CODED, _SHARED, column_codes, prepare_sides, recode,
+                                  shared_residents)
+
+    first, later = members_frame(FIRST_MEMBERS), members_frame(LATER_MEMBERS)
+    plain_m, plain_r = prepare_sides(later, SHARED_RESIDENTS)
+    with shared_residents(SHARED_RESIDENTS):
+        prepare_sides(first, SHARED_RESIDENTS, shared_as=SHARED_RESIDENTS)
+        kept = _SHARED[id(SHARED_RESIDENTS)][1]
+        kept_codes = kept[CODE_PREFIX + "municipality"].copy()
+        m, r = prepare_sides(later, SHARED_RESIDENTS, shared_as=SHARED_RESIDENTS)
+        m["municipality"] = np.array(["131024", "999999", None], dtype=object)
+        recode(m, r, "municipality")
+        assert kept[CODE_PREFIX + "municipality"].equals(kept_codes)
+        shared_resolution = resolve(later, SHARED_RESIDENTS)
+    assert not _SHARED
+
+    def values(frame):
+        return pd.DataFrame({c: pd.Series(frame[c].to_numpy(dtype=object, na_value=None), dtype=object)
+                             if frame[c].dtype == "category" else frame[c] for c in SIDE_COLUMNS if c != "municipality"})
+
+    pd.testing.assert_frame_equal(values(m), values(plain_m))
+    pd.testing.assert_frame_equal(values(r), values(plain_r))
+    assert m.attrs["vocabulary"] == r.attrs["vocabulary"] != kept.attrs["vocabulary"]   # joined, not prepared again
+    assert all(m[c].dtype is r[c].dtype for c in CODED_COLUMNS if c not in ("alias_key", "former_key"))
+    both = pd.concat([values(m), values(r)], ignore_index=True)
+    both["municipality"] = np.concatenate([m["municipality"].to_numpy(dtype=object),
+                                           r["municipality"].to_numpy(dtype=object, na_value=None)])
+    for c in [*CODED_COLUMNS, *SEPARATELY_CODED]:
+        codes = np.concatenate([column_codes(side, c) if column_codes(side, c) is not None else np.full(len(side), -1)
+                                for side in (m, r)])
+        plain = both[c].to_numpy(dtype=object)
+        assert ((codes >= 0) == pd.notna(both[c]).to_numpy()).all(), c
+        for i in range(len(plain)):
+            for j in range(len(plain)):
+                if codes[i] >= 0 and codes[j] >= 0:
+                    assert (codes[i] == codes[j]) == (plain[i] == plain[j]), (c, i, j)
+
+    alone = resolve(later, SHARED_RESIDENTS)
+    pd.testing.assert_frame_equal(shared_resolution.verdicts, alone.verdicts)
+    pd.testing.assert_frame_equal(shared_resolution.pairs.astype(object), alone.pairs.astype(object))
+
+
 def test_codes_of_one_vocabulary_agree_with_the_values_they_stand_for():
     """Equal values, equal codes (also across columns: a member's kanji key against the resident's
     通称 key); missing values −1; codes of two vocabularies never reach one pairs frame."""
