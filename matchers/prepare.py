@@ -511,8 +511,13 @@ def prepare_sides(members: pd.DataFrame, residents: pd.DataFrame, *,
     the members are prepared, their codes joined to its vocabulary (:func:`_join_members`)."""
     entry = _SHARED.get(id(shared_as)) if shared_as is not None else None
     if entry is not None and entry[0] is shared_as and entry[1] is not None:
-        return _join_members(prepare_side(_side_inputs(members, "members"), "members", codes=True),
+        m, r = _join_members(prepare_side(_side_inputs(members, "members"), "members", codes=True),
                              entry[1], members, residents)
+        # The joined side is kept instead (one vocabulary in memory, not the old one beside it).
+        entry[1] = r
+        r = r.copy(deep=False)
+        r.attrs = dict(entry[1].attrs)
+        return m, r
     both = prepare_side(pd.concat([_side_inputs(members, "members"), _side_inputs(residents, "residents")],
                                   ignore_index=True), "residents", codes=True)
     m = _as_members(both.iloc[:len(members)].reset_index(drop=True))
