@@ -74,16 +74,20 @@ class KnownHashes:
     another file (a member's number is in members, oqs and residents) is hashed once: HMAC has
     no vectorised form and costs ~1 µs per number in Python, the look-up a few ns in numpy.
 
-    Numbers are held as int64 (12 digits fit) in a few sorted runs beside their hashes (32 ASCII
-    bytes) — about 40 bytes a number — only for the duration of ``load_feed``; nothing here is
-    stored. Each ``add`` appends a run (no copy of what is known); runs are merged when they
-    become many, so memory copies stay linear in the feed instead of one per chunk.
+    Numbers are held as int64 (12 digits fit) in a few sorted runs beside each one's position in
+    a store of their hashes (32 ASCII bytes, in the order they were added) — about 48 bytes a
+    number — only for the duration of ``load_feed``; nothing here is stored. Each ``add``
+    appends a run and the hashes to the store (grown by doubling); runs are merged when they
+    become many, and a merge moves the numbers and positions only, never the hashes (5M
+    members: the 32-byte moves of the merges cost ~8 s of the ingest).
     """
 
     MAX_RUNS = 8
 
     def __init__(self) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []     # (sorted numbers, positions in the store)
+        self._store = np.zeros(0, dtype="S32")
+        self._stored = 0
 
     @property
     def numbers(self) -> np.ndarray:
@@ -92,15 +96,16 @@ class KnownHashes:
 
     @property
     def hashes(self) -> np.ndarray:
+        """The hashes of :attr:`numbers`, in their order."""
         self._merge()
-        return self._runs[0][1] if self._runs else np.zeros(0, dtype="S32")
+        return self._store[self._runs[0][1]] if self._runs else np.zeros(0, dtype="S32")
 
     def _merge(self) -> None:
         if len(self._runs) > 1:
             numbers = np.concatenate([r[0] for r in self._runs])
-            hashes = np.concatenate([r[1] for r in self._runs])
-            order = np.argsort(numbers, kind="stable")
-            self._runs = [(numbers[order], hashes[order])]
+            positions = np.concatenate([r[1] for r in self._runs])
+            order = np.argsort(numbers, kind="stable")      # sorted runs: a merge (timsort)
+            self._runs = [(numbers[order], positions[order])]
 
     def lookup(self, numbers: np.ndarray, assume_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(found mask, their hashes — zero bytes where not found) for int64 ``numbers``."""
@@ -114,28 +119,12 @@ class KnownHashes:
             sorted_found, sorted_hashes = self.lookup(numbers[order], assume_sorted=True)
             found[order], hashes[order] = sorted_found, sorted_hashes
             return found, hashes
-        for run_numbers, run_hashes in self._runs:
+        for run_numbers, run_positions in self._runs:
             at = np.minimum(np.searchsorted(run_numbers, numbers), len(run_numbers) - 1)
             hit = run_numbers[at] == numbers
             found |= hit
-            hashes[hit] = run_hashes[at[hit]]
+            hashes[hit] = self._store[run_positions[at[hit]]]
         return found, hashes
-
-    def find(self, numbers: np.ndarray, assume_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(found mask, positions into ``hashes``) for int64 ``numbers`` (``assume_sorted``: they
-        are in ascending order already)."""
-        self._merge()
-        known = self.numbers
-        if not len(known):
-            return np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=np.int64)
-        if assume_sorted:
-            at = np.searchsorted(known, numbers)
-        else:
-            order = np.argsort(numbers, kind="stable")
-            at = np.empty(len(numbers), dtype=np.int64)
-            at[order] = np.searchsorted(known, numbers[order])
-        clipped = np.minimum(at, len(known) - 1)
-        return known[clipped] == numbers, clipped
 
     def add(self, numbers: np.ndarray, hashes: np.ndarray, assume_sorted: bool = False) -> None:
         """Remember distinct new ``numbers`` (int64, none already known) with their hashes."""
@@ -144,7 +133,14 @@ class KnownHashes:
         if not assume_sorted:
             order = np.argsort(numbers, kind="stable")
             numbers, hashes = numbers[order], hashes[order]
-        self._runs.append((np.asarray(numbers, dtype=np.int64), np.asarray(hashes, dtype="S32")))
+        n, start = len(numbers), self._stored
+        if start + n > len(self._store):
+            grown = np.zeros(max(start + n, 2 * len(self._store)), dtype="S32")
+            grown[:start] = self._store[:start]
+            self._store = grown
+        self._store[start:start + n] = hashes
+        self._stored = start + n
+        self._runs.append((np.asarray(numbers, dtype=np.int64), np.arange(start, start + n, dtype=np.int64)))
         if len(self._runs) > self.MAX_RUNS:
             self._merge()
 

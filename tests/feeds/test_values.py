@@ -277,3 +277,21 @@ def test_ascii_digit_fast_paths_agree_with_the_general_normaliser(name):
     slow, slow_bad = getattr(values, f"_{name}")(column)
     pd.testing.assert_series_equal(fast, slow, check_exact=True)
     assert fast_bad.tolist() == slow_bad.tolist()
+
+
+def test_known_hashes_stay_with_their_numbers_across_merges_of_many_runs():
+    """More runs than MAX_RUNS are merged (numbers and store positions only): every number still
+    finds its own hash, numbers never added are not found, and the store grows past its size."""
+    from reconcile.privacy import KnownHashes
+
+    known = KnownHashes()
+    rng = np.random.default_rng(7)
+    numbers = rng.choice(10 ** 12, size=3000, replace=False).astype(np.int64)
+    def digest(n): return np.array([f"{x:032d}".encode() for x in n], dtype="S32")
+    for batch in np.array_split(numbers[:2000], KnownHashes.MAX_RUNS * 3):
+        known.add(batch, digest(batch))
+    found, hashes = known.lookup(numbers)
+    assert found[:2000].all() and not found[2000:].any()
+    assert (hashes[:2000] == digest(numbers[:2000])).all()
+    assert (known.hashes == digest(known.numbers)).all()
+    assert list(known.numbers) == sorted(numbers[:2000].tolist())
