@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -359,14 +360,16 @@ def _join_chunks(chunks: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _load_file(feed_file: spec.FeedFile, path: Path, *, key: bytes, dates: values.DateNormaliser,
                validator: suites.Validator, progress: Callable[[str, int], None] | None,
-               known_hashes: KnownHashes | None = None
+               known_hashes: KnownHashes | None = None, opened: Callable[[], reader.Source] | None = None
                ) -> tuple[pd.DataFrame, pd.DataFrame, dict, str, int]:
+    """One feed file read, normalised and validated. ``opened``: gives the file's
+    :func:`reader.open_source` result, started earlier (see :func:`load_feed`)."""
     file_name = path.name
     timings: dict[str, float] = {}
     cpu_started = time.process_time()
     started = time.perf_counter()
     try:
-        source = reader.open_source(path)
+        source = opened() if opened is not None else reader.open_source(path)
     except reader.ReadError as error:
         raise _rejected(file_name, None, error.message_ja, error.message_en) from error
     columns = source.columns
@@ -527,23 +530,36 @@ def load_feed(path, *, key: bytes, as_of=None, progress: Callable[[str, int], No
     if manifest_sha:
         digests.append(f"manifest.json:{manifest_sha}")
     for feed_file in spec.FEED_FILES:
-        file_path = located[feed_file.kind]
-        if file_path is None:
+        if located[feed_file.kind] is None:
             frames[feed_file.kind] = None
-            continue
-        frame, quarantine, summary, sha, rows_read, keys = _load_file(
-            feed_file, file_path, key=key, dates=dates, validator=validator, progress=progress,
-            known_hashes=known_hashes)
-        if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
-            summary["ignored"] = f"{feed_file.stem}.csv"
-        event_dates.append(_event_dates(feed_file.kind, frame))
-        frames[feed_file.kind] = frame if on_file is None else on_file(feed_file.kind, frame)
-        quarantines.append(quarantine)
-        if len(keys):
-            quarantined_keys.append(keys)
-        validation[feed_file.kind] = summary
-        row_counts[feed_file.kind] = rows_read
-        digests.append(f"{file_path.name}:{sha}")
+    # The next file's inspection pass (fingerprint, UTF-8, record ends — numpy and hashlib, which
+    # release the GIL) runs on a second thread while this file is parsed and normalised.
+    present = [(f, located[f.kind]) for f in spec.FEED_FILES if located[f.kind] is not None]
+    inspecting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inspect")
+    upcoming: dict[str, Any] = {}
+    try:
+        for position, (feed_file, file_path) in enumerate(present):
+            for f, p in present[position + 1:position + 2]:
+                upcoming[f.kind] = inspecting.submit(reader.open_source, p)
+            opened = upcoming.pop(feed_file.kind, None)
+            frame, quarantine, summary, sha, rows_read, keys = _load_file(
+                feed_file, file_path, key=key, dates=dates, validator=validator, progress=progress,
+                known_hashes=known_hashes, opened=opened.result if opened is not None else None)
+            if file_path.suffix == ".parquet" and (directory / f"{feed_file.stem}.csv").is_file():
+                summary["ignored"] = f"{feed_file.stem}.csv"
+            event_dates.append(_event_dates(feed_file.kind, frame))
+            frames[feed_file.kind] = frame if on_file is None else on_file(feed_file.kind, frame)
+            quarantines.append(quarantine)
+            if len(keys):
+                quarantined_keys.append(keys)
+            validation[feed_file.kind] = summary
+            row_counts[feed_file.kind] = rows_read
+            digests.append(f"{file_path.name}:{sha}")
+    finally:
+        for future in upcoming.values():
+            future.cancel()
+        inspecting.shutdown(wait=True)
+    frames = {f.kind: frames[f.kind] for f in spec.FEED_FILES}   # the files' order, as before
 
     parts = [q for q in quarantines if len(q)]
     quarantine = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS))
